@@ -101,7 +101,8 @@ class Proc {
 
   start() {
     const fd = fs.openSync(this.logPath, 'a');
-    fs.writeSync(fd, `\n=== ${new Date().toISOString()} start: ${this.cmd} ${this.args.join(' ')}\n`);
+    const cmdline = `${this.cmd} ${this.args.filter(a => !a.includes('.jar:')).join(' ')}`;
+    fs.writeSync(fd, `\n=== ${new Date().toISOString()} start: ${cmdline}\n`);
     this.child = cp.spawn(this.cmd, this.args, {
       stdio: [ 'ignore', fd, fd ], env: Object.assign({}, process.env, this.env || {}),
     });
@@ -403,10 +404,11 @@ class Cluster {
     return Number(r.ext.offset);
   }
 
-  /* One PULL_MESSAGE without suspend; returns {code, ext, records}. */
+  /* One PULL_MESSAGE with the subscription in the request (sysFlag 4: no consumer registration
+   * needed) and without suspend; returns {code, remark, ext, records}. */
   async pull(group, topic, queueId, offset, subscription, maxMsgNums = 32) {
     const r = await request(this.brokerAddr, 11, { consumerGroup: group, topic, queueId, queueOffset: offset,
-      maxMsgNums, sysFlag: subscription ? 4 : 0, commitOffset: 0, suspendTimeoutMillis: 0,
+      maxMsgNums, sysFlag: 4, commitOffset: 0, suspendTimeoutMillis: 0,
       subscription: subscription || '*', subVersion: Date.now() });
     return { code: r.code, remark: r.remark, ext: r.ext, records: r.code === 0 ? decodeRecords(r.body) : [] };
   }
@@ -419,7 +421,17 @@ class Cluster {
     } catch (_) { return {}; }
   }
 
+  /* ali-ons' process-wide inner producer (used for retry fallbacks); made here so that its
+   * errors (e.g. the routine TOPIC_NOT_EXIST for %RETRY% routes) go to our log, not stderr. */
+  innerProducer() {
+    if (ons.Producer.defaultProducer) return;
+    const p = new ons.Producer(Object.assign(clientBase(this), { producerGroup: 'CLIENT_INNER_PRODUCER' }));
+    p.on('error', err => clientError('inner producer', err));
+    ons.Producer.defaultProducer = p;
+  }
+
   producer(opts = {}) {
+    this.innerProducer();
     const p = new ons.Producer(Object.assign(clientBase(this), { producerGroup: uniq('PG') }, opts));
     p.on('error', err => clientError('producer', err));
     this.clients.add(p);
@@ -428,6 +440,7 @@ class Cluster {
 
   /* A push consumer; a new group reads from the first offset. */
   consumer(opts = {}) {
+    this.innerProducer();
     const c = new ons.Consumer(Object.assign(clientBase(this), {
       consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
     }, opts));
