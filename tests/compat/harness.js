@@ -13,6 +13,8 @@
  *   PETREL_DELAY_LEVELS  the external broker's messageDelayLevel (default RocketMQ's)
  *   PETREL_COMPAT_SKIP_SEMANTICS=1  skip retry/delay scenarios (broker lacks them)
  *   PETREL_COMPAT_KEEP=1  keep data dirs and logs; PETREL_COMPAT_VERBOSE=1 ali-ons logs
+ *   PETREL_COMPAT_TRACE=<file>  write every frame ali-ons sends and receives (headers, body sizes)
+ *   (the last frames are always kept and printed when a scenario fails)
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -28,6 +30,27 @@ try {
 } catch (err) {
   throw new Error('ali-ons is not installed (tests/compat/node_modules is missing or broken): ' +
     'run scripts/deps.sh (it runs `npm ci` in tests/compat) and re-run. Cause: ' + err.message);
+}
+
+// Wire trace: ali-ons' frame encoder and decoder, wrapped; a ring of recent frames + optional file.
+const wire = [];
+const traceFile = process.env.PETREL_COMPAT_TRACE;
+function traceFrame(dir, cmd) {
+  const body = cmd.body ? cmd.body.length : 0;
+  const line = `${new Date().toISOString().slice(11)} ${dir} code=${cmd.code} opaque=${cmd.opaque} flag=${cmd.flag}` +
+    `${cmd.remark ? ` remark=${JSON.stringify(String(cmd.remark).slice(0, 300))}` : ''}` +
+    ` ext=${JSON.stringify(cmd.extFields || {})} body=${body}` +
+    (body && body <= 512 && cmd.code !== 11 ? ` ${JSON.stringify(cmd.body.toString('latin1'))}` : '');
+  wire.push(line);
+  if (wire.length > 400) wire.splice(0, wire.length - 400);
+  if (traceFile) fs.appendFileSync(traceFile, line + '\n');
+}
+{
+  const RC = require('ali-ons/lib/protocol/command/remoting_command');
+  const encode = RC.prototype.encode;
+  RC.prototype.encode = function() { const b = encode.call(this); traceFrame('>', this); return b; };
+  const decode = RC.decode;
+  RC.decode = function(packet) { const c = decode.call(RC, packet); traceFrame('<', c); return c; };
 }
 
 const VERBOSE = process.env.PETREL_COMPAT_VERBOSE === '1';
@@ -90,7 +113,9 @@ function canConnect(port) {
 
 const started = new Set(); // child processes this harness started (killed on exit, by pid)
 process.on('exit', () => {
-  for (const c of started) { try { process.kill(c.pid, 'SIGKILL'); } catch (_) { /* gone */ } }
+  for (const c of started) {
+    if (c.pid > 0) try { process.kill(c.pid, 'SIGKILL'); } catch (_) { /* gone */ }
+  }
 });
 
 class Proc {
@@ -123,6 +148,7 @@ class Proc {
   async stop(sig = 'SIGTERM', timeoutMs = 20000) {
     const child = this.child;
     if (!child || child.exitInfo) return child && child.exitInfo;
+    if (!(child.pid > 0)) throw new Error(`${this.name}: no pid to signal`); // never kill(0/-1)
     process.kill(child.pid, sig);
     const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch (_) { /* gone */ } },
       timeoutMs);
@@ -524,6 +550,7 @@ async function withCluster(name, opts, fn) {
     if (failed && clientErrors.length) {
       console.log('# ali-ons errors (last 20):\n# ' + clientErrors.slice(-20).join('\n# '));
     }
+    if (failed) console.log('# last frames ali-ons sent (>) and received (<):\n# ' + wire.slice(-60).join('\n# '));
     await cluster.close(failed);
   }
 }
@@ -553,14 +580,29 @@ function collector(onMessage) {
   return col;
 }
 
-/* Sends msgs (array of ons.Message) with `concurrency` sends in flight; returns results in order. */
+/*
+ * Sends msgs (array of ons.Message) with `concurrency` sends in flight; returns results in order.
+ * A send refused with 2 SYSTEM_BUSY (RocketMQ's flow control; nothing stored) is tried again:
+ * the Java client retries it, ali-ons throws. sendAll.busy counts those refusals.
+ */
 async function sendAll(producer, msgs, concurrency = 4) {
   const results = new Array(msgs.length);
   let next = 0;
   async function worker() {
     while (next < msgs.length) {
       const i = next++;
-      results[i] = await producer.send(msgs[i]);
+      const body = msgs[i].body; // ali-ons replaces it with the deflated one: resend the original
+      for (let attempt = 1; ; attempt++) {
+        msgs[i].body = body;
+        try {
+          results[i] = await producer.send(msgs[i]);
+          break;
+        } catch (err) {
+          if (err.code !== 2 || attempt >= 20) throw err;
+          sendAll.busy++;
+          await sleep(50 * attempt);
+        }
+      }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -573,6 +615,8 @@ function waitQueues(consumer, topic, n, timeoutMs = 20000) {
     .filter(v => v.messageQueue.topic === topic).length;
   return waitFor(() => count() === n, timeoutMs, () => `consumer to own ${n} queues of ${topic} (has ${count()})`);
 }
+
+sendAll.busy = 0;
 
 module.exports = {
   ons, Message: ons.Message, Cluster, withCluster, collector, sendAll, waitFor, waitQueues, sleep, uniq,

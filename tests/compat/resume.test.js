@@ -43,7 +43,8 @@ test('ali-ons: a new consumer resumes from the committed offsets', { timeout: 15
     const committed = new Map();
     await h.waitFor(async () => {
       for (let q = 0; q < 4; q++) committed.set(q, await cluster.consumerOffset(group, topic, q));
-      return [ ...sent ].every(([ q, off ]) => committed.get(q) === off);
+      // ali-ons sends an offset of 0 as -1 (`offset || -1`); RocketMQ then answers 0 (queue starts in memory).
+      return [ ...sent ].every(([ q, off ]) => committed.get(q) === off || (off === -1 && committed.get(q) <= 0));
     }, 10000, () => `broker offsets ${JSON.stringify([ ...committed ])} to equal the committed ${JSON.stringify([ ...sent ])}`);
     console.log(`# consumer 1 got ${col1.deliveries.length}; committed offsets ${JSON.stringify([ ...committed ])}`);
 

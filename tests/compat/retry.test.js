@@ -50,6 +50,11 @@ test('ali-ons: a message whose listener throws is delivered again via %RETRY%', 
     assert.equal(again.reconsumeTimes, 1, 'reconsumeTimes of the retry');
     assert.equal(again.topic, topic, 'the retry shows the original topic');
     assert.equal(again.properties.RETRY_TOPIC, topic, 'RETRY_TOPIC property');
+    // Set by the broker's CONSUMER_SEND_MSG_BACK (schedule topic, level 3). Without them ali-ons
+    // fell back to re-sending the message to %RETRY% itself (e.g. 3 REQUEST_CODE_NOT_SUPPORTED).
+    assert.equal(again.properties.REAL_TOPIC, `%RETRY%${group}`,
+      'REAL_TOPIC: the retry went through the broker (not ali-ons\' own re-send fallback)');
+    assert.equal(again.properties.DELAY, '3', 'DELAY: the broker chose level 3 for the first retry');
     assert.equal(again.body.toString(), 'body of fail');
     assert.equal(again.tags, 'TagR');
     assert.equal(again.keys, 'fail');
