@@ -66,8 +66,12 @@ function parseLevels(s) {
   return s.trim().split(/\s+/).map(x => Number(x.slice(0, -1)) * unit[x.slice(-1)]);
 }
 
-/* Polls cond() until truthy or timeoutMs; throws with describe() on timeout. */
+// Bounds scale with $PETREL_TEST_TIMEOUT_SCALE (as tests/testutil.h), and 3x for the JVM reference.
+const SCALE = Number(process.env.PETREL_TEST_TIMEOUT_SCALE || 1) * (process.env.PETREL_JAVA ? 3 : 1);
+
+/* Polls cond() until truthy or timeoutMs (scaled); throws with describe() on timeout. */
 async function waitFor(cond, timeoutMs, describe) {
+  timeoutMs *= SCALE;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
