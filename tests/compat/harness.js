@@ -97,12 +97,22 @@ function tryListen(port) {
   });
 }
 
-/* A port that was free a moment ago, with port-2 and port+1 free too (broker VIP/HA ports). */
+/*
+ * A port that was free a moment ago, with port-2 and port+1 free too (broker VIP/HA ports).
+ * Chosen below the kernel's ephemeral range, so that no outgoing connection can take it while
+ * a broker is down between a kill and a restart.
+ */
+function ephemeralLow() {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch (_) { return 32768; }
+}
 async function freePort() {
-  for (let i = 0; i < 100; i++) {
-    const p = await tryListen(0);
-    if (p < 1100 || p > 65000) continue;
-    if (await tryListen(p - 2) > 0 && await tryListen(p + 1) > 0) return p;
+  const hi = Math.min(ephemeralLow(), 65000) - 2;
+  const lo = Math.max(10000, hi - 20000);
+  for (let i = 0; i < 200; i++) {
+    const p = lo + 2 + Math.floor(Math.random() * (hi - lo - 2));
+    if (await tryListen(p) > 0 && await tryListen(p - 2) > 0 && await tryListen(p + 1) > 0) return p;
   }
   throw new Error('no free port triple found');
 }
