@@ -187,8 +187,8 @@ static void process_input(rm_conn_t *conn) {
                                          sizeof(err));
         if (st == RM_NEED_MORE) break;
         if (st != RM_OK) {
-            log_warn("%s: bad frame from %s: %s", srv->name, conn->peer, err);
-            rm_conn_close(conn, err);
+            log_warn("%s: bad frame from %s, closing: %s", srv->name, conn->peer, err);
+            rm__conn_close_graceful(conn);
             break;
         }
         if (avail < (size_t)l + 4) {
@@ -300,6 +300,11 @@ void rm_conn_close(rm_conn_t *conn, const char *reason) {
     if (conn->flags & (CONN_CLOSING | CONN_CLOSED)) return;
     log_info("%s: closing connection %s: %s", conn->srv->name, conn->peer,
              reason ? reason : "closed");
+    rm__conn_close_graceful(conn);
+}
+
+void rm__conn_close_graceful(rm_conn_t *conn) {
+    if (conn->flags & (CONN_CLOSING | CONN_CLOSED)) return;
     conn->flags |= CONN_CLOSING;
     conn->close_started = uv_now(conn->tcp.loop);
     uv_read_stop((uv_stream_t *)&conn->tcp);

@@ -181,8 +181,8 @@ void rm__server_frame(rm_conn_t *conn, const uint8_t *frame, uint32_t len) {
     char err[160];
     rm_status_t st = rm_decode(frame, len, &conn->scratch, &cmd, err, sizeof(err));
     if (st == RM_EHEADER) {
-        log_warn("%s: bad header from %s: %s", srv->name, conn->peer, err);
-        rm_conn_close(conn, err);
+        log_warn("%s: bad header from %s, closing: %s", srv->name, conn->peer, err);
+        rm__conn_close_graceful(conn);
         return;
     }
     if (st == RM_EHEADER_REPLY) {

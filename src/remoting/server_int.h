@@ -124,6 +124,8 @@ struct rm_server_s {
 rm_conn_t *rm__conn_new(rm_server_t *srv);
 void rm__conn_start(rm_conn_t *conn);
 void rm__conn_close_now(rm_conn_t *conn);
+/* rm_conn_close without the log line (the caller logged the reason). */
+void rm__conn_close_graceful(rm_conn_t *conn);
 void rm__conn_flush(rm_conn_t *conn);
 wreq_t *rm__conn_staging(rm_conn_t *conn);
 /* server.c */
