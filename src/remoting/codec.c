@@ -297,6 +297,7 @@ void rm_enc_begin(rm_enc_t *e, buf_t *out, int ser, int32_t code, int32_t opaque
 }
 
 void rm_enc_extn(rm_enc_t *e, const char *key, const char *val, size_t vlen) {
+    if (e->discard) return;
     PETREL_ASSERT(!e->hdr_done);
     buf_t *b = e->out;
     size_t kl = strlen(key);
@@ -342,6 +343,7 @@ static void close_header(rm_enc_t *e) {
 }
 
 void rm_enc_body(rm_enc_t *e, const void *p, size_t n) {
+    if (e->discard) return;
     close_header(e);
     buf_append(e->out, p, n);
     e->body_len += (uint32_t)n;
@@ -364,22 +366,17 @@ void rm_enc_body_ref(rm_enc_t *e, const void *p, size_t n, void (*release)(void 
 }
 
 void rm_enc_end(rm_enc_t *e) {
+    if (e->discard) return;
     close_header(e);
     buf_t *b = e->out;
     uint32_t h = be32_get(b->data + e->start + 4) & 0xFFFFFFu;
     be32_put(b->data + e->start, 4 + h + e->body_len);
-    if (e->discard) {
-        b->len = e->start;
-        return;
-    }
     if (e->conn) rm__conn_frame_done(e->conn);
 }
 
-buf_t *rm__discard_buf(void) {
-    static __thread buf_t discard;
-    if (discard.cap > (1u << 20)) buf_free(&discard);
-    discard.len = 0;
-    return &discard;
+void rm__enc_discard(rm_enc_t *e) {
+    memset(e, 0, sizeof(*e));
+    e->discard = 1;
 }
 
 /* ---- owning copies ------------------------------------------------------ */

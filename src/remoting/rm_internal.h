@@ -23,8 +23,8 @@ rm_status_t rm__decode_binary(const uint8_t *h, uint32_t hlen, char *out, rm_cmd
 void rm__conn_body_ref(rm_conn_t *conn, const void *p, size_t n, void (*release)(void *),
                        void *arg);
 void rm__conn_frame_done(rm_conn_t *conn);
-/* A per-thread buffer that discarded replies are encoded into. */
-buf_t *rm__discard_buf(void);
+/* Makes e an encoder that drops everything (oneway replies, closed connections). */
+void rm__enc_discard(rm_enc_t *e);
 
 /* Formats v in decimal into dst (>= 21 bytes); returns the length. */
 size_t rm__i64toa(int64_t v, char *dst);

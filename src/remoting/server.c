@@ -120,8 +120,7 @@ void rm_conn_request_begin(rm_conn_t *conn, rm_enc_t *e, int32_t code, int onewa
     int32_t opaque = srv->next_opaque++;
     int closed = (conn->flags & (CONN_CLOSING | CONN_CLOSED)) != 0;
     if (closed) {
-        rm_enc_begin(e, rm__discard_buf(), RM_SER_JSON, code, opaque, 0, NULL);
-        e->discard = 1;
+        rm__enc_discard(e);
     } else {
         wreq_t *w = rm__conn_staging(conn);
         rm_enc_begin(e, &w->data, conn->ser, code, opaque, oneway ? RM_FLAG_ONEWAY : 0, NULL);
@@ -144,9 +143,7 @@ void rm_conn_request_begin(rm_conn_t *conn, rm_enc_t *e, int32_t code, int onewa
 void rm_conn_reply_begin_info(rm_conn_t *conn, rm_enc_t *e, const rm_reqinfo_t *ri,
                               int32_t code, const char *remark) {
     if (ri->oneway || (conn->flags & (CONN_CLOSING | CONN_CLOSED))) {
-        rm_enc_begin(e, rm__discard_buf(), ri->serialize, code, ri->opaque, RM_FLAG_RESPONSE,
-                     remark);
-        e->discard = 1;
+        rm__enc_discard(e);
         return;
     }
     wreq_t *w = rm__conn_staging(conn);
