@@ -286,7 +286,7 @@ static void test_two_brokers_two_clusters(void **state) {
     cJSON_Delete(o);
     const char *dext2[] = {"topic", "Merge", NULL};
     assert_int_equal(wc_call(&q, DELETE_TOPIC_IN_NAMESRV, dext2, NULL, 0, &r, 5000), 0);
-    route(&q, "Merge", &code);
+    cJSON_Delete(route(&q, "Merge", &code));
     assert_int_equal(code, TOPIC_NOT_EXIST);
 
     /* REGISTER_TOPIC_IN_NAMESRV puts it back for a registered broker */
@@ -303,7 +303,7 @@ static void test_two_brokers_two_clusters(void **state) {
     wc_close(&c);
     /* all three went with their connections */
     assert_true(TU_WAIT_FOR(({
-                                route(&q, "OnlyC", &code);
+                                cJSON_Delete(route(&q, "OnlyC", &code));
                                 code == TOPIC_NOT_EXIST;
                             }),
                             5000));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "../testutil.h"
@@ -84,7 +85,8 @@ static void test_expiry_after_timeout(void **state) {
     wc_close(&b1);
     wc_close(&b2);
     wc_close(&q);
-    assert_true(tu_stop(pid, 15, 10000) >= 0);
+    int st = tu_stop(pid, 15, 10000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void test_removed_on_close(void **state) {
@@ -111,7 +113,8 @@ static void test_removed_on_close(void **state) {
     wc_close(&b2);
     assert_true(TU_WAIT_FOR(route_code(&q, "Moved") == TOPIC_NOT_EXIST, 5000));
     wc_close(&q);
-    assert_true(tu_stop(pid, 15, 10000) >= 0);
+    int st = tu_stop(pid, 15, 10000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 int main(void) {

@@ -89,7 +89,8 @@ static void test_kv_and_restart(void **state) {
     assert_string_equal(rm_ext_get(&r, "value"), "two words");
     assert_int_equal(kv_call(&c, GET_KV_CONFIG, "NS1", "gone", NULL, &r), QUERY_NOT_FOUND);
     wc_close(&c);
-    assert_true(tu_stop(pid, 15, 10000) >= 0);
+    st = tu_stop(pid, 15, 10000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void test_order_topic_conf(void **state) {
@@ -131,7 +132,8 @@ static void test_order_topic_conf(void **state) {
     assert_string_equal(cJSON_GetObjectItem(o, "orderTopicConf")->valuestring, "ord-a:2");
     cJSON_Delete(o);
     wc_close(&c);
-    assert_true(tu_stop(pid, 15, 10000) >= 0);
+    int st = tu_stop(pid, 15, 10000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void test_bad_kv_file(void **state) {

@@ -13,9 +13,11 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "namesrv/kvconfig.h"
+#include "namesrv/namesrv.h"
 #include "namesrv/nsmap.h"
 #include "namesrv/routes.h"
 #include "../testutil.h"
+#include "../wireclient.h"
 
 static const char *BODY_A =
     "{\"filterServerList\":[],\"topicConfigSerializeWrapper\":{"
@@ -368,6 +370,55 @@ static void test_nsmap(void **state) {
     nsmap_free(&m);
 }
 
+/* The embeddable NameServer on its own thread (what petrel dev can use). */
+static void test_spawn_thread(void **state) {
+    (void)state;
+    namesrv_config_t conf;
+    namesrv_config_init(&conf);
+    char err[256];
+    assert_int_equal(cfg_set(namesrv_config_defs, &conf, "listenPort", "0", err, sizeof(err)), 0);
+    assert_int_equal(cfg_set(namesrv_config_defs, &conf, "listenAddr", "127.0.0.1", err, sizeof(err)), 0);
+    char *dir = tu_tmpdir("petrel-nsthr");
+    char kv[600];
+    snprintf(kv, sizeof(kv), "%s/kv.json", dir);
+    assert_int_equal(cfg_set(namesrv_config_defs, &conf, "kvConfigPath", kv, err, sizeof(err)), 0);
+    namesrv_thread_t *t = namesrv_spawn(&conf, err, sizeof(err));
+    assert_non_null(t);
+    int port = namesrv_thread_port(t);
+    assert_true(port > 0);
+    wc_t c;
+    assert_int_equal(wc_connect(&c, port), 0);
+    buf_t b;
+    buf_init(&b);
+    const char *topics[] = {"ThrTopic:2:2:6", NULL};
+    wc_register_body(&b, 1, topics);
+    const char *ext[] = {"brokerName", "thr-a", "brokerAddr", "127.0.0.1:1", "clusterName", "T",
+                         "haServerAddr", "h", "brokerId", "0", NULL};
+    rm_cmd_t r;
+    assert_int_equal(wc_call(&c, REGISTER_BROKER, ext, b.data, b.len, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    const char *q[] = {"topic", "ThrTopic", NULL};
+    assert_int_equal(wc_call(&c, GET_ROUTEINFO_BY_TOPIC, q, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    buf_free(&b);
+    namesrv_shutdown(t); /* with a connection still open */
+    assert_int_equal(wc_wait_closed(&c, 5000), 1);
+    wc_close(&c);
+    /* a port in use fails cleanly */
+    int busy = tu_free_port();
+    char p[16];
+    snprintf(p, sizeof(p), "%d", busy);
+    assert_int_equal(cfg_set(namesrv_config_defs, &conf, "listenPort", p, err, sizeof(err)), 0);
+    namesrv_thread_t *t1 = namesrv_spawn(&conf, err, sizeof(err));
+    assert_non_null(t1);
+    assert_null(namesrv_spawn(&conf, err, sizeof(err)));
+    assert_non_null(strstr(err, "listen"));
+    namesrv_shutdown(t1);
+    namesrv_config_free(&conf);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_parse),
@@ -380,6 +431,7 @@ int main(void) {
         cmocka_unit_test(test_register_topic),
         cmocka_unit_test(test_kv_persist),
         cmocka_unit_test(test_nsmap),
+        cmocka_unit_test(test_spawn_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
