@@ -185,7 +185,7 @@ static void h_register_broker(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         return;
     }
     ns_reg_req_t rr = {cluster, name, addr, ha, rm_ext_get(req, "__ZONE_NAME"), id, timeout,
-                       acting, rm_conn_id(conn)};
+                       acting, rm_conn_id(conn), conn};
     ns_reg_result_t res;
     ns_routes_register(ns->routes, &rr, &body, now_ms(), &res);
     ns_reg_body_free(&body);
@@ -498,9 +498,14 @@ static void on_conn_close(rm_conn_t *conn, void *ctx) {
     ns_routes_conn_closed(ns->routes, rm_conn_id(conn));
 }
 
+static void close_expired(void *conn, void *arg) {
+    (void)arg;
+    rm_conn_close(conn, "broker expired");
+}
+
 static void scan_cb(uv_timer_t *t) {
     namesrv_t *ns = t->data;
-    size_t n = ns_routes_scan(ns->routes, now_ms());
+    size_t n = ns_routes_scan(ns->routes, now_ms(), close_expired, NULL);
     if (n) log_info("expiry scan removed %zu broker address(es)", n);
 }
 

@@ -57,6 +57,7 @@ typedef struct {
     int64_t last_update, timeout_ms;
     ns_dv_t dv;
     uint64_t conn_id;
+    void *conn;
     strset_t filters;
 } live_t;
 
@@ -421,6 +422,7 @@ void ns_routes_register(ns_routes_t *r, const ns_reg_req_t *req, const ns_reg_bo
     l->timeout_ms = req->timeout_ms;
     l->dv = dv;
     l->conn_id = req->conn_id;
+    l->conn = req->conn;
 
     if (body) {
         strset_t nf = {0};
@@ -491,9 +493,11 @@ static size_t remove_victims(ns_routes_t *r, victim_t *v, size_t n, const char *
     return removed;
 }
 
-size_t ns_routes_scan(ns_routes_t *r, int64_t now) {
+size_t ns_routes_scan(ns_routes_t *r, int64_t now, void (*expired)(void *conn, void *arg),
+                      void *arg) {
     victim_t *v = xmalloc((nsmap_len(&r->live) + 1) * sizeof(*v));
-    size_t n = 0;
+    void **conns = xmalloc((nsmap_len(&r->live) + 1) * sizeof(*conns));
+    size_t n = 0, nc = 0;
     for (nsmap_ent_t *e = nsmap_first(&r->live); e; e = nsmap_next(&r->live, e)) {
         live_t *l = e->val;
         if (l->last_update + l->timeout_ms < now) {
@@ -501,9 +505,15 @@ size_t ns_routes_scan(ns_routes_t *r, int64_t now) {
             v[n].addr = xstrdup(l->addr);
             v[n].name = xstrdup(l->broker_name);
             n++;
+            int dup = !l->conn;
+            for (size_t i = 0; i < nc && !dup; i++) dup = conns[i] == l->conn;
+            if (!dup) conns[nc++] = l->conn;
         }
     }
-    return remove_victims(r, v, n, "not registered within its timeout");
+    size_t removed = remove_victims(r, v, n, "not registered within its timeout");
+    for (size_t i = 0; i < nc && expired; i++) expired(conns[i], arg);
+    free(conns);
+    return removed;
 }
 
 size_t ns_routes_conn_closed(ns_routes_t *r, uint64_t conn_id) {

@@ -82,6 +82,8 @@ typedef struct ns_reg_req_s {
     int64_t timeout_ms;        /* liveness timeout for this broker */
     int acting_master;         /* enableActingMaster */
     uint64_t conn_id;          /* the registering connection (0: none) */
+    void *conn;                /* its handle, given back by ns_routes_scan (may be NULL);
+                                * valid as long as the entry: closing it removes the entry */
 } ns_reg_req_t;
 
 typedef struct ns_reg_result_s {
@@ -104,8 +106,11 @@ int ns_routes_query_dv(ns_routes_t *r, const char *cluster, const char *addr,
                        const ns_dv_t *dv, int64_t now, int *known, ns_dv_t *stored);
 /* BROKER_HEARTBEAT: refreshes the live timestamp. 0, or -1 when unknown. */
 int ns_routes_heartbeat(ns_routes_t *r, const char *cluster, const char *addr, int64_t now);
-/* Removes brokers whose last registration is older than their timeout. Returns how many. */
-size_t ns_routes_scan(ns_routes_t *r, int64_t now);
+/* Removes brokers whose last registration is older than their timeout and
+ * calls expired(conn) once per connection they had registered on (RocketMQ
+ * closes it). Returns how many addresses were removed. */
+size_t ns_routes_scan(ns_routes_t *r, int64_t now, void (*expired)(void *conn, void *arg),
+                      void *arg);
 /* The connection conn_id closed: removes the brokers that registered on it. */
 size_t ns_routes_conn_closed(ns_routes_t *r, uint64_t conn_id);
 /* Number of live brokers (addresses). */

@@ -75,6 +75,8 @@ static void test_expiry_after_timeout(void **state) {
     /* not before its 3 s timeout */
     assert_true(tu_now_ms() - t0 >= 3000);
     assert_int_equal(route_code(&q, "Beating"), SUCCESS);
+    /* as in RocketMQ, the expired broker's connection is closed */
+    assert_int_equal(wc_wait_closed(&b1, 5000), 1);
     /* cluster info no longer lists it */
     rm_cmd_t r;
     assert_int_equal(wc_call(&q, GET_BROKER_CLUSTER_INFO, NULL, NULL, 0, &r, 5000), 0);

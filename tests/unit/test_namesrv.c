@@ -40,7 +40,7 @@ static void reg(ns_routes_t *r, const char *cluster, const char *name, const cha
     if (body) parse_body(body, &b);
     char ha[64];
     snprintf(ha, sizeof(ha), "%s-ha", addr);
-    ns_reg_req_t rq = {cluster, name, addr, ha, NULL, id, 1000, 0, conn};
+    ns_reg_req_t rq = {cluster, name, addr, ha, NULL, id, 1000, 0, conn, NULL};
     ns_reg_result_t tmp;
     ns_routes_register(r, &rq, body ? &b : NULL, now, res ? res : &tmp);
     if (body) ns_reg_body_free(&b);
@@ -284,10 +284,10 @@ static void test_expiry_and_dv(void **state) {
     assert_int_equal(ns_routes_query_dv(r, "C", "10.0.0.9:1", &dv, 900, &known, &st), 1);
     assert_int_equal(known, 0);
     /* timeout 1000 ms: alive at 1800 (refreshed at 900), gone at 1901 */
-    assert_int_equal(ns_routes_scan(r, 1800), 0);
+    assert_int_equal(ns_routes_scan(r, 1800, NULL, NULL), 0);
     assert_int_equal(ns_routes_heartbeat(r, "C", "10.0.0.1:10911", 1000), 0);
-    assert_int_equal(ns_routes_scan(r, 2000), 0);
-    assert_int_equal(ns_routes_scan(r, 2001), 1);
+    assert_int_equal(ns_routes_scan(r, 2000, NULL, NULL), 0);
+    assert_int_equal(ns_routes_scan(r, 2001, NULL, NULL), 1);
     assert_null(route(r, "TopicTest"));
     assert_int_equal(ns_routes_heartbeat(r, "C", "10.0.0.1:10911", 1000), -1);
     ns_routes_destroy(r);
