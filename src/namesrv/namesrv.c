@@ -431,6 +431,7 @@ struct upd_ctx {
     namesrv_t *ns;
     namesrv_config_t *conf;
     int pass; /* 0: check, 1: apply */
+    int code; /* response code of a failed check */
     char err[256];
 };
 
@@ -439,8 +440,10 @@ static int upd_one(const char *key, const char *val, void *arg) {
     if (u->pass == 0) {
         if (in_blacklist(u->ns, key)) {
             snprintf(u->err, sizeof(u->err), "Can not update config in black list.");
+            u->code = NO_PERMISSION;
             return -1;
         }
+        u->code = SYSTEM_ERROR;
     }
     int rc = cfg_set(namesrv_config_defs, u->conf, key, val, u->err, sizeof(u->err));
     if (rc == 1) {
@@ -460,12 +463,12 @@ static void h_update_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     /* pass 0 validates on a copy so a bad value changes nothing */
     namesrv_config_t tmp;
     config_copy(&tmp, &ns->conf);
-    struct upd_ctx u = {ns, &tmp, 0, ""};
+    struct upd_ctx u = {ns, &tmp, 0, SYSTEM_ERROR, ""};
     int rc = props_parse(text, upd_one, &u);
     namesrv_config_free(&tmp);
     if (rc != 0) {
         free(text);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, u.err);
+        rm_conn_reply(conn, req, u.code, u.err);
         return;
     }
     int64_t old_scan = ns->conf.scanNotActiveBrokerInterval;

@@ -392,10 +392,13 @@ void ns_routes_register(ns_routes_t *r, const ns_reg_req_t *req, const ns_reg_bo
     int dv_changed = !l || l->dv.counter != dv.counter || l->dv.timestamp != dv.timestamp ||
                      l->dv.state != dv.state;
 
-    if (body && req->broker_id == NS_MASTER_ID && (dv_changed || first)) {
+    if (body && req->broker_id == NS_MASTER_ID) {
         for (size_t i = 0; i < body->ntopics; i++) {
             const ns_topic_cfg_t *tc = &body->topics[i];
             topic_t *t = nsmap_get(&r->topics, tc->name);
+            /* as RocketMQ 5: a same-version registration still restores a
+             * topic this broker lost (e.g. after DELETE_TOPIC_IN_NAMESRV) */
+            if (!dv_changed && !first && t && topic_find_q(t, req->broker_name)) continue;
             if (!t) {
                 t = xcalloc(1, sizeof(*t));
                 nsmap_put(&r->topics, tc->name, t);
@@ -764,7 +767,8 @@ int ns_routes_write_perm(ns_routes_t *r, const char *broker_name, int wipe) {
         topic_t *t = e->val;
         qdata_t *q = topic_find_q(t, broker_name);
         if (!q) continue;
-        q->perm = wipe ? (q->perm & ~NS_PERM_WRITE) : (q->perm | NS_PERM_WRITE);
+        /* RocketMQ's add sets exactly READ|WRITE (dropping INHERIT) */
+        q->perm = wipe ? (q->perm & ~NS_PERM_WRITE) : (NS_PERM_READ | NS_PERM_WRITE);
         count++;
     }
     r->gen++;
@@ -1033,26 +1037,39 @@ int ns_reg_body_parse(const uint8_t *body, size_t len, int compressed, ns_reg_bo
 int ns_routes_register_topic(ns_routes_t *r, const char *topic, const uint8_t *body, size_t len,
                              char *err, size_t errlen) {
     cJSON *j = body && len ? parse_relaxed((const char *)body, len) : NULL;
-    const cJSON *qds = cJSON_GetObjectItemCaseSensitive(j, "queueDatas");
-    if (!cJSON_IsArray(qds)) {
-        snprintf(err, errlen, "body is not a TopicRouteData with queueDatas");
+    if (!cJSON_IsObject(j)) {
+        snprintf(err, errlen, "body is not a TopicRouteData");
         cJSON_Delete(j);
         return -1;
     }
+    const cJSON *qds = cJSON_GetObjectItemCaseSensitive(j, "queueDatas");
     const cJSON *q;
-    cJSON_ArrayForEach(q, qds) {
-        const cJSON *bn = cJSON_GetObjectItemCaseSensitive(q, "brokerName");
-        if (!cJSON_IsString(bn) || !nsmap_get(&r->brokers, bn->valuestring)) continue;
+    /* all or nothing: one unknown broker name drops the request (as RocketMQ) */
+    int ok = cJSON_IsArray(qds) && cJSON_GetArraySize(qds) > 0;
+    if (ok) {
+        cJSON_ArrayForEach(q, qds) {
+            const cJSON *bn = cJSON_GetObjectItemCaseSensitive(q, "brokerName");
+            if (!cJSON_IsString(bn) || !nsmap_get(&r->brokers, bn->valuestring)) {
+                log_warn("REGISTER_TOPIC_IN_NAMESRV %s names an unknown broker; ignored", topic);
+                ok = 0;
+                break;
+            }
+        }
+    }
+    if (ok) {
         topic_t *t = nsmap_get(&r->topics, topic);
         if (!t) {
             t = xcalloc(1, sizeof(*t));
             nsmap_put(&r->topics, topic, t);
         }
-        int32_t sf = (int32_t)jnum(q, "topicSysFlag", jnum(q, "topicSynFlag", 0));
-        topic_put_q(t, bn->valuestring, (int32_t)jnum(q, "readQueueNums", 16),
-                    (int32_t)jnum(q, "writeQueueNums", 16), (int32_t)jnum(q, "perm", 6), sf);
+        cJSON_ArrayForEach(q, qds) {
+            const char *bn = cJSON_GetObjectItemCaseSensitive(q, "brokerName")->valuestring;
+            int32_t sf = (int32_t)jnum(q, "topicSysFlag", jnum(q, "topicSynFlag", 0));
+            topic_put_q(t, bn, (int32_t)jnum(q, "readQueueNums", 16),
+                        (int32_t)jnum(q, "writeQueueNums", 16), (int32_t)jnum(q, "perm", 6), sf);
+        }
+        r->gen++;
     }
-    r->gen++;
     cJSON_Delete(j);
     return 0;
 }

@@ -137,10 +137,12 @@ void ns_routes_unit_topics(ns_routes_t *r, int want_unit, int want_sub, buf_t *o
 /* DELETE_TOPIC_IN_NAMESRV (cluster NULL/"": everywhere). Returns 1 if the topic existed. */
 int ns_routes_delete_topic(ns_routes_t *r, const char *topic, const char *cluster);
 /* REGISTER_TOPIC_IN_NAMESRV: merges the queueDatas of a TopicRouteData body
- * for brokers that are registered. 0, or -1 with err. */
+ * when every broker it names is registered (else nothing changes). 0, or -1
+ * with err when the body is not a JSON object. */
 int ns_routes_register_topic(ns_routes_t *r, const char *topic, const uint8_t *body, size_t len,
                              char *err, size_t errlen);
-/* WIPE (wipe=1) / ADD write permission of every queue of broker_name; returns the count. */
+/* WIPE (wipe=1: clear WRITE) / ADD (perm = READ|WRITE) on every queue of broker_name;
+ * returns the count. */
 int ns_routes_write_perm(ns_routes_t *r, const char *broker_name, int wipe);
 /* GET_BROKER_MEMBER_GROUP body. */
 void ns_routes_member_group(ns_routes_t *r, const char *cluster, const char *broker_name,

@@ -398,7 +398,7 @@ static void test_misc_codes(void **state) {
     assert_int_equal(r.code, SUCCESS);
     const char *black = "kvConfigPath=/tmp/x\n";
     assert_int_equal(wc_call(&c, UPDATE_NAMESRV_CONFIG, NULL, black, strlen(black), &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(r.code, NO_PERMISSION);
     const char *badv = "scanNotActiveBrokerInterval=abc\n";
     assert_int_equal(wc_call(&c, UPDATE_NAMESRV_CONFIG, NULL, badv, strlen(badv), &r, 5000), 0);
     assert_int_equal(r.code, SYSTEM_ERROR);

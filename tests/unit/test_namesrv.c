@@ -305,11 +305,29 @@ static void test_register_topic(void **state) {
     assert_int_equal(ns_routes_register_topic(r, "New", (const uint8_t *)body, strlen(body), err,
                                               sizeof(err)),
                      0);
+    assert_null(route(r, "New")); /* one unknown broker: nothing registered */
+    const char *good = "{\"queueDatas\":[{\"brokerName\":\"broker-a\",\"perm\":6,"
+                       "\"readQueueNums\":3,\"writeQueueNums\":3,\"topicSynFlag\":0}]}";
+    assert_int_equal(ns_routes_register_topic(r, "New", (const uint8_t *)good, strlen(good), err,
+                                              sizeof(err)),
+                     0);
     cJSON *o = route(r, "New");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "queueDatas")), 1);
     cJSON_Delete(o);
+    /* no queueDatas: nothing to do; not JSON: an error */
     assert_int_equal(ns_routes_register_topic(r, "X", (const uint8_t *)"{}", 2, err, sizeof(err)),
+                     0);
+    assert_int_equal(ns_routes_has_topic(r, "X"), 0);
+    assert_int_equal(ns_routes_register_topic(r, "X", (const uint8_t *)"[1", 2, err, sizeof(err)),
                      -1);
+    /* a same-version re-registration restores a deleted topic */
+    reg(r, "C", "broker-a", "10.0.0.1:10911", 0, BODY_A, 1, 100, NULL);
+    assert_int_equal(ns_routes_delete_topic(r, "TopicTest", NULL), 1);
+    assert_null(route(r, "TopicTest"));
+    reg(r, "C", "broker-a", "10.0.0.1:10911", 0, BODY_A, 1, 200, NULL);
+    o = route(r, "TopicTest");
+    assert_non_null(o);
+    cJSON_Delete(o);
     ns_routes_destroy(r);
 }
 
