@@ -177,6 +177,9 @@ static void h_register_broker(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             return;
         }
     }
+    log_debug("REGISTER_BROKER %s %s id %" PRId64 " from %s: %u body bytes%s, version %d", name,
+              addr, id, rm_conn_peer(conn), req->body_len, compressed ? " (compressed)" : "",
+              req->version);
     ns_reg_body_t body;
     char err[256];
     if (ns_reg_body_parse(req->body, req->body_len, compressed, &body, err, sizeof(err)) != 0) {
