@@ -128,7 +128,7 @@ static const char *TOPIC_NOT_EXIST_FMT =
 /* Required extFields: answers SYSTEM_ERROR like Java's @CFNotNull check. */
 static const char *need(rm_conn_t *conn, rm_cmd_t *req, const char *key) {
     const char *v = rm_ext_get(req, key);
-    if (v && *v) return v;
+    if (v) return v; /* like @CFNotNull: only absence is an error */
     char msg[128];
     snprintf(msg, sizeof(msg), "the custom field <%s> is null", key);
     rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
