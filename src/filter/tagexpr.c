@@ -29,7 +29,15 @@ static uint32_t utf8_next(const uint8_t *s, size_t len, size_t *i) {
         need = 2;
         cp = b & 0x0F;
         if (b == 0xE0) lo = 0xA0;
-        if (b == 0xED) hi = 0x9F; /* no surrogates */
+        if (b == 0xED) {
+            /* An encoded surrogate: Java's decoder replaces all three bytes with one U+FFFD. */
+            if (*i + 2 < len && s[*i + 1] >= 0xA0 && s[*i + 1] <= 0xBF &&
+                (s[*i + 2] & 0xC0) == 0x80) {
+                *i += 3;
+                return 0xFFFD;
+            }
+            hi = 0x9F;
+        }
     } else if (b >= 0xF0 && b <= 0xF4) {
         need = 3;
         cp = b & 0x07;
