@@ -106,7 +106,7 @@ struct sql92_expr_s {
     uint32_t *keys; /* string index of each distinct property name */
     uint32_t nkeys, capkeys;
     int64_t tags_key; /* key index of "TAGS", or -1 */
-    uint64_t key_lens; /* bit min(len, 63) set for each slotted key: cheap rejection */
+    uint64_t first_bytes[4]; /* bitmap of the first bytes of slotted keys */
     uint32_t root;
 };
 
@@ -354,36 +354,56 @@ static int bytes_eq(const char *a, const char *b, size_t n) {
     return 1;
 }
 
-/* One byte-wise pass over props filling the slots (short items make memchr calls costly). */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR 1
+#endif
+
+/* First 0x02 in [s, end), or end. */
+static const unsigned char *find_item_end(const unsigned char *s, const unsigned char *end) {
+#ifdef SWAR
+    while (end - s >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        w ^= 2 * ONES;
+        uint64_t z = (w - ONES) & ~w & HIGHS;
+        if (z) return s + (__builtin_ctzll(z) >> 3);
+        s += 8;
+    }
+#endif
+    while (s < end && *s != 2) s++;
+    return s;
+}
+
+/*
+ * One pass over props filling the slots: only item boundaries (0x02) are
+ * searched; an item is a candidate when its first byte starts some key, then
+ * "key 0x01" is compared in place (keys never contain 0x01/0x02).
+ */
 static void prescan(ctx_t *c) {
     const sql92_expr_t *e = c->e;
     uint32_t ns = c->nslots;
     for (uint32_t k = 0; k < ns; k++) c->slots[k].p = NULL;
     if (ns == 0 || c->plen == 0) return;
-    const unsigned char *s = (const unsigned char *)c->props, *end = s + c->plen;
-    while (s < end) {
-        const unsigned char *k0 = s;
-        while (s < end && (unsigned)(*s - 1u) > 1u) s++; /* to the first 0x01 or 0x02 */
-        if (s == end) break;
-        if (*s == 2) {
-            s++;
-            continue;
-        }
-        const unsigned char *kv = s++;
-        while (s < end && *s != 2) s++;
-        size_t kl = (size_t)(kv - k0);
-        /* Java skips items with an empty key or value; a later duplicate wins. */
-        if (kl > 0 && s - kv > 1 && (e->key_lens & (1ull << (kl < 63 ? kl : 63)))) {
+    const unsigned char *st = (const unsigned char *)c->props, *end = st + c->plen;
+    for (;;) {
+        const unsigned char *ie = find_item_end(st, end);
+        if (ie - st >= 3 && (e->first_bytes[*st >> 6] >> (*st & 63) & 1)) {
+            size_t il = (size_t)(ie - st);
             for (uint32_t k = 0; k < ns; k++) {
                 const str_t *ks = &e->strs[e->keys[k]];
-                if (ks->len == kl && bytes_eq(e->pool + ks->off, (const char *)k0, kl)) {
-                    c->slots[k].p = (const char *)kv + 1;
-                    c->slots[k].n = (size_t)(s - kv - 1);
+                size_t kl = ks->len;
+                /* Java skips items with an empty value; a later duplicate wins. */
+                if (il > kl + 1 && st[kl] == 1 && bytes_eq(e->pool + ks->off, (const char *)st, kl)) {
+                    c->slots[k].p = (const char *)st + kl + 1;
+                    c->slots[k].n = il - kl - 1;
                     break;
                 }
             }
         }
-        s++;
+        if (ie == end) break;
+        st = ie + 1;
     }
 }
 
@@ -1426,8 +1446,8 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
     }
     p.e->root = (uint32_t)root;
     for (uint32_t k = 0; k < p.e->nkeys && k < SLOTS_MAX; k++) {
-        uint32_t kl = p.e->strs[p.e->keys[k]].len;
-        p.e->key_lens |= 1ull << (kl < 63 ? kl : 63);
+        unsigned char b0 = (unsigned char)p.e->pool[p.e->strs[p.e->keys[k]].off];
+        p.e->first_bytes[b0 >> 6] |= 1ull << (b0 & 63);
     }
     p.e->text = xmalloc(len + 1);
     memcpy(p.e->text, expr, len);

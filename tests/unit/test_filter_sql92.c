@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "common/util.h"
@@ -457,6 +458,62 @@ static void test_fuzz(void **state) {
 
 static void test_thread_shared(void **state); /* below */
 
+/* Java's string2messageProperties, naively: the last valid "key 0x01 value" item wins. */
+static const char *ref_lookup(const char *p, size_t n, const char *key, size_t *vn) {
+    const char *best = NULL;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && p[j] != 2) j++;
+        size_t kv = i;
+        while (kv < j && p[kv] != 1) kv++;
+        if (kv < j && kv > i && kv < j - 1 && kv - i == strlen(key) && memcmp(p + i, key, kv - i) == 0) {
+            best = p + kv + 1;
+            *vn = j - kv - 1;
+        }
+        i = j + 1;
+    }
+    return best;
+}
+
+/* Random property strings (NULs, stray separators, duplicates, all alignments) vs the reference. */
+static void test_props_differential(void **state) {
+    (void)state;
+    static const char alphabet[] = {'a', 'b', 'x', '5', 1, 2, 2, 1, 0, 'a', 'a', 'b', 'a'};
+    uint64_t seed = 12345;
+    sql92_expr_t *isnull, *isnull_b;
+    assert_int_equal(sql92_compile("a IS NULL", &isnull, NULL, 0), 0);
+    assert_int_equal(sql92_compile("b IS NULL", &isnull_b, NULL, 0), 0);
+    for (int it = 0; it < 20000; it++) {
+        char p[80];
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        size_t n = seed % sizeof(p);
+        uint64_t r = seed;
+        for (size_t i = 0; i < n; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            p[i] = alphabet[(r >> 33) % sizeof(alphabet)];
+        }
+        size_t vn = 0, vbn = 0;
+        const char *v = ref_lookup(p, n, "a", &vn);
+        const char *vb = ref_lookup(p, n, "b", &vbn);
+        assert_int_equal(sql92_match(isnull, p, n), v == NULL);
+        assert_int_equal(sql92_match(isnull_b, p, n), vb == NULL);
+        if (v) {
+            char expr[128];
+            size_t el = (size_t)snprintf(expr, sizeof(expr), "a = '");
+            memcpy(expr + el, v, vn);
+            el += vn;
+            expr[el++] = '\'';
+            sql92_expr_t *e;
+            assert_int_equal(sql92_compile_n(expr, el, &e, NULL, 0), 0);
+            assert_int_equal(sql92_match(e, p, n), 1);
+            sql92_free(e);
+        }
+    }
+    sql92_free(isnull);
+    sql92_free(isnull_b);
+}
+
 static void test_benchmark(void **state) {
     (void)state;
     sql92_expr_t *e;
@@ -466,16 +523,22 @@ static void test_benchmark(void **state) {
                     "d\x01world\x02" "e\x01" "3.14\x02" "b\x01x\x02" "MIN_OFFSET\x01" "0\x02";
     size_t pl = strlen(p);
     assert_int_equal(sql92_match(e, p, pl), 1);
-    const long iters = 2000000;
-    long hits = 0;
-    int64_t t0 = mono_ns();
-    for (long i = 0; i < iters; i++) hits += sql92_match(e, p, pl);
-    int64_t t1 = mono_ns();
-    assert_int_equal(hits, iters);
-    double secs = (double)(t1 - t0) / 1e9;
-    print_message("bench: 'a > 5 AND b = 'x'' on a 10-property message (%zu bytes): "
-                  "%.1f M evaluations/s (%.0f ns each)\n",
-                  pl, iters / secs / 1e6, secs * 1e9 / iters);
+    /* Thread CPU time, best of 5: the machine running the tests is often busy. */
+    const long iters = 300000;
+    double best = 1e30;
+    for (int round = 0; round < 5; round++) {
+        struct timespec t0, t1;
+        long hits = 0;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        for (long i = 0; i < iters; i++) hits += sql92_match(e, p, pl);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        assert_int_equal(hits, iters);
+        double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / iters;
+        if (ns < best) best = ns;
+    }
+    print_message("bench: \"a > 5 AND b = 'x'\" on a 10-property message (%zu bytes): "
+                  "%.1f M evaluations/s per core (%.0f ns each, CPU time, best of 5)\n",
+                  pl, 1e3 / best, best);
     sql92_free(e);
 }
 
@@ -516,7 +579,7 @@ int main(void) {
         cmocka_unit_test(test_logic_and_precedence), cmocka_unit_test(test_null_semantics),
         cmocka_unit_test(test_type_errors),      cmocka_unit_test(test_between_in),
         cmocka_unit_test(test_strings),          cmocka_unit_test(test_props_format),
-        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_long_chain),
+        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_long_chain), cmocka_unit_test(test_props_differential),
         cmocka_unit_test(test_fuzz),             cmocka_unit_test(test_thread_shared),
         cmocka_unit_test(test_benchmark),
     };
