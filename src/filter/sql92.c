@@ -105,22 +105,24 @@ struct sql92_expr_s {
     uint32_t npool, cappool;
     uint32_t *keys; /* string index of each distinct property name */
     uint32_t nkeys, capkeys;
-    int64_t tags_key; /* key index of "TAGS", or -1 */
+    int64_t tags_key;        /* key index of "TAGS", or -1 */
     uint64_t first_bytes[4]; /* bitmap of the first bytes of slotted keys */
     uint32_t root;
 };
 
-#define GROW(arr, n, cap, extra)                                                         \
-    do {                                                                                 \
-        while ((size_t)(n) + (extra) > (cap)) {                                          \
-            (cap) = (cap) ? (cap) * 2 : 16;                                              \
-            (arr) = xrealloc((arr), (size_t)(cap) * sizeof(*(arr)));                     \
-        }                                                                                \
+#define GROW(arr, n, cap, extra)                                                                   \
+    do {                                                                                           \
+        while ((size_t)(n) + (extra) > (cap)) {                                                    \
+            (cap) = (cap) ? (cap)*2 : 16;                                                          \
+            (arr) = xrealloc((arr), (size_t)(cap) * sizeof(*(arr)));                               \
+        }                                                                                          \
     } while (0)
 
 /* --------------------------------------------------- Java conversions */
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
+static int is_digit(int c) {
+    return c >= '0' && c <= '9';
+}
 static int is_hex(int c) {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -149,8 +151,10 @@ static int java_parse_integral(const char *s, size_t n, int64_t min, int64_t max
 /* Double.valueOf: trimmed; [+-] then NaN | Infinity | decimal | hex float, optional [fFdD]. */
 static int java_parse_double(const char *s, size_t n, double *out) {
     size_t a = 0, b = n;
-    while (a < b && (unsigned char)s[a] <= ' ') a++;
-    while (b > a && (unsigned char)s[b - 1] <= ' ') b--;
+    while (a < b && (unsigned char)s[a] <= ' ')
+        a++;
+    while (b > a && (unsigned char)s[b - 1] <= ' ')
+        b--;
     size_t i = a;
     int neg = 0;
     if (i < b && (s[i] == '+' || s[i] == '-')) {
@@ -168,24 +172,30 @@ static int java_parse_double(const char *s, size_t n, double *out) {
     size_t j = i, digits = 0;
     if (j + 1 < b && s[j] == '0' && (s[j + 1] == 'x' || s[j + 1] == 'X')) {
         j += 2;
-        for (; j < b && is_hex((unsigned char)s[j]); j++) digits++;
+        for (; j < b && is_hex((unsigned char)s[j]); j++)
+            digits++;
         if (j < b && s[j] == '.')
-            for (j++; j < b && is_hex((unsigned char)s[j]); j++) digits++;
+            for (j++; j < b && is_hex((unsigned char)s[j]); j++)
+                digits++;
         if (!digits || j >= b || (s[j] != 'p' && s[j] != 'P')) return -1;
         j++;
         if (j < b && (s[j] == '+' || s[j] == '-')) j++;
         if (j >= b || !is_digit((unsigned char)s[j])) return -1;
-        while (j < b && is_digit((unsigned char)s[j])) j++;
+        while (j < b && is_digit((unsigned char)s[j]))
+            j++;
     } else {
-        for (; j < b && is_digit((unsigned char)s[j]); j++) digits++;
+        for (; j < b && is_digit((unsigned char)s[j]); j++)
+            digits++;
         if (j < b && s[j] == '.')
-            for (j++; j < b && is_digit((unsigned char)s[j]); j++) digits++;
+            for (j++; j < b && is_digit((unsigned char)s[j]); j++)
+                digits++;
         if (!digits) return -1;
         if (j < b && (s[j] == 'e' || s[j] == 'E')) {
             j++;
             if (j < b && (s[j] == '+' || s[j] == '-')) j++;
             if (j >= b || !is_digit((unsigned char)s[j])) return -1;
-            while (j < b && is_digit((unsigned char)s[j])) j++;
+            while (j < b && is_digit((unsigned char)s[j]))
+                j++;
         }
     }
     size_t end = j;
@@ -251,25 +261,32 @@ static int java_compare(val_t l, val_t r, int *cmp) {
             *cmp = -1;
             return 0;
         case T_INT:
-            if (r.t == T_LONG) l.t = T_LONG;
-            else if (r.t == T_DOUBLE) rc = to_number(&l, T_DOUBLE);
-            else if (r.t == T_STR) rc = to_number(&r, T_INT);
+            if (r.t == T_LONG)
+                l.t = T_LONG;
+            else if (r.t == T_DOUBLE)
+                rc = to_number(&l, T_DOUBLE);
+            else if (r.t == T_STR)
+                rc = to_number(&r, T_INT);
             else {
                 *cmp = -1;
                 return 0;
             }
             break;
         case T_LONG:
-            if (r.t == T_INT) r.t = T_LONG;
-            else if (r.t == T_DOUBLE) rc = to_number(&l, T_DOUBLE);
-            else if (r.t == T_STR) rc = to_number(&r, T_LONG);
+            if (r.t == T_INT)
+                r.t = T_LONG;
+            else if (r.t == T_DOUBLE)
+                rc = to_number(&l, T_DOUBLE);
+            else if (r.t == T_STR)
+                rc = to_number(&r, T_LONG);
             else {
                 *cmp = -1;
                 return 0;
             }
             break;
         case T_DOUBLE:
-            if (r.t == T_INT || r.t == T_LONG || r.t == T_STR) rc = to_number(&r, T_DOUBLE);
+            if (r.t == T_INT || r.t == T_LONG || r.t == T_STR)
+                rc = to_number(&r, T_DOUBLE);
             else {
                 *cmp = -1;
                 return 0;
@@ -332,20 +349,20 @@ typedef struct {
 } ctx_t;
 
 /* Runs the body for each well-formed item as MessageDecoder.string2messageProperties accepts it. */
-#define FOR_EACH_PROP(props, plen, KEY, KL, VAL, VL, ...)                                   \
-    do {                                                                                     \
-        const char *s_ = (props), *end_ = (props) + (plen);                                  \
-        while (s_ < end_) {                                                                  \
-            const char *ie_ = memchr(s_, 2, (size_t)(end_ - s_));                            \
-            if (!ie_) ie_ = end_;                                                            \
-            const char *kv_ = memchr(s_, 1, (size_t)(ie_ - s_));                             \
-            if (kv_ && kv_ > s_ && kv_ < ie_ - 1) {                                          \
-                const char *KEY = s_, *VAL = kv_ + 1;                                        \
-                size_t KL = (size_t)(kv_ - s_), VL = (size_t)(ie_ - kv_ - 1);                \
-                __VA_ARGS__                                                                  \
-            }                                                                                \
-            s_ = ie_ + 1;                                                                    \
-        }                                                                                    \
+#define FOR_EACH_PROP(props, plen, KEY, KL, VAL, VL, ...)                                          \
+    do {                                                                                           \
+        const char *s_ = (props), *end_ = (props) + (plen);                                        \
+        while (s_ < end_) {                                                                        \
+            const char *ie_ = memchr(s_, 2, (size_t)(end_ - s_));                                  \
+            if (!ie_) ie_ = end_;                                                                  \
+            const char *kv_ = memchr(s_, 1, (size_t)(ie_ - s_));                                   \
+            if (kv_ && kv_ > s_ && kv_ < ie_ - 1) {                                                \
+                const char *KEY = s_, *VAL = kv_ + 1;                                              \
+                size_t KL = (size_t)(kv_ - s_), VL = (size_t)(ie_ - kv_ - 1);                      \
+                __VA_ARGS__                                                                        \
+            }                                                                                      \
+            s_ = ie_ + 1;                                                                          \
+        }                                                                                          \
     } while (0)
 
 static int bytes_eq(const char *a, const char *b, size_t n) {
@@ -372,7 +389,8 @@ static const unsigned char *find_item_end(const unsigned char *s, const unsigned
         s += 8;
     }
 #endif
-    while (s < end && *s != 2) s++;
+    while (s < end && *s != 2)
+        s++;
     return s;
 }
 
@@ -384,7 +402,8 @@ static const unsigned char *find_item_end(const unsigned char *s, const unsigned
 static void prescan(ctx_t *c) {
     const sql92_expr_t *e = c->e;
     uint32_t ns = c->nslots;
-    for (uint32_t k = 0; k < ns; k++) c->slots[k].p = NULL;
+    for (uint32_t k = 0; k < ns; k++)
+        c->slots[k].p = NULL;
     if (ns == 0 || c->plen == 0) return;
     const unsigned char *st = (const unsigned char *)c->props, *end = st + c->plen;
     for (;;) {
@@ -395,7 +414,8 @@ static void prescan(ctx_t *c) {
                 const str_t *ks = &e->strs[e->keys[k]];
                 size_t kl = ks->len;
                 /* Java skips items with an empty value; a later duplicate wins. */
-                if (il > kl + 1 && st[kl] == 1 && bytes_eq(e->pool + ks->off, (const char *)st, kl)) {
+                if (il > kl + 1 && st[kl] == 1 &&
+                    bytes_eq(e->pool + ks->off, (const char *)st, kl)) {
                     c->slots[k].p = (const char *)st + kl + 1;
                     c->slots[k].n = il - kl - 1;
                     break;
@@ -448,11 +468,15 @@ static int str_in_list(const sql92_expr_t *e, const node_t *nd, const char *s, s
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         int c;
-        if (list[mid].len != n) c = list[mid].len < n ? -1 : 1;
-        else c = memcmp(e->pool + list[mid].off, s, n);
+        if (list[mid].len != n)
+            c = list[mid].len < n ? -1 : 1;
+        else
+            c = memcmp(e->pool + list[mid].off, s, n);
         if (c == 0) return 1;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return 0;
 }
@@ -486,10 +510,14 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
     case OP_NEG:
         if (eval(c, nd->a, &l) < 0) return -1;
         out->t = l.t;
-        if (l.t == T_INT) out->u.i = (int32_t)(0u - (uint32_t)l.u.i);
-        else if (l.t == T_LONG) out->u.i = (int64_t)(0 - (uint64_t)l.u.i);
-        else if (l.t == T_DOUBLE) out->u.d = -l.u.d;
-        else out->t = T_NULL; /* not a number: null */
+        if (l.t == T_INT)
+            out->u.i = (int32_t)(0u - (uint32_t)l.u.i);
+        else if (l.t == T_LONG)
+            out->u.i = (int64_t)(0 - (uint64_t)l.u.i);
+        else if (l.t == T_DOUBLE)
+            out->u.d = -l.u.d;
+        else
+            out->t = T_NULL; /* not a number: null */
         return 0;
     case OP_NOT:
         if (eval(c, nd->a, &l) < 0) return -1;
@@ -502,8 +530,10 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
         return 0;
     case OP_BOOLCAST:
         if (eval(c, nd->a, &l) < 0) return -1;
-        if (l.t == T_NULL) out->t = T_NULL;
-        else set_bool(out, l.t == T_BOOL && l.u.i);
+        if (l.t == T_NULL)
+            out->t = T_NULL;
+        else
+            set_bool(out, l.t == T_BOOL && l.u.i);
         return 0;
     case OP_AND:
     case OP_OR: {
@@ -520,15 +550,19 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
                 return 0;
             }
         }
-        if (saw_null) out->t = T_NULL;
-        else set_bool(out, !stop);
+        if (saw_null)
+            out->t = T_NULL;
+        else
+            set_bool(out, !stop);
         return 0;
     }
     case OP_EQ: {
         if (eval(c, nd->a, &l) < 0 || eval(c, nd->b, &r) < 0) return -1;
         if ((l.t == T_NULL) != (r.t == T_NULL)) {
-            if (l.t == T_NULL) out->t = T_NULL;
-            else set_bool(out, 0);
+            if (l.t == T_NULL)
+                out->t = T_NULL;
+            else
+                set_bool(out, 0);
             return 0;
         }
         if (l.t == T_NULL) {
@@ -567,10 +601,18 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
             return -1;
         }
         switch (nd->op) {
-        case OP_GT: set_bool(out, cmp > 0); break;
-        case OP_GE: set_bool(out, cmp >= 0); break;
-        case OP_LT: set_bool(out, cmp < 0); break;
-        default: set_bool(out, cmp <= 0); break;
+        case OP_GT:
+            set_bool(out, cmp > 0);
+            break;
+        case OP_GE:
+            set_bool(out, cmp >= 0);
+            break;
+        case OP_LT:
+            set_bool(out, cmp < 0);
+            break;
+        default:
+            set_bool(out, cmp <= 0);
+            break;
         }
         return 0;
     }
@@ -599,9 +641,12 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
         }
         int hit = 0;
         if (pn <= l.u.s.n) {
-            if (nd->op == OP_STARTSWITH) hit = memcmp(l.u.s.p, pat, pn) == 0;
-            else if (nd->op == OP_ENDSWITH) hit = memcmp(l.u.s.p + l.u.s.n - pn, pat, pn) == 0;
-            else hit = memmem(l.u.s.p, l.u.s.n, pat, pn) != NULL;
+            if (nd->op == OP_STARTSWITH)
+                hit = memcmp(l.u.s.p, pat, pn) == 0;
+            else if (nd->op == OP_ENDSWITH)
+                hit = memcmp(l.u.s.p + l.u.s.n - pn, pat, pn) == 0;
+            else
+                hit = memmem(l.u.s.p, l.u.s.n, pat, pn) != NULL;
         }
         set_bool(out, hit ^ nd->neg);
         return 0;
@@ -611,8 +656,8 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
     }
 }
 
-int sql92_match_tags(const sql92_expr_t *e, const char *props, size_t props_len,
-                     const char *tags, size_t tags_len) {
+int sql92_match_tags(const sql92_expr_t *e, const char *props, size_t props_len, const char *tags,
+                     size_t tags_len) {
     ctx_t c;
     c.e = e;
     c.props = props;
@@ -668,10 +713,18 @@ static const struct {
     const char *word;
     int kind;
 } keywords[] = {
-    {"NOT", KW_NOT},       {"AND", KW_AND},         {"OR", KW_OR},
-    {"BETWEEN", KW_BETWEEN}, {"IN", KW_IN},         {"TRUE", KW_TRUE},
-    {"FALSE", KW_FALSE},   {"NULL", KW_NULL},       {"IS", KW_IS},
-    {"CONTAINS", KW_CONTAINS}, {"STARTSWITH", KW_STARTSWITH}, {"ENDSWITH", KW_ENDSWITH},
+    {"NOT", KW_NOT},
+    {"AND", KW_AND},
+    {"OR", KW_OR},
+    {"BETWEEN", KW_BETWEEN},
+    {"IN", KW_IN},
+    {"TRUE", KW_TRUE},
+    {"FALSE", KW_FALSE},
+    {"NULL", KW_NULL},
+    {"IS", KW_IS},
+    {"CONTAINS", KW_CONTAINS},
+    {"STARTSWITH", KW_STARTSWITH},
+    {"ENDSWITH", KW_ENDSWITH},
 };
 
 typedef struct {
@@ -691,7 +744,8 @@ typedef struct {
     int nest;
 } parser_t;
 
-static void perr(parser_t *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void perr(parser_t *p, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void perr(parser_t *p, size_t pos, const char *fmt, ...) {
     if (p->failed) return;
     p->failed = 1;
@@ -705,7 +759,9 @@ static void perr(parser_t *p, size_t pos, const char *fmt, ...) {
 static int is_id_start(int c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$';
 }
-static int is_id_part(int c) { return is_id_start(c) || is_digit(c); }
+static int is_id_part(int c) {
+    return is_id_start(c) || is_digit(c);
+}
 
 /* Lexes the token at pos into *t; returns the position after it. */
 static size_t lex(parser_t *p, size_t pos, token_t *t) {
@@ -716,7 +772,8 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
                            s[pos] == '\f'))
             pos++;
         if (pos + 1 < n && s[pos] == '-' && s[pos + 1] == '-') { /* to end of line or input */
-            while (pos < n && s[pos] != '\n' && s[pos] != '\r') pos++;
+            while (pos < n && s[pos] != '\n' && s[pos] != '\r')
+                pos++;
             continue;
         }
         if (pos + 1 < n && s[pos] == '/' && s[pos + 1] == '*') {
@@ -741,24 +798,39 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
     unsigned char ch = (unsigned char)s[pos];
     size_t q = pos + 1;
     switch (ch) {
-    case '(': t->kind = TK_LP; break;
-    case ')': t->kind = TK_RP; break;
-    case ',': t->kind = TK_COMMA; break;
-    case '=': t->kind = TK_EQ; break;
-    case '+': t->kind = TK_PLUS; break;
-    case '-': t->kind = TK_MINUS; break;
+    case '(':
+        t->kind = TK_LP;
+        break;
+    case ')':
+        t->kind = TK_RP;
+        break;
+    case ',':
+        t->kind = TK_COMMA;
+        break;
+    case '=':
+        t->kind = TK_EQ;
+        break;
+    case '+':
+        t->kind = TK_PLUS;
+        break;
+    case '-':
+        t->kind = TK_MINUS;
+        break;
     case '>':
         t->kind = TK_GT;
         if (q < n && s[q] == '=') t->kind = TK_GE, q++;
         break;
     case '<':
         t->kind = TK_LT;
-        if (q < n && s[q] == '=') t->kind = TK_LE, q++;
-        else if (q < n && s[q] == '>') t->kind = TK_NE, q++;
+        if (q < n && s[q] == '=')
+            t->kind = TK_LE, q++;
+        else if (q < n && s[q] == '>')
+            t->kind = TK_NE, q++;
         break;
     case '\'':
         for (;;) {
-            while (q < n && s[q] != '\'') q++;
+            while (q < n && s[q] != '\'')
+                q++;
             if (q >= n) {
                 perr(p, pos, "unterminated string constant");
                 t->kind = TK_ERR;
@@ -778,11 +850,13 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
         if (is_digit(ch) || (ch == '.' && q < n && is_digit((unsigned char)s[q]))) {
             int is_float = 0;
             q = pos;
-            while (q < n && is_digit((unsigned char)s[q])) q++;
+            while (q < n && is_digit((unsigned char)s[q]))
+                q++;
             if (q < n && s[q] == '.') {
                 is_float = 1;
                 q++;
-                while (q < n && is_digit((unsigned char)s[q])) q++;
+                while (q < n && is_digit((unsigned char)s[q]))
+                    q++;
             }
             if (q < n && (s[q] == 'e' || s[q] == 'E')) {
                 size_t x = q + 1;
@@ -790,13 +864,15 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
                 if (x < n && is_digit((unsigned char)s[x])) {
                     is_float = 1;
                     q = x;
-                    while (q < n && is_digit((unsigned char)s[q])) q++;
+                    while (q < n && is_digit((unsigned char)s[q]))
+                        q++;
                 }
             }
             if (!is_float && q < n && (s[q] == 'l' || s[q] == 'L')) q++;
             t->kind = is_float ? TK_FLOAT : TK_INT;
         } else if (is_id_start(ch)) {
-            while (q < n && is_id_part((unsigned char)s[q])) q++;
+            while (q < n && is_id_part((unsigned char)s[q]))
+                q++;
             t->kind = TK_ID;
             for (size_t k = 0; k < sizeof(keywords) / sizeof(keywords[0]); k++) {
                 const char *w = keywords[k].word;
@@ -810,8 +886,10 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
                 }
             }
         } else {
-            if (ch >= 0x20 && ch < 0x7f) perr(p, pos, "unexpected character '%c'", ch);
-            else perr(p, pos, "unexpected byte 0x%02x", ch);
+            if (ch >= 0x20 && ch < 0x7f)
+                perr(p, pos, "unexpected character '%c'", ch);
+            else
+                perr(p, pos, "unexpected byte 0x%02x", ch);
             t->kind = TK_ERR;
             t->end = pos + 1;
             return n;
@@ -836,8 +914,10 @@ static int peek_kind(parser_t *p) {
 static const char *tok_desc(parser_t *p, const token_t *t, char *buf, size_t n) {
     if (t->kind == TK_EOF) return "end of input";
     size_t len = t->end - t->start;
-    if (len > 40) snprintf(buf, n, "'%.40s...'", p->src + t->start);
-    else snprintf(buf, n, "'%.*s'", (int)len, p->src + t->start);
+    if (len > 40)
+        snprintf(buf, n, "'%.40s...'", p->src + t->start);
+    else
+        snprintf(buf, n, "'%.*s'", (int)len, p->src + t->start);
     return buf;
 }
 
@@ -890,7 +970,9 @@ static int64_t new_node(parser_t *p, int op, uint32_t col, uint32_t depth) {
     return e->nnodes++;
 }
 
-static node_t *N(parser_t *p, int64_t i) { return &p->e->nodes[i]; }
+static node_t *N(parser_t *p, int64_t i) {
+    return &p->e->nodes[i];
+}
 
 static int64_t mk_unary(parser_t *p, int op, int64_t a) {
     if (a < 0) return -1;
@@ -932,14 +1014,17 @@ static int is_bool_node(const node_t *nd) {
 static const char *node_desc(parser_t *p, const node_t *nd, char *buf, size_t n) {
     if (nd->op == OP_CONST) {
         switch (nd->ctype) {
-        case T_NULL: return "NULL";
-        case T_BOOL: return nd->k.i ? "TRUE" : "FALSE";
+        case T_NULL:
+            return "NULL";
+        case T_BOOL:
+            return nd->k.i ? "TRUE" : "FALSE";
         case T_STR: {
             const str_t *s = &p->e->strs[nd->a];
             snprintf(buf, n, "string '%.40s'", p->e->pool + s->off);
             return buf;
         }
-        default: return "number";
+        default:
+            return "number";
         }
     }
     return is_bool_node(nd) ? "a boolean expression" : "expression";
@@ -958,22 +1043,31 @@ static int64_t as_bool(parser_t *p, int64_t n) {
 
 static const char *op_text(int kind) {
     switch (kind) {
-    case TK_GT: return ">";
-    case TK_GE: return ">=";
-    case TK_LT: return "<";
-    case TK_LE: return "<=";
-    case TK_EQ: return "=";
-    case TK_NE: return "<>";
-    case KW_BETWEEN: return "BETWEEN";
-    default: return "?";
+    case TK_GT:
+        return ">";
+    case TK_GE:
+        return ">=";
+    case TK_LT:
+        return "<";
+    case TK_LE:
+        return "<=";
+    case TK_EQ:
+        return "=";
+    case TK_NE:
+        return "<>";
+    case KW_BETWEEN:
+        return "BETWEEN";
+    default:
+        return "?";
     }
 }
 
 /* checkLessThanOperand: only numbers, properties and negations may be ordered. */
 static int check_order_operand(parser_t *p, int64_t n, int opkind) {
     node_t *nd = N(p, n);
-    int ok = nd->op == OP_CONST ? (nd->ctype == T_INT || nd->ctype == T_LONG || nd->ctype == T_DOUBLE)
-                                : !is_bool_node(nd);
+    int ok = nd->op == OP_CONST
+                 ? (nd->ctype == T_INT || nd->ctype == T_LONG || nd->ctype == T_DOUBLE)
+                 : !is_bool_node(nd);
     if (ok) return 0;
     char buf[64];
     perr(p, nd->col, "%s cannot be compared with '%s'", node_desc(p, nd, buf, sizeof(buf)),
@@ -1138,9 +1232,11 @@ static int64_t parse_primary(parser_t *p) {
         if (p->prev.kind == TK_EOF && p->tok.kind == TK_EOF)
             perr(p, p->tok.start, "empty expression");
         else if (p->tok.start == 0 || p->prev.end == 0)
-            perr(p, p->tok.start, "expected a value, found %s", tok_desc(p, &p->tok, b2, sizeof(b2)));
+            perr(p, p->tok.start, "expected a value, found %s",
+                 tok_desc(p, &p->tok, b2, sizeof(b2)));
         else if (p->tok.kind == TK_EOF)
-            perr(p, p->tok.start, "expected a value after %s", tok_desc(p, &p->prev, b1, sizeof(b1)));
+            perr(p, p->tok.start, "expected a value after %s",
+                 tok_desc(p, &p->prev, b1, sizeof(b1)));
         else
             perr(p, p->tok.start, "expected a value after %s, found %s",
                  tok_desc(p, &p->prev, b1, sizeof(b1)), tok_desc(p, &p->tok, b2, sizeof(b2)));
@@ -1223,7 +1319,8 @@ static int64_t parse_in_list(parser_t *p, int64_t left, int neg, const token_t *
             tmp[i].p = e->pool + tmp[i].s.off;
         }
         qsort(tmp, cnt, sizeof(*tmp), cmp_sort);
-        for (uint32_t i = 0; i < cnt; i++) e->strs[first + i] = tmp[i].s;
+        for (uint32_t i = 0; i < cnt; i++)
+            e->strs[first + i] = tmp[i].s;
         free(tmp);
     }
     int64_t n = mk_unary(p, OP_IN, left);
@@ -1272,8 +1369,9 @@ static int64_t parse_cmp(parser_t *p) {
             }
             uint32_t si = add_str_tok(p);
             advance(p);
-            int op = kind == KW_CONTAINS ? OP_CONTAINS : kind == KW_STARTSWITH ? OP_STARTSWITH
-                                                                               : OP_ENDSWITH;
+            int op = kind == KW_CONTAINS     ? OP_CONTAINS
+                     : kind == KW_STARTSWITH ? OP_STARTSWITH
+                                             : OP_ENDSWITH;
             l = mk_unary(p, op, l);
             if (l >= 0) {
                 N(p, l)->neg = (uint8_t)neg;
@@ -1387,8 +1485,12 @@ static int64_t parse_chain(parser_t *p, int kw, int op, int64_t (*sub)(parser_t 
     return n;
 }
 
-static int64_t parse_and(parser_t *p) { return parse_chain(p, KW_AND, OP_AND, parse_eq); }
-static int64_t parse_or(parser_t *p) { return parse_chain(p, KW_OR, OP_OR, parse_and); }
+static int64_t parse_and(parser_t *p) {
+    return parse_chain(p, KW_AND, OP_AND, parse_eq);
+}
+static int64_t parse_or(parser_t *p) {
+    return parse_chain(p, KW_OR, OP_OR, parse_and);
+}
 
 /* ------------------------------------------------------------------ API */
 
@@ -1460,8 +1562,12 @@ int sql92_compile(const char *expr, sql92_expr_t **out, char *err, size_t errlen
     return sql92_compile_n(expr, expr ? strlen(expr) : 0, out, err, errlen);
 }
 
-const char *sql92_text(const sql92_expr_t *e) { return e->text; }
-size_t sql92_prop_count(const sql92_expr_t *e) { return e->nkeys; }
+const char *sql92_text(const sql92_expr_t *e) {
+    return e->text;
+}
+size_t sql92_prop_count(const sql92_expr_t *e) {
+    return e->nkeys;
+}
 const char *sql92_prop_name(const sql92_expr_t *e, size_t i) {
     return i < e->nkeys ? e->pool + e->strs[e->keys[i]].off : NULL;
 }

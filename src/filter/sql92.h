@@ -47,8 +47,8 @@ int sql92_match(const sql92_expr_t *e, const char *props, size_t props_len);
  * As sql92_match, but when tags is not NULL it is used as the value of the
  * TAGS property instead of looking it up in props.
  */
-int sql92_match_tags(const sql92_expr_t *e, const char *props, size_t props_len,
-                     const char *tags, size_t tags_len);
+int sql92_match_tags(const sql92_expr_t *e, const char *props, size_t props_len, const char *tags,
+                     size_t tags_len);
 
 /* The expression text as compiled (NUL-terminated, owned by e). */
 const char *sql92_text(const sql92_expr_t *e);

@@ -117,8 +117,10 @@ int tag_expr_parse(const char *sub, tag_expr_t **out, char *err, size_t errlen) 
             size_t a = start, b = i;
             part++;
             /* Java String.trim: strip chars <= ' ' at both ends. */
-            while (a < b && (uint8_t)sub[a] <= ' ') a++;
-            while (b > a && (uint8_t)sub[b - 1] <= ' ') b--;
+            while (a < b && (uint8_t)sub[a] <= ' ')
+                a++;
+            while (b > a && (uint8_t)sub[b - 1] <= ' ')
+                b--;
             if (b > a) {
                 size_t len = b - a, k;
                 for (k = 0; k < te->ntags; k++)
@@ -150,7 +152,8 @@ int tag_expr_parse(const char *sub, tag_expr_t **out, char *err, size_t errlen) 
 
 void tag_expr_free(tag_expr_t *te) {
     if (!te) return;
-    for (size_t i = 0; i < te->ntags; i++) free((void *)te->tags[i]);
+    for (size_t i = 0; i < te->ntags; i++)
+        free((void *)te->tags[i]);
     free((void *)te->tags);
     free((void *)te->lens);
     free((void *)te->codes);

@@ -20,11 +20,11 @@
 #include <stdint.h>
 
 typedef struct tag_expr_s {
-    int all;             /* 1: "*" / empty / NULL: every message matches */
-    size_t ntags;        /* distinct tags, in order of first appearance */
-    const char **tags;   /* NUL-terminated; owned by the expression */
-    const size_t *lens;  /* byte length of each tag */
-    size_t ncodes;       /* distinct hash codes (the JSON codeSet) */
+    int all;            /* 1: "*" / empty / NULL: every message matches */
+    size_t ntags;       /* distinct tags, in order of first appearance */
+    const char **tags;  /* NUL-terminated; owned by the expression */
+    const size_t *lens; /* byte length of each tag */
+    size_t ncodes;      /* distinct hash codes (the JSON codeSet) */
     const int32_t *codes;
 } tag_expr_t;
 

@@ -17,9 +17,12 @@ static const char *props(const char *spec, size_t *len) {
     static char buf[4096];
     size_t n = 0;
     for (const char *s = spec; *s && n + 2 < sizeof(buf); s++) {
-        if (*s == '=') buf[n++] = 1;
-        else if (*s == ';') buf[n++] = 2;
-        else buf[n++] = *s;
+        if (*s == '=')
+            buf[n++] = 1;
+        else if (*s == ';')
+            buf[n++] = 2;
+        else
+            buf[n++] = *s;
     }
     if (n && buf[n - 1] != 2) buf[n++] = 2;
     buf[n] = '\0';
@@ -101,7 +104,7 @@ static void test_numbers(void **state) {
     YES("a = - -5", "a=5");
     YES("a = +5", "a=+5");
     YES("a = 5", "a=+5");
-    NO("a = 5", "a= 5");  /* integers are not trimmed */
+    NO("a = 5", "a= 5");     /* integers are not trimmed */
     YES("a = 5.0", "a= 5 "); /* doubles are */
     YES("a = 10L", "a=10");
     YES("a > 2147483648", "a=2147483649"); /* a Long constant parses the property as a long */
@@ -119,7 +122,7 @@ static void test_numbers(void **state) {
     YES("a = 5.", "a=5");
     YES("a = 5e0", "a=5");
     YES("a = 5E+1", "a=50");
-    YES("a = 0.0", "a=0"); /* RocketMQ rejects the literal 0.0; Petrel accepts it */
+    YES("a = 0.0", "a=0");   /* RocketMQ rejects the literal 0.0; Petrel accepts it */
     NO("a = 0.0", "a=-0.0"); /* Double.compare(-0.0, 0.0) != 0 */
     YES("a = 9223372036854775807", "a=9223372036854775807");
     YES("a = -9223372036854775807", "a=-9223372036854775807");
@@ -176,10 +179,10 @@ static void test_null_semantics(void **state) {
     YES("a IS NOT NULL", "a=1");
     NO("a IS NOT NULL", "");
     YES("a IS NULL OR a = 5", "");
-    YES("a = 1 OR b = 2", "b=2");          /* null OR TRUE = TRUE */
-    NO("a = 1 OR b = 2", "b=3");           /* null OR FALSE = null */
-    YES("NOT (a = 1 AND b = 2)", "b=3");   /* null AND FALSE = FALSE */
-    NO("NOT (a = 1 AND b = 2)", "b=2");    /* null AND TRUE = null */
+    YES("a = 1 OR b = 2", "b=2");        /* null OR TRUE = TRUE */
+    NO("a = 1 OR b = 2", "b=3");         /* null OR FALSE = null */
+    YES("NOT (a = 1 AND b = 2)", "b=3"); /* null AND FALSE = FALSE */
+    NO("NOT (a = 1 AND b = 2)", "b=2");  /* null AND TRUE = null */
     NO("a = b", "a=1");
     YES("NULL IS NULL", "");
     NO("a BETWEEN 1 AND 5", "");
@@ -206,7 +209,7 @@ static void test_type_errors(void **state) {
     YES("a = FALSE", "a=yes"); /* Boolean.valueOf("yes") == false */
     NO("TRUE = a", "a=true");  /* Boolean on the left of a String: Java throws */
     NO("'abc' = 5", "");
-    YES("5 <> TRUE", "");     /* incompatible types compare as "less" */
+    YES("5 <> TRUE", ""); /* incompatible types compare as "less" */
     YES("5 = 5L", "");
     YES("2147483648 > 5", "");
     YES("2147483648 = 2147483648.0", "");
@@ -290,7 +293,11 @@ static void test_props_format(void **state) {
     (void)state;
     sql92_expr_t *e;
     assert_int_equal(sql92_compile("a = 'x' AND TAGS = 'T1'", &e, NULL, 0), 0);
-    const char p1[] = "\x02\x02" "junk\x02" "\x01v\x02" "a\x01x\x02" "TAGS\x01T1"; /* no trailing 0x02 */
+    const char p1[] = "\x02\x02"
+                      "junk\x02"
+                      "\x01v\x02"
+                      "a\x01x\x02"
+                      "TAGS\x01T1"; /* no trailing 0x02 */
     assert_int_equal(sql92_match(e, p1, sizeof(p1) - 1), 1);
     const char p2[] = "a\x01x\x02TAGS\x01T2\x02";
     assert_int_equal(sql92_match(e, p2, sizeof(p2) - 1), 0);
@@ -379,7 +386,8 @@ static void test_syntax_errors(void **state) {
     bad(deep, "nested too deeply");
     char chain[8192];
     size_t n = (size_t)snprintf(chain, sizeof(chain), "a = 1");
-    for (int i = 0; i < 400; i++) n += (size_t)snprintf(chain + n, sizeof(chain) - n, " = TRUE");
+    for (int i = 0; i < 400; i++)
+        n += (size_t)snprintf(chain + n, sizeof(chain) - n, " = TRUE");
     bad(chain, "nested too deeply");
     char buf[64];
     sql92_expr_t *e;
@@ -395,7 +403,8 @@ static void test_long_chain(void **state) {
     (void)state;
     size_t cap = 64 * 1024, n = 0;
     char *s = malloc(cap);
-    for (int i = 0; i < 2000; i++) n += (size_t)snprintf(s + n, cap - n, "%sa <> %d", i ? " AND " : "", i);
+    for (int i = 0; i < 2000; i++)
+        n += (size_t)snprintf(s + n, cap - n, "%sa <> %d", i ? " AND " : "", i);
     sql92_expr_t *e;
     char err[256];
     assert_int_equal(sql92_compile(s, &e, err, sizeof(err)), 0);
@@ -412,13 +421,15 @@ static void test_long_chain(void **state) {
 static void test_fuzz(void **state) {
     (void)state;
     static const char *atoms[] = {
-        "a", "b", "TAGS", "=", "<>", ">", ">=", "<", "<=", "AND", "OR", "NOT", "(", ")", "BETWEEN",
-        "IN", "IS", "NULL", "TRUE", "FALSE", "'x'", "'it''s'", "1", "-", "+", "2.5", "1e3", ",",
-        "CONTAINS", "STARTSWITH", "ENDSWITH", "'", "/*", "*/", "--", "\n", "3000000000", ".5",
-        "0", "L", "$", "#", "''", "5L", " ",
+        "a",          "b",        "TAGS",       "=",        "<>", ">",       ">=", "<",   "<=",
+        "AND",        "OR",       "NOT",        "(",        ")",  "BETWEEN", "IN", "IS",  "NULL",
+        "TRUE",       "FALSE",    "'x'",        "'it''s'",  "1",  "-",       "+",  "2.5", "1e3",
+        ",",          "CONTAINS", "STARTSWITH", "ENDSWITH", "'",  "/*",      "*/", "--",  "\n",
+        "3000000000", ".5",       "0",          "L",        "$",  "#",       "''", "5L",  " ",
     };
-    static const char *pvals[] = {"a=1;b=x", "a=x", "", "a=2.5;b=1e3;TAGS=x", "b=it's",
-                                  "a=NaN;b=-1", "a=3000000000", "a=true"};
+    static const char *pvals[] = {
+        "a=1;b=x",    "a=x",          "",      "a=2.5;b=1e3;TAGS=x", "b=it's",
+        "a=NaN;b=-1", "a=3000000000", "a=true"};
     const size_t natoms = sizeof(atoms) / sizeof(atoms[0]);
     uint64_t seed = 0x9E3779B97F4A7C15ull;
     int compiled = 0;
@@ -464,10 +475,13 @@ static const char *ref_lookup(const char *p, size_t n, const char *key, size_t *
     size_t i = 0;
     while (i < n) {
         size_t j = i;
-        while (j < n && p[j] != 2) j++;
+        while (j < n && p[j] != 2)
+            j++;
         size_t kv = i;
-        while (kv < j && p[kv] != 1) kv++;
-        if (kv < j && kv > i && kv < j - 1 && kv - i == strlen(key) && memcmp(p + i, key, kv - i) == 0) {
+        while (kv < j && p[kv] != 1)
+            kv++;
+        if (kv < j && kv > i && kv < j - 1 && kv - i == strlen(key) &&
+            memcmp(p + i, key, kv - i) == 0) {
             best = p + kv + 1;
             *vn = j - kv - 1;
         }
@@ -518,9 +532,20 @@ static void test_benchmark(void **state) {
     (void)state;
     sql92_expr_t *e;
     assert_int_equal(sql92_compile("a > 5 AND b = 'x'", &e, NULL, 0), 0);
-    const char *p = "UNIQ_KEY\x01" "7F0000016A2C18B4AAC2700C2D8B0000\x02" "KEYS\x01order-1\x02"
-                    "TAGS\x01TagA\x02" "WAIT\x01true\x02" "c\x01hello\x02" "a\x01" "42\x02"
-                    "d\x01world\x02" "e\x01" "3.14\x02" "b\x01x\x02" "MIN_OFFSET\x01" "0\x02";
+    const char *p = "UNIQ_KEY\x01"
+                    "7F0000016A2C18B4AAC2700C2D8B0000\x02"
+                    "KEYS\x01order-1\x02"
+                    "TAGS\x01TagA\x02"
+                    "WAIT\x01true\x02"
+                    "c\x01hello\x02"
+                    "a\x01"
+                    "42\x02"
+                    "d\x01world\x02"
+                    "e\x01"
+                    "3.14\x02"
+                    "b\x01x\x02"
+                    "MIN_OFFSET\x01"
+                    "0\x02";
     size_t pl = strlen(p);
     assert_int_equal(sql92_match(e, p, pl), 1);
     /* Thread CPU time, best of 5: the machine running the tests is often busy. */
@@ -530,10 +555,12 @@ static void test_benchmark(void **state) {
         struct timespec t0, t1;
         long hits = 0;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-        for (long i = 0; i < iters; i++) hits += sql92_match(e, p, pl);
+        for (long i = 0; i < iters; i++)
+            hits += sql92_match(e, p, pl);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
         assert_int_equal(hits, iters);
-        double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / iters;
+        double ns =
+            ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / iters;
         if (ns < best) best = ns;
     }
     print_message("bench: \"a > 5 AND b = 'x'\" on a 10-property message (%zu bytes): "
@@ -564,7 +591,8 @@ static void test_thread_shared(void **state) {
                                    &shared_e, NULL, 0),
                      0);
     pthread_t t[4];
-    for (intptr_t i = 0; i < 4; i++) pthread_create(&t[i], NULL, thr, (void *)i);
+    for (intptr_t i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, thr, (void *)i);
     for (int i = 0; i < 4; i++) {
         void *r;
         pthread_join(t[i], &r);
@@ -575,12 +603,19 @@ static void test_thread_shared(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_comparisons),      cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_logic_and_precedence), cmocka_unit_test(test_null_semantics),
-        cmocka_unit_test(test_type_errors),      cmocka_unit_test(test_between_in),
-        cmocka_unit_test(test_strings),          cmocka_unit_test(test_props_format),
-        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_long_chain), cmocka_unit_test(test_props_differential),
-        cmocka_unit_test(test_fuzz),             cmocka_unit_test(test_thread_shared),
+        cmocka_unit_test(test_comparisons),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_logic_and_precedence),
+        cmocka_unit_test(test_null_semantics),
+        cmocka_unit_test(test_type_errors),
+        cmocka_unit_test(test_between_in),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_props_format),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_long_chain),
+        cmocka_unit_test(test_props_differential),
+        cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_thread_shared),
         cmocka_unit_test(test_benchmark),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

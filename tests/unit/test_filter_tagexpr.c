@@ -10,7 +10,9 @@
 #include "common/util.h"
 #include "filter/tagexpr.h"
 
-static int32_t H(const char *s) { return tag_hash_code(s, strlen(s)); }
+static int32_t H(const char *s) {
+    return tag_hash_code(s, strlen(s));
+}
 
 static void test_hash_codes(void **state) {
     (void)state;
@@ -19,13 +21,17 @@ static void test_hash_codes(void **state) {
     assert_int_equal(H("TagB"), 2598920);
     assert_int_equal(H(""), 0);
     assert_int_equal(H("*"), 42);
-    assert_int_equal(H("Aa"), H("BB")); /* the classic collision */
-    assert_int_equal(H("\xe4\xb8\xad\xe6\x96\x87"), 646394);  /* 中文: UTF-16 units, not bytes */
-    assert_int_equal(H("\xf0\x9f\x98\x80"), 1772899);         /* U+1F600: a surrogate pair */
-    assert_int_equal(H("\xff"), 65533);                       /* malformed: U+FFFD */
-    assert_int_equal(H("a\xc3" "b"), 2124838);                /* truncated sequence */
-    assert_int_equal(H("\xe2\x82" "A"), 2031588);             /* maximal subpart: one U+FFFD */
-    assert_int_equal(H("\xed\xa0\x80"), 65533);               /* encoded surrogate: one U+FFFD */
+    assert_int_equal(H("Aa"), H("BB"));                      /* the classic collision */
+    assert_int_equal(H("\xe4\xb8\xad\xe6\x96\x87"), 646394); /* 中文: UTF-16 units, not bytes */
+    assert_int_equal(H("\xf0\x9f\x98\x80"), 1772899);        /* U+1F600: a surrogate pair */
+    assert_int_equal(H("\xff"), 65533);                      /* malformed: U+FFFD */
+    assert_int_equal(H("a\xc3"
+                       "b"),
+                     2124838); /* truncated sequence */
+    assert_int_equal(H("\xe2\x82"
+                       "A"),
+                     2031588);                  /* maximal subpart: one U+FFFD */
+    assert_int_equal(H("\xed\xa0\x80"), 65533); /* encoded surrogate: one U+FFFD */
     /* ASCII agrees with the byte-wise helper in common/ */
     const char *a = "Some_Tag-123";
     assert_int_equal(tag_hash_code(a, strlen(a)), java_string_hash(a, strlen(a)));
