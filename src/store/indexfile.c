@@ -89,7 +89,7 @@ index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void
         names[n++] = xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof(char *), cmp_str);
+    if (n > 1) qsort(names, (size_t)n, sizeof(char *), cmp_str);
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);

@@ -159,7 +159,7 @@ int mfq_load(mfq_t *q, char *err, size_t errlen) {
         names[n++] = xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof(char *), cmp_str);
+    if (n > 1) qsort(names, (size_t)n, sizeof(char *), cmp_str);
     int rc = 0;
     char path[4096];
     for (int i = 0; i < n; i++) {

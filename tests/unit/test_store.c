@@ -202,6 +202,7 @@ static void test_put_get(void **state) {
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
+    free(dir);
 }
 
 static void test_illegal_and_batch(void **state) {
@@ -269,6 +270,7 @@ static void test_illegal_and_batch(void **state) {
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
+    free(dir);
 }
 
 typedef struct {
@@ -317,6 +319,7 @@ static void test_sync_flush_and_arrival(void **state) {
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
+    free(dir);
 }
 
 static void test_reopen_normal(void **state) {
@@ -348,6 +351,7 @@ static void test_reopen_normal(void **state) {
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
+    free(dir);
 }
 
 /* A child appends and exits without closing: the abort file stays (a crash). */
@@ -412,6 +416,7 @@ static void test_abnormal_recovery_rebuilds(void **state) {
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
+    free(dir);
 }
 
 static void test_torn_tail(void **state) {
@@ -455,6 +460,7 @@ static void test_torn_tail(void **state) {
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
+    free(dir);
 }
 
 static int usage_value = 10;
@@ -543,6 +549,7 @@ static void test_retention_and_disk_full(void **state) {
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
+    free(dir);
 }
 
 int main(void) {
