@@ -172,6 +172,12 @@ int mfq_load(mfq_t *q, char *err, size_t errlen) {
             unlink(path);
             continue;
         }
+        if (i == n - 1 && st.st_size < q->file_size) {
+            /* a last file cut short (crash while it was being created): the rest is zeros */
+            log_warn("%s: size %lld < %lld, extending the last file", path, (long long)st.st_size,
+                     (long long)q->file_size);
+            if (truncate(path, q->file_size) == 0) st.st_size = q->file_size;
+        }
         if (st.st_size != q->file_size) {
             snprintf(err, errlen, "%s: size %lld, expected %lld (file size changed in the config?)",
                      path, (long long)st.st_size, (long long)q->file_size);
