@@ -9,6 +9,7 @@
 #define PETREL_BROKER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -188,7 +189,7 @@ struct broker_s {
     smap_t pgroups;           /* producer group -> pgroup_t */
 
     smap_t holds;             /* "topic@qid" -> held_pull_t list head (sentinel) */
-    int nholds;
+    _Atomic int nholds;
 
     pthread_mutex_t arr_mu;   /* arrivals from the dispatch thread */
     arrival_t *arr;
@@ -314,7 +315,8 @@ void pull_on_arrivals(broker_t *b);
 void pull_check_holds(broker_t *b, int all_expired);
 void pull_free(broker_t *b);
 /* Store dispatch thread: a message reached (topic, qid); max_offset = new max. */
-void pull_arrival_cb(void *arg, const char *topic, int32_t qid, int64_t max_offset);
+struct store_arrival_s;
+void pull_arrival_cb(void *arg, const struct store_arrival_s *a);
 
 /* ---- query.c (offsets, messages) ---- */
 void h_query_consumer_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx);

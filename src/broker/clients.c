@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker_int.h"
+#include "common/msgprops.h"
 #include "common/util.h"
 
 static const char *const consume_types[] = {"CONSUME_ACTIVELY", "CONSUME_PASSIVELY", "CONSUME_POP", NULL};
@@ -154,7 +155,7 @@ static void parse_sub(sub_data_t *s, const cJSON *o) {
     cJSON_ArrayForEach(t, tags) {
         if (!cJSON_IsString(t) || !t->valuestring) continue;
         s->tags[s->ntags] = xstrdup(t->valuestring);
-        s->codes[s->ntags] = java_string_hash(t->valuestring, strlen(t->valuestring));
+        s->codes[s->ntags] = msgprops_java_hash(t->valuestring, strlen(t->valuestring));
         s->ntags++;
     }
     const char *ss = s->sub_string;

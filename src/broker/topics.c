@@ -105,7 +105,7 @@ int topics_delete(broker_t *b, const char *name) {
 
 static void mk(topic_cfg_t *t, const char *name, int32_t rq, int32_t wq, int32_t perm) {
     memset(t, 0, sizeof(*t));
-    snprintf(t->name, sizeof(t->name), "%s", name);
+    snprintf(t->name, sizeof(t->name), "%.255s", name);
     t->rq = rq;
     t->wq = wq;
     t->perm = perm;
