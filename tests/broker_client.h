@@ -164,6 +164,12 @@ static inline const char *bc_body(const rm_cmd_t *c) {
     return s;
 }
 
+/* tu_stop that never signals pid <= 0 (kill(-1) would hit every process of the user). */
+static inline int bc_stop(pid_t pid, int sig, int timeout_ms) {
+    if (pid <= 0) return -1;
+    return tu_stop(pid, sig, timeout_ms);
+}
+
 /* Starts `petrel broker` with store dir, port and extra --k=v args; waits for the port. */
 static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const *extra,
                                     const char *log) {
@@ -178,7 +184,7 @@ static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const
     pid_t pid = tu_spawn(argv, log);
     if (pid <= 0) return -1;
     if (tu_wait_port(port, 15000) != 0) {
-        tu_stop(pid, 9, 5000);
+        bc_stop(pid, 9, 5000);
         return -1;
     }
     return pid;

@@ -38,7 +38,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int st = tu_stop(pid, 15, 15000);
+    int st = bc_stop(pid, 15, 15000);
     if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
         return -1;
