@@ -41,7 +41,7 @@ static int route_code(int ns_port, const char *topic, char *body, size_t n) {
     int code = -1;
     if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 5000) == 0) {
         code = r.code;
-        if (body) snprintf(body, n, "%s", bc_body(&r));
+        if (body) snprintf(body, n, "%.*s", (int)(n - 1), bc_body(&r));
     }
     bc_close(&c);
     return code;
