@@ -467,15 +467,7 @@ static void h_get_all_delay_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
     buf_t out;
     buf_init(&out);
-    buf_append_str(&out, "{\"dataVersion\":");
-    data_version_t dv = {0, b->boot_ts};
-    bk_dv_json(&out, &dv);
-    buf_append_str(&out, ",\"offsetTable\":{");
-    for (int i = 1; i <= b->n_delay_levels; i++) {
-        int64_t off = offsets_get(b, "SCHEDULE_TOPIC_XXXX", "__delay__", i - 1);
-        buf_printf(&out, "%s\"%d\":%" PRId64, i > 1 ? "," : "", i, off < 0 ? 0 : off);
-    }
-    buf_append_str(&out, "}}");
+    schedule_json(b, &out);
     bk_reply_json(conn, req, &out);
     buf_free(&out);
 }

@@ -27,6 +27,8 @@ static void on_offsets_timer(uv_timer_t *t) { offsets_persist(t->data, 0); }
 static void on_scan_timer(uv_timer_t *t) { clients_scan_expired(t->data); }
 static void on_hold_timer(uv_timer_t *t) { pull_check_holds(t->data, 0); }
 static void on_stats_timer(uv_timer_t *t) { stats_tick(t->data); }
+static void on_schedule_timer(uv_timer_t *t) { schedule_tick(t->data); }
+static void on_delay_persist_timer(uv_timer_t *t) { schedule_persist(t->data, 0); }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
@@ -44,7 +46,8 @@ static void on_stop_async(uv_async_t *a) {
     if (b->stopping) return;
     b->stopping = 1;
     log_info("broker %s shutting down", b->conf.brokerName);
-    uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats};
+    uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats,
+                        &b->t_schedule, &b->t_delay_persist};
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         uv_timer_stop(ts[i]);
         uv_close((uv_handle_t *)ts[i], on_handle_closed);
@@ -80,6 +83,9 @@ static void route(broker_t *b) {
     rm_server_handle(s, GET_CONSUMER_CONNECTION_LIST, h_get_consumer_connection_list, b);
     rm_server_handle(s, GET_PRODUCER_CONNECTION_LIST, h_get_producer_connection_list, b);
     rm_server_handle(s, CHECK_CLIENT_CONFIG, h_check_client_config, b);
+    rm_server_handle(s, CONSUMER_SEND_MSG_BACK, h_consumer_send_msg_back, b);
+    rm_server_handle(s, LOCK_BATCH_MQ, h_lock_batch_mq, b);
+    rm_server_handle(s, UNLOCK_BATCH_MQ, h_unlock_batch_mq, b);
     admin_register_handlers(b);
     rm_server_on_close(s, clients_on_close, b);
 }
@@ -88,6 +94,7 @@ static void route(broker_t *b) {
 
 static void free_all(broker_t *b) {
     pull_free(b);
+    locks_free(b);
     clients_free(b);
     offsets_free(b);
     groups_free(b);
@@ -113,7 +120,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     if (bs_open(b, err, errlen) != 0) return -1;
     store_set_arrival_cb(b->store, pull_arrival_cb, b);
     if (topics_load(b, err, errlen) != 0 || groups_load(b, err, errlen) != 0 ||
-        offsets_load(b, err, errlen) != 0)
+        offsets_load(b, err, errlen) != 0 || schedule_load(b, err, errlen) != 0)
         return -1;
     if (register_init(b, err, errlen) != 0) return -1;
 
@@ -143,7 +150,8 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_async_init(&b->loop, &b->arrival_async, on_arrival_async);
     uv_async_init(&b->loop, &b->done_async, on_done_async);
     b->stop_async.data = b->arrival_async.data = b->done_async.data = b;
-    uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats};
+    uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats,
+                        &b->t_schedule, &b->t_delay_persist};
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         uv_timer_init(&b->loop, ts[i]);
         ts[i]->data = b;
@@ -155,6 +163,9 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_timer_start(&b->t_scan, on_scan_timer, 10000, 10000);
     uv_timer_start(&b->t_hold, on_hold_timer, 100, 100);
     uv_timer_start(&b->t_stats, on_stats_timer, 0, 10000);
+    uv_timer_start(&b->t_schedule, on_schedule_timer, 100, 100);
+    uv_timer_start(&b->t_delay_persist, on_delay_persist_timer,
+                   (uint64_t)c->flushDelayOffsetInterval, (uint64_t)c->flushDelayOffsetInterval);
     register_all(b);
     return 0;
 }
@@ -196,6 +207,7 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
     offsets_init(b);
     clients_init(b);
     pull_init(b);
+    smap_init(&b->locks);
     uv_loop_init(&b->loop);
     uv_sem_init(&b->started, 0);
     if (uv_thread_create(&b->thread, loop_thread, b) != 0) {
@@ -230,6 +242,7 @@ void broker_stop(broker_t *b) {
     b->stopping = 1;
     unregister_all(b);
     offsets_persist(b, 1);
+    schedule_persist(b, 1);
     buf_t out;
     buf_init(&out);
     topics_json(b, &out, 0);

@@ -23,6 +23,7 @@
 struct store_s;
 struct cJSON;
 
+#define SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
 #define PERM_INHERIT 1
 #define PERM_WRITE 2
 #define PERM_READ 4
@@ -205,6 +206,10 @@ struct broker_s {
     char config_dir[1100];
     int64_t delay_levels[32];
     int n_delay_levels;
+    int64_t delay_offsets[32];  /* next offset per level (delayOffset.json) */
+    int delay_dirty;
+    uv_timer_t t_schedule, t_delay_persist;
+    smap_t locks;             /* "group@topic@broker@qid" -> mq_lock_t */
 
     int startup_status;       /* for broker_start: 0 ok, -1 failed */
     char startup_err[512];
@@ -327,6 +332,23 @@ void h_search_offset_by_timestamp(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_get_earliest_msg_storetime(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_query_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_view_message_by_id(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+
+/* ---- schedule.c / sendback.c / locks.c ---- */
+struct record_view_s;
+struct store_msg_s;
+int schedule_level_of(const char *props, size_t len);
+int64_t schedule_deliver_time(broker_t *b, int level, int64_t store_ts);
+int64_t schedule_tags_code_fn(const struct record_view_s *rv, void *arg);
+void schedule_persist(broker_t *b, int sync);
+void schedule_json(broker_t *b, buf_t *out);
+int schedule_load(broker_t *b, char *err, size_t errlen);
+void schedule_tick(broker_t *b);
+void schedule_redirect(broker_t *b, struct store_msg_s *m, buf_t *props, int level,
+                       char *topic_buf);
+void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_lock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_unlock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void locks_free(broker_t *b);
 
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);

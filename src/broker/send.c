@@ -361,6 +361,15 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
             return;
         }
+        int is_dlq = topic == dlq;
+        if (is_dlq) {
+            /* A dead letter is never delayed. */
+            buf_t np;
+            buf_init(&np);
+            msgprops_copy_without(&np, (const char *)props.data, props.len, MSGPROP_DELAY);
+            buf_free(&props);
+            props = np;
+        }
         store_msg_t m = {0};
         m.topic = topic;
         m.topic_len = (uint32_t)strlen(topic);
@@ -378,6 +387,16 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         m.props = (const char *)props.data;
         m.props_len = (uint32_t)props.len;
         m.tags_code = msgprops_tags_code(m.props, m.props_len);
+        char sched[32];
+        int lvl = is_dlq ? 0 : schedule_level_of(m.props, m.props_len);
+        if (lvl > 0 && (h.sysflag & MSG_TX_MASK) != MSG_TX_PREPARED)
+            schedule_redirect(b, &m, &props, lvl, sched);
+        if (props.len > RECORD_MAX_PROPS) {
+            buf_free(&props);
+            snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
+            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+            return;
+        }
         store_put_result_t r;
         store_put(b->store, &m, &r);
         buf_free(&props);
