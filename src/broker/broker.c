@@ -95,6 +95,7 @@ static void route(broker_t *b) {
 static void free_all(broker_t *b) {
     pull_free(b);
     locks_free(b);
+    buf_free(&b->props_buf);
     clients_free(b);
     offsets_free(b);
     groups_free(b);

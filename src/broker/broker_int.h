@@ -209,7 +209,10 @@ struct broker_s {
     int64_t delay_offsets[32];  /* next offset per level (delayOffset.json) */
     int delay_dirty;
     uv_timer_t t_schedule, t_delay_persist;
-    smap_t locks;             /* "group@topic@broker@qid" -> mq_lock_t */
+    smap_t locks;
+    buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
+    struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
+    int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
 
     int startup_status;       /* for broker_start: 0 ok, -1 failed */
     char startup_err[512];

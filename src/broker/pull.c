@@ -22,8 +22,8 @@
 #define ARRIVALS_MAX 4096
 
 /* Read results stay pinned until the socket write completes. */
-typedef struct pull_hold_s {
-    struct pull_hold_s *next_free;
+typedef struct pull_pin_s {
+    struct pull_pin_s *next_free;
     broker_t *b;
     int refs;
     store_get_result_t res;
@@ -43,11 +43,35 @@ static void hold_key(char *k, size_t n, const char *topic, int32_t qid) {
 
 static int match_cq(void *arg, int64_t tags_code) { return tag_filter_match(arg, tags_code); }
 
+static pull_pin_t *pin_get(broker_t *b) {
+    pull_pin_t *p = b->pin_free;
+    if (p) {
+        b->pin_free = p->next_free;
+        b->npin_free--;
+    } else {
+        p = xmalloc(sizeof(*p));
+    }
+    p->b = b;
+    p->refs = 0;
+    return p;
+}
+
+static void pin_put(pull_pin_t *p) {
+    broker_t *b = p->b;
+    if (b->npin_free >= 64 || b->stopping) {
+        free(p);
+        return;
+    }
+    p->next_free = b->pin_free;
+    b->pin_free = p;
+    b->npin_free++;
+}
+
 static void pin_release(void *arg) {
     pull_pin_t *p = arg;
     if (--p->refs > 0) return;
     store_get_release(&p->res);
-    free(p);
+    pin_put(p);
 }
 
 static void reply_status(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri, int code,
@@ -169,9 +193,7 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
     if (allow_suspend && (pr->sysflag & PULL_FLAG_COMMIT))
         offsets_set(b, pr->topic, pr->group, pr->qid, pr->commit_offset);
 
-    pull_pin_t *pin = xmalloc(sizeof(*pin));
-    pin->b = b;
-    pin->refs = 0;
+    pull_pin_t *pin = pin_get(b);
     store_filter_t sf = {filter.all ? NULL : match_cq, NULL};
     int32_t maxn = pr->max_nums > 0 ? pr->max_nums : 32;
     store_get(b->store, pr->topic, pr->qid, pr->offset, maxn, pr->max_bytes, &sf, &filter,
@@ -201,7 +223,7 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
     if (code == PULL_NOT_FOUND && allow_suspend && (pr->sysflag & PULL_FLAG_SUSPEND) &&
         !b->stopping) {
         store_get_release(r);
-        free(pin);
+        pin_put(pin);
         hold(b, conn, ri, pr);
         return;
     }
@@ -224,7 +246,7 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
     b->get_miss++;
     rm_enc_end(&e);
     store_get_release(r);
-    free(pin);
+    pin_put(pin);
 }
 
 void h_pull_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -399,5 +421,10 @@ void pull_free(broker_t *b) {
     smap_free(&b->holds);
     free(b->arr);
     b->arr = NULL;
+    while (b->pin_free) {
+        pull_pin_t *p = b->pin_free;
+        b->pin_free = p->next_free;
+        free(p);
+    }
     pthread_mutex_destroy(&b->arr_mu);
 }

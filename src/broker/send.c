@@ -352,23 +352,21 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     char uniq[80] = "";
 
     if (!h.batch) {
-        buf_t props;
-        buf_init(&props);
-        build_props(b, &props, h.props, plen, uniq, sizeof(uniq));
-        if (props.len > RECORD_MAX_PROPS) {
-            buf_free(&props);
+        buf_t *props = &b->props_buf;
+        buf_reset(props);
+        build_props(b, props, h.props, plen, uniq, sizeof(uniq));
+        if (props->len > RECORD_MAX_PROPS) {
             snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
             rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
             return;
         }
         int is_dlq = topic == dlq;
+        buf_t np;
+        buf_init(&np);
         if (is_dlq) {
             /* A dead letter is never delayed. */
-            buf_t np;
-            buf_init(&np);
-            msgprops_copy_without(&np, (const char *)props.data, props.len, MSGPROP_DELAY);
-            buf_free(&props);
-            props = np;
+            msgprops_copy_without(&np, (const char *)props->data, props->len, MSGPROP_DELAY);
+            props = &np;
         }
         store_msg_t m = {0};
         m.topic = topic;
@@ -384,22 +382,22 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         m.reconsume_times = h.reconsume;
         m.body = req->body;
         m.body_len = req->body_len;
-        m.props = (const char *)props.data;
-        m.props_len = (uint32_t)props.len;
+        m.props = (const char *)props->data;
+        m.props_len = (uint32_t)props->len;
         m.tags_code = msgprops_tags_code(m.props, m.props_len);
         char sched[32];
         int lvl = is_dlq ? 0 : schedule_level_of(m.props, m.props_len);
         if (lvl > 0 && (h.sysflag & MSG_TX_MASK) != MSG_TX_PREPARED)
-            schedule_redirect(b, &m, &props, lvl, sched);
-        if (props.len > RECORD_MAX_PROPS) {
-            buf_free(&props);
+            schedule_redirect(b, &m, props, lvl, sched);
+        if (props->len > RECORD_MAX_PROPS) {
+            buf_free(&np);
             snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
             rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
             return;
         }
         store_put_result_t r;
         store_put(b->store, &m, &r);
-        buf_free(&props);
+        buf_free(&np);
         if (r.status != STORE_PUT_OK) {
             reply_store_error(b, conn, req, &r);
             return;
@@ -417,8 +415,8 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     static _Thread_local store_msg_t ms[MAX_BATCH];
     static _Thread_local size_t poff[MAX_BATCH];
     static _Thread_local store_put_result_t rs[MAX_BATCH];
-    buf_t props;
-    buf_init(&props);
+    buf_t props = b->props_buf; /* reused storage; handed back below */
+    buf_reset(&props);
     size_t pos = 0, n = 0;
     record_batch_member_t bm;
     int rc;
@@ -464,7 +462,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         n++;
     }
     if (rc != 0 || n == 0) {
-        buf_free(&props);
+        b->props_buf = props;
         if (rc == -3)
             rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "TimeDelayLevel in not supported for batching");
         else if (rc == -2)
@@ -484,7 +482,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         ms[i].tags_code = msgprops_tags_code(ms[i].props, ms[i].props_len);
     }
     int st = store_put_batch(b->store, ms, n, rs);
-    buf_free(&props);
+    b->props_buf = props;
     if (st != STORE_PUT_OK) {
         reply_store_error(b, conn, req, &rs[0]);
         return;
