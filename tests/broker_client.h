@@ -32,7 +32,29 @@ typedef struct bc_s {
     int notifies;        /* NOTIFY_CONSUMER_IDS_CHANGED requests seen */
     int resets;          /* RESET_CONSUMER_CLIENT_OFFSET requests seen */
     char last_req_body[4096];
+    int seen[1024];          /* server requests seen, by code */
+    char last_clo[32], last_tso[32], last_topic[256];
+    uint32_t last_body_len;
+    uint8_t last_body[8192];
 } bc_t;
+
+static inline void bc_note_request(bc_t *c, const rm_cmd_t *cmd) {
+    if (cmd->code >= 0 && cmd->code < 1024) c->seen[cmd->code]++;
+    if (cmd->code == NOTIFY_CONSUMER_IDS_CHANGED) c->notifies++;
+    if (cmd->code == RESET_CONSUMER_CLIENT_OFFSET) {
+        c->resets++;
+        snprintf(c->last_req_body, sizeof(c->last_req_body), "%.*s", (int)cmd->body_len,
+                 cmd->body ? (const char *)cmd->body : "");
+    }
+    if (cmd->code == CHECK_TRANSACTION_STATE) {
+        const char *v;
+        snprintf(c->last_clo, sizeof(c->last_clo), "%s", (v = rm_ext_get(cmd, "commitLogOffset")) ? v : "");
+        snprintf(c->last_tso, sizeof(c->last_tso), "%s", (v = rm_ext_get(cmd, "tranStateTableOffset")) ? v : "");
+        snprintf(c->last_topic, sizeof(c->last_topic), "%s", (v = rm_ext_get(cmd, "topic")) ? v : "");
+        c->last_body_len = cmd->body_len < sizeof(c->last_body) ? cmd->body_len : 0;
+        if (c->last_body_len) memcpy(c->last_body, cmd->body, c->last_body_len);
+    }
+}
 
 static inline int bc_connect(bc_t *c, int port) {
     memset(c, 0, sizeof(*c));
@@ -124,12 +146,7 @@ static inline int bc_call(bc_t *c, int32_t code, const char *const *ext, const v
         int rc = bc_read(c, resp, timeout_ms);
         if (rc != 0) return rc;
         if (!rm_is_response(resp)) {
-            if (resp->code == NOTIFY_CONSUMER_IDS_CHANGED) c->notifies++;
-            if (resp->code == RESET_CONSUMER_CLIENT_OFFSET) {
-                c->resets++;
-                snprintf(c->last_req_body, sizeof(c->last_req_body), "%.*s", (int)resp->body_len,
-                         resp->body ? (const char *)resp->body : "");
-            }
+            bc_note_request(c, resp);
             continue;
         }
         if (resp->opaque == op) return 0;
@@ -139,14 +156,8 @@ static inline int bc_call(bc_t *c, int32_t code, const char *const *ext, const v
 /* Reads server requests for up to timeout_ms (to count notifications). */
 static inline void bc_drain(bc_t *c, int timeout_ms) {
     rm_cmd_t cmd;
-    while (bc_read(c, &cmd, timeout_ms) == 0) {
-        if (!rm_is_response(&cmd) && cmd.code == NOTIFY_CONSUMER_IDS_CHANGED) c->notifies++;
-        if (!rm_is_response(&cmd) && cmd.code == RESET_CONSUMER_CLIENT_OFFSET) {
-            c->resets++;
-            snprintf(c->last_req_body, sizeof(c->last_req_body), "%.*s", (int)cmd.body_len,
-                     cmd.body ? (const char *)cmd.body : "");
-        }
-    }
+    while (bc_read(c, &cmd, timeout_ms) == 0)
+        if (!rm_is_response(&cmd)) bc_note_request(c, &cmd);
 }
 
 static inline int64_t bc_ext_i64(const rm_cmd_t *c, const char *key) {

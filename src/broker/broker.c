@@ -28,6 +28,7 @@ static void on_scan_timer(uv_timer_t *t) { clients_scan_expired(t->data); }
 static void on_hold_timer(uv_timer_t *t) { pull_check_holds(t->data, 0); }
 static void on_stats_timer(uv_timer_t *t) { stats_tick(t->data); }
 static void on_schedule_timer(uv_timer_t *t) { schedule_tick(t->data); }
+static void on_txn_timer(uv_timer_t *t) { txn_check_tick(t->data); }
 static void on_delay_persist_timer(uv_timer_t *t) { schedule_persist(t->data, 0); }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
@@ -47,7 +48,7 @@ static void on_stop_async(uv_async_t *a) {
     b->stopping = 1;
     log_info("broker %s shutting down", b->conf.brokerName);
     uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats,
-                        &b->t_schedule, &b->t_delay_persist};
+                        &b->t_schedule, &b->t_delay_persist, &b->t_txn};
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         uv_timer_stop(ts[i]);
         uv_close((uv_handle_t *)ts[i], on_handle_closed);
@@ -85,6 +86,7 @@ static void route(broker_t *b) {
     rm_server_handle(s, CHECK_CLIENT_CONFIG, h_check_client_config, b);
     rm_server_handle(s, CONSUMER_SEND_MSG_BACK, h_consumer_send_msg_back, b);
     rm_server_handle(s, LOCK_BATCH_MQ, h_lock_batch_mq, b);
+    rm_server_handle(s, END_TRANSACTION, h_end_transaction, b);
     rm_server_handle(s, UNLOCK_BATCH_MQ, h_unlock_batch_mq, b);
     admin_register_handlers(b);
     rm_server_on_close(s, clients_on_close, b);
@@ -95,6 +97,7 @@ static void route(broker_t *b) {
 static void free_all(broker_t *b) {
     pull_free(b);
     locks_free(b);
+    txn_free(b);
     buf_free(&b->props_buf);
     clients_free(b);
     offsets_free(b);
@@ -120,6 +123,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     }
     if (bs_open(b, err, errlen) != 0) return -1;
     store_set_arrival_cb(b->store, pull_arrival_cb, b);
+    txn_load(b);
     if (topics_load(b, err, errlen) != 0 || groups_load(b, err, errlen) != 0 ||
         offsets_load(b, err, errlen) != 0 || schedule_load(b, err, errlen) != 0)
         return -1;
@@ -152,7 +156,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_async_init(&b->loop, &b->done_async, on_done_async);
     b->stop_async.data = b->arrival_async.data = b->done_async.data = b;
     uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats,
-                        &b->t_schedule, &b->t_delay_persist};
+                        &b->t_schedule, &b->t_delay_persist, &b->t_txn};
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         uv_timer_init(&b->loop, ts[i]);
         ts[i]->data = b;
@@ -165,6 +169,10 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_timer_start(&b->t_hold, on_hold_timer, 100, 100);
     uv_timer_start(&b->t_stats, on_stats_timer, 0, 10000);
     uv_timer_start(&b->t_schedule, on_schedule_timer, 100, 100);
+    {
+        uint64_t ti = (uint64_t)(c->transactionCheckInterval < 1000 ? c->transactionCheckInterval : 1000);
+        uv_timer_start(&b->t_txn, on_txn_timer, ti, ti);
+    }
     uv_timer_start(&b->t_delay_persist, on_delay_persist_timer,
                    (uint64_t)c->flushDelayOffsetInterval, (uint64_t)c->flushDelayOffsetInterval);
     register_all(b);
@@ -209,6 +217,7 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
     clients_init(b);
     pull_init(b);
     smap_init(&b->locks);
+    txn_init(b);
     uv_loop_init(&b->loop);
     uv_sem_init(&b->started, 0);
     if (uv_thread_create(&b->thread, loop_thread, b) != 0) {

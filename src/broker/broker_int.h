@@ -210,6 +210,10 @@ struct broker_s {
     int delay_dirty;
     uv_timer_t t_schedule, t_delay_persist;
     smap_t locks;
+    smap_t txn_resolved;      /* half queue offsets committed/rolled back */
+    smap_t txn_checks;        /* half queue offset -> check count */
+    int64_t txn_check_off;
+    uv_timer_t t_txn;
     buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
     struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
     int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
@@ -352,6 +356,12 @@ void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_lock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_unlock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void locks_free(broker_t *b);
+void txn_init(broker_t *b);
+void txn_free(broker_t *b);
+void txn_load(broker_t *b);
+void txn_redirect_half(broker_t *b, struct store_msg_s *m, buf_t *props);
+void h_end_transaction(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void txn_check_tick(broker_t *b);
 
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);

@@ -386,9 +386,23 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         m.props_len = (uint32_t)props->len;
         m.tags_code = msgprops_tags_code(m.props, m.props_len);
         char sched[32];
-        int lvl = is_dlq ? 0 : schedule_level_of(m.props, m.props_len);
-        if (lvl > 0 && (h.sysflag & MSG_TX_MASK) != MSG_TX_PREPARED)
+        const char *tv;
+        size_t tvl;
+        int half = !is_dlq && msgprops_find(m.props, m.props_len, MSGPROP_TRAN_MSG, &tv, &tvl) &&
+                   tvl == 4 && memcmp(tv, "true", 4) == 0;
+        int lvl = is_dlq || half ? 0 : schedule_level_of(m.props, m.props_len);
+        if (half) {
+            if (b->conf.rejectTransactionMessage) {
+                buf_free(&np);
+                snprintf(msg, sizeof(msg), "the broker[%s] sending transaction message is forbidden",
+                         b->conf.brokerIP1);
+                rm_conn_reply(conn, req, NO_PERMISSION, msg);
+                return;
+            }
+            txn_redirect_half(b, &m, props);
+        } else if (lvl > 0) {
             schedule_redirect(b, &m, props, lvl, sched);
+        }
         if (props->len > RECORD_MAX_PROPS) {
             buf_free(&np);
             snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
