@@ -66,6 +66,15 @@ test('ali-ons: 500 sync sends with tags and keys, read back exactly', { timeout:
       assert.equal(d[0].storeHost, cluster.brokerAddr);
       assert.equal(d[0].reconsumeTimes, 0);
     }
+    // Property keys the consumer sees besides the ones it sent (RocketMQ 4.9.8: CLUSTER, and
+    // MIN_OFFSET/MAX_OFFSET that ali-ons adds from the pull reply). Printed, not asserted.
+    const extra = new Set();
+    for (const d of col.deliveries) {
+      for (const k of Object.keys(d.properties)) {
+        if (![ 'TAGS', 'KEYS', 'CLUSTER', 'MIN_OFFSET', 'MAX_OFFSET' ].includes(k)) extra.add(JSON.stringify(k));
+      }
+    }
+    console.log(`# other property keys seen by the consumer: ${[ ...extra ].join(', ') || 'none'}`);
     console.log(`# duplicates: ${col.duplicates}`);
     assert.equal(col.duplicates, 0, 'a single consumer gets each message once');
   });
