@@ -71,3 +71,55 @@ test('ali-ons: a message whose listener throws is delivered again via %RETRY%', 
     assert.equal(qd.perm, 6);
   });
 });
+
+// A message that always fails, with ali-ons' maxReconsumeTimes 1: delivered twice (the original
+// and one retry), then the broker moves it to %DLQ%<group> (reconsumeTimes >= maxReconsumeTimes
+// from the request header) instead of making a second retry copy.
+test('ali-ons: a message failing past maxReconsumeTimes goes to %DLQ%', {
+  timeout: 150000, skip: h.skipSemantics ? 'PETREL_COMPAT_SKIP_SEMANTICS=1' : false,
+}, async () => {
+  await h.withCluster('dlq', async cluster => {
+    const topic = h.uniq('T_dlq');
+    const group = h.uniq('CG_dlq');
+    await cluster.createTopic(topic, 4);
+    const seen = [];
+    const consumer = cluster.consumer({ consumerGroup: group, maxReconsumeTimes: 1 });
+    await consumer.ready();
+    consumer.subscribe(topic, '*', async msg => {
+      seen.push({ keys: msg.keys, reconsumeTimes: msg.reconsumeTimes });
+      if (msg.keys === 'doomed') throw new Error('planned failure, every time');
+    });
+    await h.waitQueues(consumer, topic, 4);
+    const producer = cluster.producer();
+    const m = new h.Message(topic, 'TagX', 'body of doomed');
+    m.keys = [ 'doomed' ];
+    assert.equal((await producer.send(m)).sendStatus, 'SEND_OK');
+
+    const dlq = `%DLQ%${group}`;
+    let last = '';
+    await h.waitFor(async () => {
+      const r = await h.request(cluster.brokerAddr, 30, { topic: dlq, queueId: 0 });
+      last = `${r.code} ${r.remark || ''} ${JSON.stringify(r.ext)}`;
+      return r.code === 0 && Number(r.ext.offset) === 1;
+    }, cluster.delayLevelsMs[2] + 30000, () => `GET_MAX_OFFSET of ${dlq} to be 1 (last: ${last}); deliveries ${JSON.stringify(seen)}`);
+
+    assert.deepEqual(seen.map(s => s.reconsumeTimes), [ 0, 1 ], 'the original and one retry');
+    assert.equal(await cluster.maxOffset(`%RETRY%${group}`, 0), 1, 'exactly one retry copy');
+    const route = await h.request(cluster.namesrvAddr, 105, { topic: dlq });
+    assert.equal(route.code, 0, `route of ${dlq}: ${route.code} ${route.remark}`);
+    const qd = h.lenientJson(route.body.toString()).queueDatas[0];
+    console.log(`# ${dlq}: ${qd.readQueueNums} queue(s), perm ${qd.perm}`);
+    assert.equal(qd.readQueueNums, 1);
+    const r = await cluster.pull(h.uniq('CG_dlqread'), dlq, 0, 0, '*');
+    if (qd.perm & 4) {
+      assert.equal(r.code, 0, `pull of ${dlq}: ${r.code} ${r.remark}`);
+      const rec = r.records[0];
+      console.log(`# DLQ record: reconsumeTimes ${rec.reconsumeTimes}, properties ${JSON.stringify(rec.properties)}`);
+      assert.equal(rec.body.toString(), 'body of doomed');
+      assert.equal(rec.properties.KEYS, 'doomed');
+      assert.equal(rec.properties.RETRY_TOPIC, topic);
+    } else {
+      console.log(`# ${dlq} is not readable (perm ${qd.perm}): pull answered ${r.code} ${r.remark}`);
+    }
+  });
+});
