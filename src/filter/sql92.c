@@ -742,6 +742,7 @@ typedef struct {
     char msg[256];
     int failed;
     int nest;
+    unsigned flags; /* SQL92_LENIENT */
 } parser_t;
 
 static void perr(parser_t *p, size_t pos, const char *fmt, ...)
@@ -771,7 +772,10 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
         while (pos < n && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r' ||
                            s[pos] == '\f'))
             pos++;
-        if (pos + 1 < n && s[pos] == '-' && s[pos + 1] == '-') { /* to end of line or input */
+        /* "--" to end of line (or input; RocketMQ needs the newline: lenient mode follows it) */
+        if (pos + 1 < n && s[pos] == '-' && s[pos + 1] == '-' &&
+            (!(p->flags & SQL92_LENIENT) || memchr(s + pos, '\n', n - pos) ||
+             memchr(s + pos, '\r', n - pos))) {
             while (pos < n && s[pos] != '\n' && s[pos] != '\r')
                 pos++;
             continue;
@@ -868,7 +872,11 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
                         q++;
                 }
             }
-            if (!is_float && q < n && (s[q] == 'l' || s[q] == 'L')) q++;
+            if (!is_float && ch == '0' && (p->flags & SQL92_LENIENT)) {
+                q = pos + 1; /* RocketMQ lexes "007" as "0" "07" and "0L" as "0" "L" */
+            } else if (!is_float && q < n && (s[q] == 'l' || s[q] == 'L')) {
+                q++;
+            }
             t->kind = is_float ? TK_FLOAT : TK_INT;
         } else if (is_id_start(ch)) {
             while (q < n && is_id_part((unsigned char)s[q]))
@@ -1505,7 +1513,8 @@ void sql92_free(sql92_expr_t *e) {
     free(e);
 }
 
-int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err, size_t errlen) {
+int sql92_compile_ex(const char *expr, size_t len, unsigned flags, sql92_expr_t **out, char *err,
+                     size_t errlen) {
     *out = NULL;
     if (err && errlen) err[0] = '\0';
     if (!expr) {
@@ -1522,6 +1531,7 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
     memset(&p, 0, sizeof(p));
     p.src = expr;
     p.len = len;
+    p.flags = flags;
     p.e = xcalloc(1, sizeof(sql92_expr_t));
     p.e->tags_key = -1;
     p.prev.kind = TK_EOF;
@@ -1531,7 +1541,11 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
         perr(&p, 0, "empty expression");
     } else if (p.tok.kind != TK_ERR) {
         root = parse_or(&p);
-        if (root >= 0 && p.tok.kind != TK_EOF) {
+        if (root >= 0 && p.tok.kind != TK_EOF && p.tok.kind != TK_ERR && (flags & SQL92_LENIENT)) {
+            if (err && errlen)
+                snprintf(err, errlen, "SQL92 warning: text from column %zu on ignored",
+                         p.tok.start + 1);
+        } else if (root >= 0 && p.tok.kind != TK_EOF) {
             char b[64];
             if (p.tok.kind != TK_ERR)
                 perr(&p, p.tok.start, "unexpected %s after a complete condition",
@@ -1558,8 +1572,12 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
     return 0;
 }
 
+int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err, size_t errlen) {
+    return sql92_compile_ex(expr, len, 0, out, err, errlen);
+}
+
 int sql92_compile(const char *expr, sql92_expr_t **out, char *err, size_t errlen) {
-    return sql92_compile_n(expr, expr ? strlen(expr) : 0, out, err, errlen);
+    return sql92_compile_ex(expr, expr ? strlen(expr) : 0, 0, out, err, errlen);
 }
 
 const char *sql92_text(const sql92_expr_t *e) {
