@@ -42,7 +42,8 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
  * means "a = 1"), "007" reads as "0" followed by ignored text, and "--"
  * without a following newline is two minus signs. On success with ignored
  * text, err receives "SQL92 warning: text from column N on ignored" (else "").
- * Default (0) rejects all of these with a syntax error.
+ * Default (0): trailing text and "007" are syntax errors, "--" always starts
+ * a comment (to the end of the line or of the text).
  */
 #define SQL92_LENIENT 1u
 int sql92_compile_ex(const char *expr, size_t len, unsigned flags, sql92_expr_t **out, char *err,
