@@ -61,6 +61,7 @@ static void test_dev_starts_and_stops(void **state) {
     snprintf(abort_file, sizeof(abort_file), "%s/store/abort", data);
     assert_int_not_equal(stat(abort_file, &st), 0);
     tu_rmrf(dir);
+    free(dir);
 }
 
 static void test_dev_help(void **state) {
@@ -77,6 +78,7 @@ static void test_dev_help(void **state) {
     status = tu_stop(tu_spawn(bad, log), 0, 10000);
     assert_int_equal(WEXITSTATUS(status), 2);
     tu_rmrf(dir);
+    free(dir);
 }
 
 int main(void) {
