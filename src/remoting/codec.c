@@ -232,6 +232,42 @@ size_t rm__i64toa(int64_t v, char *dst) {
     return o;
 }
 
+/* JSON string writer (as buf_json_str, with one table lookup per byte). */
+static const uint8_t k_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+static void json_str(buf_t *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    char *d = (char *)buf_reserve(b, n * 6 + 2), *o = d;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (!k_esc[c]) {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->len += (size_t)(o - d);
+}
+
 static inline void put_lit(buf_t *b, const char *s, size_t n) {
     memcpy(buf_reserve(b, n), s, n);
     b->len += n;
@@ -284,7 +320,7 @@ void rm_enc_begin_ex(rm_enc_t *e, buf_t *out, int ser, int32_t code, int32_t opa
     put_int(out, opaque);
     if (remark) {
         PUT_LIT(out, ",\"remark\":");
-        buf_json_str(out, remark, strlen(remark));
+        json_str(out, remark, strlen(remark));
     }
     PUT_LIT(out, ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
     put_int(out, version);
@@ -310,9 +346,9 @@ void rm_enc_extn(rm_enc_t *e, const char *key, const char *val, size_t vlen) {
         b->len += 6 + kl + vlen;
     } else {
         if (e->n_ext) put_lit(b, ",", 1);
-        buf_json_str(b, key, kl);
+        json_str(b, key, kl);
         put_lit(b, ":", 1);
-        buf_json_str(b, val, vlen);
+        json_str(b, val, vlen);
     }
     e->n_ext++;
 }

@@ -90,11 +90,9 @@ static int parse_string(jp_t *j, const char **s, uint32_t *len) {
     char *o = j->out, *start = o;
     j->p++; /* opening quote */
     for (;;) {
-        const uint8_t *p = j->p;
-        while (p < j->end && *p != '"' && *p != '\\') p++;
-        size_t run = (size_t)(p - j->p);
-        memcpy(o, j->p, run);
-        o += run;
+        const uint8_t *p = j->p, *e = j->end;
+        /* copy while scanning: header strings are short, a memcpy call costs more */
+        while (p < e && *p != '"' && *p != '\\') *o++ = (char)*p++;
         j->p = p;
         if (p >= j->end) {
             fail(j, 1, "%s", "unterminated string in JSON header");
