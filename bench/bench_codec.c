@@ -2,6 +2,7 @@
  * bench_codec: decode and encode cost of a SEND_MESSAGE_V2 request header
  * (the shape ali-ons / the Java client send), JSON and ROCKETMQ binary.
  * Built on demand: `cmake --build build --target bench_codec`.
+ * Usage: bench_codec [iterations] [decode|encode|both] [json|binary]
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -36,26 +37,31 @@ static void encode_send(buf_t *b, int ser, int32_t opaque) {
 
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
+    /* optional: only "decode" or only "encode" loops (instruction counting under valgrind) */
+    const char *only = argc > 2 ? argv[2] : "";
+    long nd = strcmp(only, "encode") == 0 ? 0 : n, ne = strcmp(only, "decode") == 0 ? 0 : n;
     buf_t frame, out, scratch;
     buf_init(&frame);
     buf_init(&out);
     buf_init(&scratch);
     rm_cmd_t cmd;
     char err[160];
+    const char *sel = argc > 3 ? argv[3] : "";
     for (int ser = 0; ser < 2; ser++) {
+        if ((strcmp(sel, "json") == 0 && ser) || (strcmp(sel, "binary") == 0 && !ser)) continue;
         frame.len = 0;
         encode_send(&frame, ser, 1);
         uint32_t hlen = be32_get(frame.data + 4) & 0xFFFFFF;
         volatile int64_t sink = 0;
         int64_t t0 = mono_ns();
-        for (long i = 0; i < n; i++) {
+        for (long i = 0; i < nd; i++) {
             if (rm_decode(frame.data + 4, (uint32_t)frame.len - 4, &scratch, &cmd, err,
                           sizeof(err)) != RM_OK)
                 abort();
             sink += cmd.ext_count;
         }
         int64_t t1 = mono_ns();
-        for (long i = 0; i < n; i++) {
+        for (long i = 0; i < ne; i++) {
             out.len = 0;
             encode_send(&out, ser, (int32_t)i);
             sink += (int64_t)out.len;

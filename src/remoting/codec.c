@@ -239,12 +239,13 @@ static const uint8_t k_esc[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
-static void json_str(buf_t *b, const char *s, size_t n) {
+/* Writes s as a JSON string literal at o (room for n*6+2 bytes); returns the end. */
+static char *json_put(char *o, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
-    char *d = (char *)buf_reserve(b, n * 6 + 2), *o = d;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)s[i];
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = (uint8_t)s[i++];
         if (!k_esc[c]) {
             *o++ = (char)c;
             continue;
@@ -265,7 +266,12 @@ static void json_str(buf_t *b, const char *s, size_t n) {
         }
     }
     *o++ = '"';
-    b->len += (size_t)(o - d);
+    return o;
+}
+
+static void json_str(buf_t *b, const char *s, size_t n) {
+    char *d = (char *)buf_reserve(b, n * 6 + 2);
+    b->len += (size_t)(json_put(d, s, n) - d);
 }
 
 static inline void put_lit(buf_t *b, const char *s, size_t n) {
@@ -345,10 +351,12 @@ void rm_enc_extn(rm_enc_t *e, const char *key, const char *val, size_t vlen) {
         memcpy(p + 6 + kl, val, vlen);
         b->len += 6 + kl + vlen;
     } else {
-        if (e->n_ext) put_lit(b, ",", 1);
-        json_str(b, key, kl);
-        put_lit(b, ":", 1);
-        json_str(b, val, vlen);
+        char *d = (char *)buf_reserve(b, (kl + vlen) * 6 + 6), *o = d;
+        if (e->n_ext) *o++ = ',';
+        o = json_put(o, key, kl);
+        *o++ = ':';
+        o = json_put(o, val, vlen);
+        b->len += (size_t)(o - d);
     }
     e->n_ext++;
 }
