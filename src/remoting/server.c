@@ -110,7 +110,7 @@ static void on_response(rm_conn_t *conn, rm_cmd_t *resp) {
             return;
         }
     }
-    log_debug("%s: dropping response with unknown opaque %d (code %d) from %s", srv->name,
+    log_info("%s: dropping response with unknown opaque %d (code %d) from %s", srv->name,
               (int)resp->opaque, (int)resp->code, conn->peer);
 }
 
