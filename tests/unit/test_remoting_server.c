@@ -420,6 +420,27 @@ static void test_idle_timeout_and_on_close(void **state) {
     assert_true(TU_WAIT_FOR(atomic_load(&S.closed_conns) == before + 1, 5000));
 }
 
+/* A peer that stops sending (half close) still gets its replies, then EOF. */
+static void test_half_close(void **state) {
+    tsock_t *s = ts_connect(S.port);
+    buf_t all;
+    buf_init(&all);
+    for (int i = 0; i < 20; i++) {
+        ts_req(&g_b, RM_SER_JSON, CODE_ECHO, 80 + i, 0, NULL, NULL, NULL);
+        buf_append(&all, g_b.data, g_b.len);
+    }
+    ts_send(s, all.data, all.len);
+    buf_free(&all);
+    shutdown(s->fd, SHUT_WR);
+    rm_cmd_t c;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(ts_read(s, &c, 5000), 0);
+        assert_int_equal(c.opaque, 80 + i);
+    }
+    assert_int_equal(ts_read(s, &c, 5000), 1);
+    ts_close(s);
+}
+
 static void test_large_frame(void **state) {
     /* a 900 KiB body crosses many reads and the buffer grows once */
     size_t n = 900 * 1024;
@@ -453,6 +474,7 @@ int main(void) {
         cmocka_unit_test(test_server_request),
         cmocka_unit_test(test_server_request_timeout_and_close),
         cmocka_unit_test(test_idle_timeout_and_on_close),
+        cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_large_frame),
     };
     buf_init(&g_b);
