@@ -347,7 +347,7 @@ int rm_server_listen(rm_server_t *srv, const char *host, int port) {
     if (rc < 0) {
         srv->open_handles++;
         uv_close((uv_handle_t *)&l->tcp, handle_closed);
-        log_error("%s: cannot listen on %s:%d: %s", srv->name, host, port, uv_strerror(rc));
+        log_debug("%s: cannot listen on %s:%d: %s", srv->name, host, port, uv_strerror(rc));
         return rc;
     }
     struct sockaddr_storage bound;
