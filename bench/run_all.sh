@@ -15,8 +15,18 @@ cd "$(dirname "$0")/.."
 PETREL=${PETREL:-build/petrel}
 DUR=${DUR:-10}
 PEERS=${PEERS:-/work/shared/bench/peers}
-NS_PORT=${NS_PORT:-19876}
-BROKER_PORT=${BROKER_PORT:-20911}
+# free ports (the broker also binds port-2 and port+1); other runs may hold the usual ones
+port_busy() { ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$(( (RANDOM % 20000) + 30000 ))
+    port_busy $p || port_busy $((p-2)) || port_busy $((p+1)) || { echo $p; return; }
+  done
+  echo 0
+}
+NS_PORT=${NS_PORT:-$(free_port)}
+BROKER_PORT=${BROKER_PORT:-$(free_port)}
 OUT=${OUT:-$(mktemp -d /tmp/petrel-bench.XXXXXX)}
 mkdir -p "$OUT"
 [ -x "$PETREL" ] || { echo "no $PETREL: run make build first" >&2; exit 2; }
@@ -36,13 +46,15 @@ start_petrel() { # $1 = ASYNC_FLUSH | SYNC_FLUSH
   "$PETREL" broker --listenPort=$BROKER_PORT --namesrvAddr=127.0.0.1:$NS_PORT --storePathRootDir="$d/store" \
     --brokerName=broker-a --brokerIP1=127.0.0.1 --flushDiskType=$1 > "$d/broker.log" 2>&1 & BR_PID=$!
   for _ in $(seq 100); do
-    "$PETREL" admin clusterList -n 127.0.0.1:$NS_PORT --json 2>/dev/null | grep -q '"ok"' && return 0
+    kill -0 "$NS_PID" 2>/dev/null && kill -0 "$BR_PID" 2>/dev/null || break
+    "$PETREL" admin clusterList -n 127.0.0.1:$NS_PORT --json 2>/dev/null |
+      grep -q "127.0.0.1:$BROKER_PORT" && return 0
     sleep 0.1
   done
   echo "petrel did not start ($1); logs in $d" >&2; return 1
 }
 
-ticks() { [ -n "$BR_PID" ] && awk '{print $14+$15}' /proc/$BR_PID/stat || echo 0; }
+ticks() { [ -n "$BR_PID" ] && awk '{print $14+$15}' /proc/$BR_PID/stat 2>/dev/null || echo 0; }
 
 # row <flush> <label> <petrel bench args...>: one bench run, its JSON summary tagged and kept
 row() {

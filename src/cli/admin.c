@@ -18,6 +18,8 @@
 #include "cli/admin_cmds.h"
 #include "cli/cli.h"
 #include "common/buf.h"
+#include "common/msgprops.h"
+#include "common/record.h"
 #include "common/util.h"
 
 /* ---- calls ------------------------------------------------------------- */
@@ -407,80 +409,39 @@ static void host_text(const uint8_t *p, int v6, char *out, size_t n) {
 }
 
 int adm_msg_decode(const uint8_t *p, size_t n, adm_msg_t *m) {
+    record_view_t v;
     memset(m, 0, sizeof *m);
-    if (n < 4) return -1;
-    uint32_t total = be32_get(p);
-    if (total < 84 || total > n) return -1;
-    uint32_t magic = be32_get(p + 4);
-    int v2 = magic == 0xDAA320ABu;
-    if (!v2 && magic != 0xDAA320A7u) return -1;
-    size_t o = 12;
-    m->total_size = total;
-    m->queue_id = (int32_t)be32_get(p + o); o += 4;
-    m->flag = (int32_t)be32_get(p + o); o += 4;
-    m->queue_offset = (int64_t)be64_get(p + o); o += 8;
-    m->phys_offset = (int64_t)be64_get(p + o); o += 8;
-    m->sys_flag = (int32_t)be32_get(p + o); o += 4;
-    m->born_ts = (int64_t)be64_get(p + o); o += 8;
-    int bv6 = (m->sys_flag & 0x10) != 0, sv6 = (m->sys_flag & 0x20) != 0;
-    size_t bl = bv6 ? 20 : 8, sl = sv6 ? 20 : 8;
-    if (o + bl + 8 + sl + 4 + 8 + 4 > total) return -1;
-    host_text(p + o, bv6, m->born_host, sizeof m->born_host); o += bl;
-    m->store_ts = (int64_t)be64_get(p + o); o += 8;
-    const uint8_t *sh = p + o;
-    host_text(p + o, sv6, m->store_host, sizeof m->store_host); o += sl;
-    m->reconsume_times = (int32_t)be32_get(p + o); o += 4;
-    m->prepared_tx_offset = (int64_t)be64_get(p + o); o += 8;
-    m->body_len = be32_get(p + o); o += 4;
-    if (o + m->body_len > total) return -1;
-    m->body = p + o; o += m->body_len;
-    if (v2) {
-        if (o + 2 > total) return -1;
-        m->topic_len = be16_get(p + o); o += 2;
-    } else {
-        if (o + 1 > total) return -1;
-        m->topic_len = p[o]; o += 1;
-    }
-    if (o + m->topic_len + 2 > total) return -1;
-    m->topic = (const char *)p + o; o += m->topic_len;
-    m->props_len = be16_get(p + o); o += 2;
-    if (o + m->props_len > total) return -1;
-    m->props = (const char *)p + o;
-    /* offset message id: store ip, port, commit-log offset in upper-case hex */
-    static const char hx[] = "0123456789ABCDEF";
-    uint8_t raw[28];
-    size_t rl = 0;
-    memcpy(raw, sh, sv6 ? 20 : 8);
-    rl = sv6 ? 20 : 8;
-    be64_put(raw + rl, (uint64_t)m->phys_offset);
-    rl += 8;
-    if (rl * 2 < sizeof m->offset_msg_id) {
-        for (size_t i = 0; i < rl; i++) {
-            m->offset_msg_id[2 * i] = hx[raw[i] >> 4];
-            m->offset_msg_id[2 * i + 1] = hx[raw[i] & 15];
-        }
-        m->offset_msg_id[rl * 2] = 0;
-    }
-    return (int)total;
+    if (record_decode(p, n, &v, 0) != RECORD_OK) return -1;
+    m->total_size = v.total_size;
+    m->queue_id = v.queue_id;
+    m->flag = v.flag;
+    m->queue_offset = v.queue_offset;
+    m->phys_offset = v.phys_offset;
+    m->sys_flag = v.sys_flag;
+    m->born_ts = v.born_ts;
+    m->store_ts = v.store_ts;
+    host_text(v.born_host, v.born_host_len == 20, m->born_host, sizeof m->born_host);
+    host_text(v.store_host, v.store_host_len == 20, m->store_host, sizeof m->store_host);
+    record_msgid_encode_host(v.store_host, v.store_host_len, v.phys_offset, m->offset_msg_id);
+    m->reconsume_times = v.reconsume_times;
+    m->prepared_tx_offset = v.prepared_tx_offset;
+    m->body = v.body;
+    m->body_len = v.body_len;
+    m->topic = v.topic;
+    m->topic_len = v.topic_len;
+    m->props = v.props;
+    m->props_len = v.props_len;
+    return (int)v.total_size;
 }
 
 int adm_msg_prop(const adm_msg_t *m, const char *key, char *out, size_t outlen) {
-    size_t kl = strlen(key);
-    const char *p = m->props, *end = m->props + m->props_len;
-    while (p < end) {
-        const char *item_end = memchr(p, 2, (size_t)(end - p));
-        if (!item_end) item_end = end;
-        const char *sep = memchr(p, 1, (size_t)(item_end - p));
-        if (sep && (size_t)(sep - p) == kl && memcmp(p, key, kl) == 0) {
-            size_t vl = (size_t)(item_end - sep - 1);
-            if (vl >= outlen) vl = outlen - 1;
-            memcpy(out, sep + 1, vl);
-            out[vl] = 0;
-            return 0;
-        }
-        p = item_end + 1;
-    }
-    return -1;
+    const char *val;
+    size_t vl;
+    if (!msgprops_find(m->props, m->props_len, key, &val, &vl)) return -1;
+    if (vl >= outlen) vl = outlen - 1;
+    memcpy(out, val, vl);
+    out[vl] = 0;
+    return 0;
 }
 
 static void fmt_time(int64_t ms, char *out, size_t n) {
@@ -517,18 +478,17 @@ cJSON *adm_msg_json(const adm_msg_t *m, int with_body) {
     cJSON_AddNumberToObject(o, "flag", m->flag);
     cJSON_AddNumberToObject(o, "bodyLength", m->body_len);
     cJSON *props = cJSON_AddObjectToObject(o, "properties");
-    const char *p = m->props, *end = m->props + m->props_len;
-    while (p < end) {
-        const char *ie = memchr(p, 2, (size_t)(end - p));
-        if (!ie) ie = end;
-        const char *sep = memchr(p, 1, (size_t)(ie - p));
-        if (sep) {
-            char k[256], v[4096];
-            snprintf(k, sizeof k, "%.*s", (int)(sep - p), p);
-            snprintf(v, sizeof v, "%.*s", (int)(ie - sep - 1), sep + 1);
-            cJSON_AddStringToObject(props, k, v);
-        }
-        p = ie + 1;
+    msgprops_iter_t it;
+    const char *k, *v;
+    size_t kl, vl;
+    msgprops_iter_init(&it, m->props, m->props_len);
+    while (msgprops_next(&it, &k, &kl, &v, &vl)) {
+        char kb[256], *vb = xmalloc(vl + 1);
+        snprintf(kb, sizeof kb, "%.*s", (int)kl, k);
+        memcpy(vb, v, vl);
+        vb[vl] = 0;
+        cJSON_AddStringToObject(props, kb, vb);
+        free(vb);
     }
     if (with_body) {
         int printable = (m->sys_flag & 1) == 0;
@@ -554,17 +514,10 @@ cJSON *adm_msg_json(const adm_msg_t *m, int with_body) {
 }
 
 int adm_decode_offset_msg_id(const char *id, char *addr, size_t addrlen, int64_t *offset) {
-    size_t l = strlen(id);
-    if (l != 32) return -1;
-    uint8_t b[16];
-    for (size_t i = 0; i < 16; i++) {
-        int hi = isxdigit((unsigned char)id[2 * i]), lo = isxdigit((unsigned char)id[2 * i + 1]);
-        if (!hi || !lo) return -1;
-        char t[3] = {id[2 * i], id[2 * i + 1], 0};
-        b[i] = (uint8_t)strtoul(t, NULL, 16);
-    }
-    snprintf(addr, addrlen, "%u.%u.%u.%u:%u", b[0], b[1], b[2], b[3], be32_get(b + 4));
-    *offset = (int64_t)be64_get(b + 8);
+    uint8_t host[20];
+    uint32_t hl;
+    if (record_msgid_decode(id, strlen(id), host, &hl, offset)) return -1;
+    host_text(host, hl == 20, addr, addrlen);
     return 0;
 }
 

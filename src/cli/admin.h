@@ -94,7 +94,7 @@ typedef struct adm_msg_s {
     int64_t store_ts;
     char born_host[64];
     char store_host[64];
-    char offset_msg_id[40];
+    char offset_msg_id[64];
     int32_t reconsume_times;
     int64_t prepared_tx_offset;
     const uint8_t *body;

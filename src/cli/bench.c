@@ -30,10 +30,8 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/util.h"
+#include "store/store.h" /* store_bench_main: the local storage benchmark */
 
-/* The storage helper's local store benchmark (src/store/store_bench.c). Weak so
- * that `petrel bench` links before it lands; see bench_store(). */
-extern int store_bench_main(int argc, char **argv) __attribute__((weak));
 
 #define BORN_SENTINEL "8888888888888"  /* 13 digits: ms timestamps until 2286 */
 #define OPAQUE_SENTINEL 0x7EADBEEF
@@ -686,12 +684,7 @@ static void usage(FILE *f) {
             "Exit: 0 ok, 1 failures during the run, 2 usage, 3 unreachable, 4 not found.\n");
 }
 
-static int bench_store(int argc, char **argv) {
-    if (store_bench_main) return store_bench_main(argc, argv);
-    /* TODO(tools): src/store/store_bench.c (storage helper) not linked in this build. */
-    fprintf(stderr, "petrel bench store: the storage benchmark is not built into this binary\n");
-    return ADM_EUSAGE;
-}
+static int bench_store(int argc, char **argv) { return store_bench_main(argc, argv); }
 
 int bench_main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
