@@ -18,6 +18,7 @@
 #include "cli/admin_cmds.h"
 #include "cli/cli.h"
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/msgprops.h"
 #include "common/record.h"
 #include "common/util.h"
@@ -584,6 +585,8 @@ int admin_main(int argc, char **argv) {
                 argv[1]);
         return ADM_EUSAGE;
     }
+    /* one clear line per error: the remoting layer's own log lines stay quiet */
+    if (!getenv("PETREL_LOG")) log_set_level(LOG_OFF);
     adm_t a;
     memset(&a, 0, sizeof a);
     a.sub = cmd->name;

@@ -920,10 +920,17 @@ static int print_msgs(adm_t *a, rm_response_t **rs, int nr, const char *uniq_fil
     return count;
 }
 
+static int cmd_query_msg_by_unique_key(adm_t *a);
+
 static int cmd_query_msg_by_id(adm_t *a) {
     char addr[64];
     int64_t off;
-    if (adm_decode_offset_msg_id(a->opt['i'], addr, sizeof addr, &off)) {
+    /* like mqadmin: with -t, an id that is not an offset id is tried as a client id */
+    int bad = adm_decode_offset_msg_id(a->opt['i'], addr, sizeof addr, &off) != 0;
+    const char *colon = strrchr(addr, ':');
+    if (!bad && (!colon || atol(colon + 1) <= 0 || atol(colon + 1) > 65535)) bad = 1;
+    if (bad && a->opt['t']) return cmd_query_msg_by_unique_key(a);
+    if (bad) {
         fprintf(stderr, "queryMsgById: '%s' is not an offset message id (32 hex digits); "
                         "use queryMsgByUniqueKey for a client id\n", a->opt['i']);
         return ADM_EUSAGE;
@@ -932,7 +939,12 @@ static int cmd_query_msg_by_id(adm_t *a) {
     const char *ext[] = {"offset", i2s(ob, off), NULL};
     rm_response_t *r;
     int rc = adm_call(a, addr, VIEW_MESSAGE_BY_ID, ext, NULL, 0, &r);
+    if (rc && a->opt['t']) return cmd_query_msg_by_unique_key(a);
     if (rc) return rc;
+    if (r->cmd.code != SUCCESS && a->opt['t']) {
+        rm_response_free(r);
+        return cmd_query_msg_by_unique_key(a);
+    }
     if (r->cmd.code != SUCCESS) {
         fprintf(stderr, "message not found: %s (%s)\n", a->opt['i'],
                 r->cmd.remark ? r->cmd.remark : "no remark");
@@ -1189,7 +1201,17 @@ static void uniq_id(char out[33]) {
 
 static int cmd_send_message(adm_t *a) {
     cJSON *route;
-    int rc = adm_route(a, a->opt['t'], &route);
+    /* like the Java producer: an unknown topic is sent through TBW102's brokers, which
+     * create it when autoCreateTopicEnable is on */
+    const char *rext[] = {"topic", a->opt['t'], NULL};
+    rm_response_t *rr;
+    int rc = adm_call_ns(a, GET_ROUTEINFO_BY_TOPIC, rext, NULL, 0, &rr);
+    if (rc) return rc;
+    int unknown = rr->cmd.code == TOPIC_NOT_EXIST;
+    rm_response_free(rr);
+    rc = adm_route(a, unknown ? "TBW102" : a->opt['t'], &route);
+    if (rc == ADM_ENOTFOUND && unknown)
+        fprintf(stderr, "topic not found: %s (and no broker allows auto-creation)\n", a->opt['t']);
     if (rc) return rc;
     const char *bn = a->opt['b'], *addr = NULL;
     cJSON *qd;
@@ -1379,8 +1401,10 @@ const adm_cmd_t adm_cmds[] = {
      "online producers of a group",
      "  -g <group>  producer group\n  -t <topic>  find brokers through this topic's route\n"
      "  -b <addr>   ask this broker\n"},
-    {"queryMsgById", cmd_query_msg_by_id, "itg", "i", "-i offsetMsgId",
-     "show a message by its offset message id", "  -i <id>     offset message id (32 hex)\n"},
+    {"queryMsgById", cmd_query_msg_by_id, "itg", "i", "-i offsetMsgId [-t topic]",
+     "show a message by its offset message id",
+     "  -i <id>     offset message id (32 hex)\n"
+     "  -t <topic>  topic: also try -i as a client (UNIQ_KEY) id\n"},
     {"queryMsgByKey", cmd_query_msg_by_key, "tkbec", "tk", "-t topic -k key",
      "messages whose KEYS contain key",
      "  -t <topic>  topic\n  -k <key>    key\n  -b <time>   begin (ms, yyyy-MM-dd#HH:mm:ss:SSS)\n"

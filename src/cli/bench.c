@@ -29,6 +29,7 @@
 #include "cli/bench_hist.h"
 #include "cli/cli.h"
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "store/store.h" /* store_bench_main: the local storage benchmark */
 
@@ -778,6 +779,7 @@ int bench_main(int argc, char **argv) {
     if (!B.adm.ns || !*B.adm.ns) B.adm.ns = ADM_DEFAULT_NS;
     if (B.json) B.adm.json = 1;
 
+    if (!getenv("PETREL_LOG")) log_set_level(LOG_ERROR);
     signal(SIGINT, on_sigint);
     signal(SIGPIPE, SIG_IGN);
     rm_client_opts_t co = {.connect_timeout_ms = 3000, .language = LANG_JAVA};
