@@ -113,7 +113,9 @@ static int key_found(const char *topic, const char *key, const char *msg_id) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
-    snprintf(tmp, sizeof tmp, "%s", tu_tmpdir("petrel-admin"));
+    char *td = tu_tmpdir("petrel-admin");
+    snprintf(tmp, sizeof tmp, "%s", td);
+    free(td); /* malloc'd by testutil */
     pid_t ns_pid = 0, br_pid = 0;
     const char *ext = getenv("PETREL_TEST_NAMESRV");
     if (ext) {

@@ -109,7 +109,9 @@ static cJSON *bench(int expect_rc, const char *fmt, const char *topic, const cha
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
-    snprintf(tmp, sizeof tmp, "%s", tu_tmpdir("petrel-bench"));
+    char *td = tu_tmpdir("petrel-bench");
+    snprintf(tmp, sizeof tmp, "%s", td);
+    free(td); /* malloc'd by testutil */
     pid_t ns_pid = 0, br_pid = 0;
     const char *ext = getenv("PETREL_TEST_NAMESRV");
     if (ext) {
