@@ -582,6 +582,7 @@ static void report_second(int sec, const snap_t *cur, const snap_t *prev, double
         fprintf(f, " | recv %.0f msg/s %.1f MB/s", tps,
                 (double)(cur->recv_bytes - prev->recv_bytes) / dt / 1e6);
         lat_line(f, "e2e", &iv);
+        if (B.do_produce) fprintf(f, " lag=%" PRId64, (int64_t)cur->ok - (int64_t)cur->recv);
     }
     fputc('\n', f);
     fflush(f);
@@ -626,6 +627,7 @@ static void summary(const char *what, const snap_t *s, double send_secs, double 
                                     recv_secs > 0 ? (double)s->recv_bytes / recv_secs / 1e6 : 0);
             cJSON_AddItemToObject(o, "e2eMs", lat_json(&s->e2e));
             if (!B.do_produce) cJSON_AddNumberToObject(o, "count", (double)s->recv);
+            else cJSON_AddNumberToObject(o, "lag", (double)((int64_t)s->ok - (int64_t)s->recv));
         }
         char *t = cJSON_PrintUnformatted(o);
         puts(t);
