@@ -44,6 +44,8 @@ trap stop_petrel EXIT
 start_petrel() { # $1 = ASYNC_FLUSH | SYNC_FLUSH
   local d="$OUT/data-$1"; rm -rf "$d"; mkdir -p "$d"
   "$PETREL" namesrv --listenPort=$NS_PORT --kvConfigPath="$d/kvConfig.json" > "$d/namesrv.log" 2>&1 & NS_PID=$!
+  # the broker registers at start and then every 30 s: the NameServer must listen first
+  for _ in $(seq 100); do port_busy $NS_PORT && break; sleep 0.05; done
   "$PETREL" broker --listenPort=$BROKER_PORT --namesrvAddr=127.0.0.1:$NS_PORT --storePathRootDir="$d/store" \
     --brokerName=broker-a --brokerIP1=127.0.0.1 --flushDiskType=$1 > "$d/broker.log" 2>&1 & BR_PID=$!
   for _ in $(seq 100); do
