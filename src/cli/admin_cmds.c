@@ -663,39 +663,98 @@ static int group_brokers(adm_t *a, char ***addrs, char ***names, int *n) {
     return 0;
 }
 
-static int cmd_consumer_progress(adm_t *a) {
-    char **addrs, **names;
-    int n, rc = group_brokers(a, &addrs, &names, &n);
-    if (rc) return rc;
-    qrow_t *q = NULL;
-    int nq = 0, cap = 0, ok = 0, last_rc = ADM_ENOTFOUND;
-    double tps = 0;
-    cJSON *bodies = cJSON_CreateArray();
+/* GET_CONSUME_STATS of group (and topic) on every broker of addrs; quiet unless all fail. */
+static int consume_stats(adm_t *a, char **addrs, int n, const char *group, const char *topic,
+                         int quiet, cJSON *bodies, qrow_t **q, int *nq, int *cap, double *tps) {
+    int ok = 0, last_rc = ADM_ENOTFOUND;
+    rm_response_t *last_fail = NULL;
     for (int i = 0; i < n; i++) {
-        const char *ext[] = {"consumerGroup", a->opt['g'], a->opt['t'] ? "topic" : NULL,
-                             a->opt['t'], NULL};
+        const char *ext[] = {"consumerGroup", group, topic ? "topic" : NULL, topic, NULL};
         rm_response_t *r;
-        rc = adm_call(a, addrs[i], GET_CONSUME_STATS, ext, NULL, 0, &r);
+        int rc = adm_call(a, addrs[i], GET_CONSUME_STATS, ext, NULL, 0, &r);
         if (rc) {
             last_rc = rc;
             continue;
         }
         if (r->cmd.code != SUCCESS) {
-            last_rc = adm_fail("consumerProgress", r);
-            rm_response_free(r);
+            rm_response_free(last_fail);
+            last_fail = r;
             continue;
         }
         cJSON *b = adm_json_parse(r->cmd.body, r->cmd.body_len);
         rm_response_free(r);
         if (!b) continue;
         ok++;
-        tps += cJSON_GetNumberValue(cJSON_GetObjectItem(b, "consumeTps")) > 0
-                   ? cJSON_GetNumberValue(cJSON_GetObjectItem(b, "consumeTps"))
-                   : 0;
+        double t = cJSON_GetNumberValue(cJSON_GetObjectItem(b, "consumeTps"));
+        if (t > 0) *tps += t;
         cJSON_AddItemToArray(bodies, b);
-        mq_table(cJSON_GetObjectItem(b, "offsetTable"), &q, &nq, &cap);
+        mq_table(cJSON_GetObjectItem(b, "offsetTable"), q, nq, cap);
     }
-    rc = ok ? 0 : last_rc;
+    if (!ok && last_fail) last_rc = quiet ? ADM_ENOTFOUND : adm_fail("consumerProgress", last_fail);
+    rm_response_free(last_fail);
+    return ok ? 0 : last_rc;
+}
+
+/* Without -g: one line per subscription group (mqadmin's overview). */
+static int consumer_progress_all(adm_t *a, char **addrs, int n) {
+    cJSON *groups = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        rm_response_t *r;
+        if (adm_call_ok(a, addrs[i], GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL, NULL, 0, &r,
+                        "consumerProgress"))
+            continue;
+        cJSON *b = adm_json_parse(r->cmd.body, r->cmd.body_len), *g;
+        rm_response_free(r);
+        cJSON_ArrayForEach(g, cJSON_GetObjectItem(b, "subscriptionGroupTable")) {
+            if (!cJSON_GetObjectItem(groups, g->string)) cJSON_AddTrueToObject(groups, g->string);
+        }
+        cJSON_Delete(b);
+    }
+    cJSON *g;
+    cJSON_ArrayForEach(g, groups) {
+        qrow_t *q = NULL;
+        int nq = 0, cap = 0;
+        double tps = 0;
+        cJSON *bodies = cJSON_CreateArray();
+        if (consume_stats(a, addrs, n, g->string, NULL, 1, bodies, &q, &nq, &cap, &tps) == 0 && nq) {
+            int64_t diff = 0;
+            for (int i = 0; i < nq; i++)
+                diff += adm_json_i64(q[i].val, "brokerOffset", 0) -
+                        adm_json_i64(q[i].val, "consumerOffset", 0);
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "group", g->string);
+            cJSON_AddItemToObject(row, "queues", N(nq));
+            cJSON_AddItemToObject(row, "consumeTps", N(tps));
+            cJSON_AddItemToObject(row, "diffTotal", N(diff));
+            cJSON_AddItemToArray(rows, row);
+        }
+        free(q);
+        cJSON_Delete(bodies);
+    }
+    static const adm_col_t cols[] = {{"group", "GROUP"}, {"queues", "QUEUES"},
+                                     {"consumeTps", "TPS"}, {"diffTotal", "DIFF_TOTAL"}};
+    out_rows(a, rows, rows, cols, 4);
+    cJSON_Delete(rows);
+    cJSON_Delete(groups);
+    return 0;
+}
+
+static int cmd_consumer_progress(adm_t *a) {
+    char **addrs, **names;
+    int n, rc = group_brokers(a, &addrs, &names, &n);
+    if (rc) return rc;
+    if (!a->opt['g']) {
+        rc = consumer_progress_all(a, addrs, n);
+        adm_free_strv(addrs, n);
+        adm_free_strv(names, n);
+        return rc;
+    }
+    qrow_t *q = NULL;
+    int nq = 0, cap = 0;
+    double tps = 0;
+    cJSON *bodies = cJSON_CreateArray();
+    rc = consume_stats(a, addrs, n, a->opt['g'], a->opt['t'], 0, bodies, &q, &nq, &cap, &tps);
+    int ok = rc == 0;
     if (ok) {
         qsort(q, (size_t)nq, sizeof *q, cmp_qrow);
         cJSON *rows = cJSON_CreateArray();
@@ -1390,8 +1449,9 @@ const adm_cmd_t adm_cmds[] = {
      "(-b addr | -c cluster) -k key -v value", "change one broker setting",
      "  -b <addr>   broker address\n  -c <name>   cluster name\n  -k <key>    setting\n"
      "  -v <value>  new value\n"},
-    {"consumerProgress", cmd_consumer_progress, "gtbc", "g", "-g group [-t topic]",
-     "per-queue broker offset, consumer offset and lag of a group, with totals",
+    {"consumerProgress", cmd_consumer_progress, "gtbc", "", "[-g group [-t topic]]",
+     "per-queue broker offset, consumer offset and lag of a group, with totals "
+     "(without -g: one line per group)",
      "  -g <group>  consumer group\n  -t <topic>  only this topic\n"
      "  -b <addr>   only this broker\n  -c <name>   only this cluster\n"},
     {"consumerConnection", cmd_consumer_connection, "gbc", "g", "-g group",

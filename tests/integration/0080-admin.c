@@ -240,6 +240,7 @@ int main(void) {
     cJSON_Delete(j);
     CHECK(admin("consumerProgress -g %s -t %s", group, topic) == 0 && strstr(out, "Diff Total: 2") &&
           strstr(out, "CONSUMER_OFFSET"));
+    CHECK(admin("consumerProgress") == 0 && strstr(out, "DIFF_TOTAL") && strstr(out, group));
     CHECK(admin("consumerConnection -g %s", group) == 4 && strstr(err, "not online"));
     CHECK(admin("producerConnection -g NoSuchProducer -t %s", topic) != 0 && strchr(err, '\n') == strrchr(err, '\n'));
     CHECK(admin("deleteSubGroup -b %s -g %s", broker_addr, group) == 0 && strstr(out, "deleted"));
