@@ -105,6 +105,16 @@ else
   done
 fi
 
+# the disk under the store: sequential write bandwidth and fdatasync rate bound SYNC_FLUSH
+if [ -z "${REPORT_ONLY:-}" ]; then
+  "$PETREL" bench store --quick --seconds 1 --dir "$OUT" --json 2>/dev/null | tail -1 > "$OUT/store.json"
+fi
+python3 - "$OUT/store.json" <<'PY' 2>/dev/null
+import json, sys
+p = json.load(open(sys.argv[1])).get("physical", {})
+print("# disk: sequential write %.0f MB/s, fdatasync %.0f/s (p50 %.2f ms, p99 %.2f ms)  [petrel bench store --quick]" % (
+    p["seq_write_mbps"], p["fdatasync_per_s"], p["fdatasync_p50_us"] / 1000, p["fdatasync_p99_us"] / 1000))
+PY
 if [ -z "${REPORT_ONLY:-}" ]; then : > "$OUT/peers.log"; fi
 if [ -z "${SKIP_PEERS:-}" ] && [ -z "${REPORT_ONLY:-}" ]; then
   for p in redis-streams nats-jetstream rabbitmq; do
