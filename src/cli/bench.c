@@ -777,6 +777,10 @@ int bench_main(int argc, char **argv) {
         fprintf(stderr, "petrel bench: sizes and counts must be positive\n");
         return ADM_EUSAGE;
     }
+    if (B.mode == M_BATCH && (int64_t)B.batch * (B.size + 40) > 4 * 1024 * 1024) {
+        fprintf(stderr, "petrel bench: a batch (--batch x -s) must stay under the 4 MiB message limit\n");
+        return ADM_EUSAGE;
+    }
     if (B.duration == 0 && B.count == 0) B.duration = 10;
     if (!B.adm.ns || !*B.adm.ns) B.adm.ns = ADM_DEFAULT_NS;
     if (B.json) B.adm.json = 1;
