@@ -61,7 +61,10 @@ mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_
     int rc = fn ? fn(fd, size, fn_arg) : posix_fallocate(fd, 0, size);
     if (rc != 0) {
         *err = rc;
-        log_error("allocate %s (%lld bytes): %s", path, (long long)size, strerror(rc));
+        static _Atomic int64_t last_log; /* a full disk fails every put: log once a second */
+        int64_t now = store_coarse_ms(), prev = atomic_load(&last_log);
+        if (now - prev >= 1000 && atomic_compare_exchange_strong(&last_log, &prev, now))
+            log_error("allocate %s (%lld bytes): %s", path, (long long)size, strerror(rc));
         close(fd);
         unlink(path);
         return NULL;
