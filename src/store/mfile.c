@@ -142,6 +142,10 @@ void mfile_zero_from(mfile_t *f, int64_t pos) {
     memset(f->base + pos, 0, (size_t)len);
 }
 
+static void set_last(mfq_t *q) {
+    atomic_store_explicit(&q->last, q->n ? q->files[q->n - 1] : NULL, memory_order_release);
+}
+
 void mfq_init(mfq_t *q, const char *dir, int64_t file_size) {
     memset(q, 0, sizeof(*q));
     q->dir = xstrdup(dir);
@@ -152,6 +156,7 @@ void mfq_init(mfq_t *q, const char *dir, int64_t file_size) {
 void mfq_free(mfq_t *q) {
     for (int i = 0; i < q->n; i++) mfile_unref(q->files[i]);
     free(q->files);
+    atomic_store(&q->last, NULL);
     free(q->dir);
     pthread_mutex_destroy(&q->lock);
     q->files = NULL;
@@ -223,6 +228,7 @@ int mfq_load(mfq_t *q, char *err, size_t errlen) {
     }
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
+    set_last(q);
     return rc;
 }
 
@@ -240,7 +246,7 @@ mfile_t *mfq_find_pin(mfq_t *q, int64_t offset) {
     return f;
 }
 
-mfile_t *mfq_last(mfq_t *q) { return q->n ? q->files[q->n - 1] : NULL; }
+mfile_t *mfq_last(mfq_t *q) { return atomic_load_explicit(&q->last, memory_order_acquire); }
 
 mfile_t *mfq_add(mfq_t *q, int64_t from, mfile_alloc_fn fn, void *fn_arg, int *err) {
     char path[4096], name[21];
@@ -256,6 +262,7 @@ mfile_t *mfq_add(mfq_t *q, int64_t from, mfile_alloc_fn fn, void *fn_arg, int *e
     pthread_mutex_lock(&q->lock);
     if (q->n == q->cap) q->files = xrealloc(q->files, sizeof(mfile_t *) * (size_t)(q->cap = q->cap ? q->cap * 2 : 16));
     q->files[q->n++] = f;
+    set_last(q);
     pthread_mutex_unlock(&q->lock);
     return f;
 }
@@ -280,6 +287,7 @@ void mfq_truncate(mfq_t *q, int64_t offset) {
     }
     int n = q->n;
     q->n = keep;
+    set_last(q);
     pthread_mutex_unlock(&q->lock);
     for (int i = keep; i < n; i++) {
         log_info("recovery: deleting %s (beyond offset %lld)", q->files[i]->path, (long long)offset);
@@ -312,6 +320,7 @@ void mfq_destroy_all(mfq_t *q) {
     mfile_t **fs = q->files;
     q->files = NULL;
     q->n = q->cap = 0;
+    set_last(q);
     pthread_mutex_unlock(&q->lock);
     for (int i = 0; i < n; i++) mfile_destroy(fs[i]);
     free(fs);

@@ -57,6 +57,7 @@ typedef struct mfq_s {
     pthread_mutex_t lock; /* guards files/n (not the file contents) */
     mfile_t **files;
     int n, cap;
+    mfile_t *_Atomic last; /* files[n-1]: read without the lock by the single writer */
 } mfq_t;
 
 void mfq_init(mfq_t *q, const char *dir, int64_t file_size);
@@ -65,7 +66,7 @@ void mfq_free(mfq_t *q); /* drops every file's queue reference (does not delete)
 int mfq_load(mfq_t *q, char *err, size_t errlen);
 /* The file containing offset, pinned (mfile_unref when done), or NULL. */
 mfile_t *mfq_find_pin(mfq_t *q, int64_t offset);
-/* Last file (unpinned: only for the writer, who is the only one to add files). */
+/* Last file, lock-free (unpinned: for the writer; the last file is never deleted). */
 mfile_t *mfq_last(mfq_t *q);
 /* Creates and appends the file starting at from. NULL with *err. */
 mfile_t *mfq_add(mfq_t *q, int64_t from, mfile_alloc_fn fn, void *fn_arg, int *err);
