@@ -136,10 +136,11 @@ struct store_s {
     pthread_mutex_t ckpt_lock;
 
     pthread_mutex_t fl_mu;
-    pthread_cond_t fl_cv;
-    wvec_t wq, wr;
-    int fl_kick, fl_stop, fl_done;
-    pthread_t fl_thread;
+    pthread_cond_t fl_cv, ack_cv;
+    wvec_t wq, wr;               /* pending waiters (fl_mu); the ack thread's batch */
+    int64_t wq_max_upto;         /* fl_mu */
+    int fl_stop, fl_done, ack_pending, ack_done;
+    pthread_t fl_thread, ack_thread;
 
     pthread_mutex_t ds_mu;
     pthread_cond_t ds_cv;
@@ -457,27 +458,38 @@ static int flush_range(store_t *s, int64_t from, int64_t to) {
     return 0;
 }
 
+static void deadline_in(struct timespec *ts, int ms) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
+/*
+ * Flush thread. SYNC: whenever data is unflushed, make it durable at once
+ * (writers arriving during an msync are covered by the next one: group
+ * commit). ASYNC: every flushIntervalCommitLog, or at once when a waiter asks.
+ * Acknowledging waiters is left to the ack thread, so waking many writers
+ * overlaps with the next msync instead of delaying it.
+ */
 static void *flush_main(void *arg) {
     store_t *s = arg;
     int sync = s->cfg.flushDiskType == STORE_SYNC_FLUSH;
-    int64_t last_thorough = mono_ms();
+    int64_t last_thorough = mono_ms(), next_due = mono_ms() + s->cfg.flushIntervalCommitLog;
     for (;;) {
         pthread_mutex_lock(&s->fl_mu);
-        if (!s->fl_stop && !s->fl_kick && s->wq.n == 0) {
-            int wait_ms = sync ? 10 : s->cfg.flushIntervalCommitLog;
+        for (;;) {
+            int64_t flushed = atomic_load(&s->cl_flushed);
+            if (s->fl_stop) break;
+            if (sync && atomic_load_explicit(&s->cl_wrote, memory_order_acquire) > flushed) break;
+            if (!sync && (s->wq_max_upto > flushed || mono_ms() >= next_due)) break;
             struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            int wait = sync ? 10 : (int)(next_due - mono_ms());
+            deadline_in(&ts, wait > 0 ? wait : 1);
             pthread_cond_timedwait(&s->fl_cv, &s->fl_mu, &ts);
         }
-        wvec_t tmp = s->wr;
-        s->wr = s->wq;
-        s->wq = tmp;
-        s->wq.n = 0;
         int stop = s->fl_stop;
-        s->fl_kick = 0;
+        int waiters = s->wq_max_upto > atomic_load(&s->cl_flushed);
         pthread_mutex_unlock(&s->fl_mu);
 
         int64_t target = atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
@@ -486,18 +498,50 @@ static void *flush_main(void *arg) {
         int64_t now = mono_ms();
         int thorough = now - last_thorough >= s->cfg.flushCommitLogThoroughInterval;
         int pages = (int)(target / 4096 - flushed / 4096);
+        if (!sync) next_due = now + s->cfg.flushIntervalCommitLog;
         if (target > flushed &&
-            (sync || stop || s->wr.n > 0 || thorough || pages >= s->cfg.flushCommitLogLeastPages)) {
+            (sync || stop || waiters || thorough || pages >= s->cfg.flushCommitLogLeastPages)) {
             if (flush_range(s, flushed, target) == 0) {
                 atomic_store_explicit(&s->cl_flushed, target, memory_order_release);
                 pthread_mutex_lock(&s->ckpt_lock);
                 s->ckpt.physic_ts = ts;
                 pthread_mutex_unlock(&s->ckpt_lock);
                 atomic_fetch_add_explicit(&s->flushes, 1, memory_order_relaxed);
+            } else {
+                usleep(10000); /* I/O error: waiters time out; do not spin */
             }
             if (thorough) last_thorough = now;
         }
-        flushed = atomic_load(&s->cl_flushed);
+        pthread_mutex_lock(&s->fl_mu);
+        s->ack_pending = 1;
+        if (stop) s->fl_done = 1;
+        pthread_cond_signal(&s->ack_cv);
+        pthread_mutex_unlock(&s->fl_mu);
+        if (stop) break;
+    }
+    return NULL;
+}
+
+/* Ack thread: completes flush waiters (callbacks run here). */
+static void *ack_main(void *arg) {
+    store_t *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->fl_mu);
+        if (!s->ack_pending && !s->fl_done) {
+            struct timespec ts;
+            deadline_in(&ts, 10);
+            pthread_cond_timedwait(&s->ack_cv, &s->fl_mu, &ts);
+        }
+        s->ack_pending = 0;
+        int done = s->fl_done;
+        wvec_t tmp = s->wr;
+        s->wr = s->wq;
+        s->wq = tmp;
+        s->wq.n = 0;
+        s->wq_max_upto = 0;
+        pthread_mutex_unlock(&s->fl_mu);
+
+        int64_t flushed = atomic_load_explicit(&s->cl_flushed, memory_order_acquire);
         int64_t wall = mono_ms();
         size_t keep = 0;
         for (size_t i = 0; i < s->wr.n; i++) {
@@ -505,7 +549,7 @@ static void *flush_main(void *arg) {
             if (w->upto <= flushed) {
                 w->cb(w->arg, STORE_PUT_OK);
                 atomic_fetch_add_explicit(&s->flush_waiters, 1, memory_order_relaxed);
-            } else if (wall >= w->deadline || stop) {
+            } else if (wall >= w->deadline || done) {
                 w->cb(w->arg, STORE_FLUSH_DISK_TIMEOUT);
                 atomic_fetch_add_explicit(&s->flush_waiters, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&s->flush_timeouts, 1, memory_order_relaxed);
@@ -513,19 +557,17 @@ static void *flush_main(void *arg) {
                 s->wr.v[keep++] = *w;
             }
         }
-        if (keep) {
-            pthread_mutex_lock(&s->fl_mu);
-            for (size_t i = 0; i < keep; i++) wvec_push(&s->wq, s->wr.v[i]);
-            pthread_mutex_unlock(&s->fl_mu);
+        pthread_mutex_lock(&s->fl_mu);
+        for (size_t i = 0; i < keep; i++) {
+            wvec_push(&s->wq, s->wr.v[i]);
+            if (s->wr.v[i].upto > s->wq_max_upto) s->wq_max_upto = s->wr.v[i].upto;
         }
+        if (keep) pthread_cond_signal(&s->fl_cv); /* ASYNC: they still need a flush */
+        int finished = done && s->wq.n == 0;
+        if (finished) s->ack_done = 1;
+        pthread_mutex_unlock(&s->fl_mu);
         s->wr.n = 0;
-        if (stop) {
-            pthread_mutex_lock(&s->fl_mu);
-            int more = s->wq.n > 0;
-            if (!more) s->fl_done = 1;
-            pthread_mutex_unlock(&s->fl_mu);
-            if (!more) break;
-        }
+        if (finished) break;
     }
     return NULL;
 }
@@ -533,13 +575,19 @@ static void *flush_main(void *arg) {
 void store_wait_flush(store_t *s, int64_t upto, store_flush_cb cb, void *arg) {
     waiter_t w = {upto, mono_ms() + s->cfg.syncFlushTimeout, cb, arg};
     pthread_mutex_lock(&s->fl_mu);
-    if (s->fl_done) {
+    if (s->ack_done) {
         pthread_mutex_unlock(&s->fl_mu);
         cb(arg, atomic_load(&s->cl_flushed) >= upto ? STORE_PUT_OK : STORE_FLUSH_DISK_TIMEOUT);
         return;
     }
     wvec_push(&s->wq, w);
-    pthread_cond_signal(&s->fl_cv);
+    if (upto > s->wq_max_upto) s->wq_max_upto = upto;
+    if (atomic_load_explicit(&s->cl_flushed, memory_order_acquire) >= upto) {
+        s->ack_pending = 1; /* already durable: only the ack thread is needed */
+        pthread_cond_signal(&s->ack_cv);
+    } else {
+        pthread_cond_signal(&s->fl_cv);
+    }
     pthread_mutex_unlock(&s->fl_mu);
 }
 
@@ -1066,6 +1114,7 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->fl_cv, &ca);
+    pthread_cond_init(&s->ack_cv, &ca);
     pthread_cond_init(&s->ds_cv, &ca);
     pthread_cond_init(&s->sv_cv, &ca);
     pthread_condattr_destroy(&ca);
@@ -1131,6 +1180,7 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
         checkpoint_write(&s->ckpt);
     }
     if (pthread_create(&s->fl_thread, NULL, flush_main, s) != 0 ||
+        pthread_create(&s->ack_thread, NULL, ack_main, s) != 0 ||
         pthread_create(&s->ds_thread, NULL, dispatch_main, s) != 0 ||
         pthread_create(&s->sv_thread, NULL, service_main, s) != 0 ||
         pthread_create(&s->wm_thread, NULL, warm_main, s) != 0) {
@@ -1164,6 +1214,7 @@ void store_close(store_t *s) {
         pthread_cond_signal(&s->fl_cv);
         pthread_mutex_unlock(&s->fl_mu);
         pthread_join(s->fl_thread, NULL);
+        pthread_join(s->ack_thread, NULL);
         pthread_mutex_lock(&s->sv_mu);
         s->sv_stop = 1;
         pthread_cond_signal(&s->sv_cv);
@@ -1204,6 +1255,7 @@ void store_close(store_t *s) {
     pthread_mutex_destroy(&s->sv_mu);
     pthread_mutex_destroy(&s->clean_mu);
     pthread_cond_destroy(&s->fl_cv);
+    pthread_cond_destroy(&s->ack_cv);
     pthread_cond_destroy(&s->ds_cv);
     pthread_cond_destroy(&s->sv_cv);
     free(s->cfg.deleteWhen);

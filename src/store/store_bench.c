@@ -177,6 +177,7 @@ typedef struct result_s {
     const char *frac_of;
     uint64_t msgs;
     int64_t dispatch_lag;
+    double msgs_per_flush;
 } result_t;
 
 static store_t *bench_open(const bench_opts_t *o, const char *sub, int sync, char *dir_out) {
@@ -243,6 +244,7 @@ static int run_case(const bench_opts_t *o, int body, int writers, int sync, cons
     store_stats_t st;
     store_get_stats(s, &st);
     res->dispatch_lag = st.dispatch_behind_bytes;
+    res->msgs_per_flush = st.flushes ? (double)n / (double)st.flushes : 0;
     if (sync) {
         res->frac = ph->fds_rate > 0 ? res->msgs_per_s / ph->fds_rate : 0;
         res->frac_of = "x fdatasync rate";
@@ -293,23 +295,26 @@ static void *bench_reader(void *arg) {
 static void usage(void) {
     fprintf(stderr,
             "usage: petrel bench store [--dir DIR] [--seconds S] [--json] [--no-index]\n"
-            "                          [--segment-mb N] [--phys-mb N] [--quick]\n"
+            "                          [--segment-mb N] [--phys-mb N] [--quick] [--only TEXT]\n"
             "  Appends (100 B / 1 KiB, 1 and 16 writers ASYNC_FLUSH; 1, 16, 64 writers\n"
             "  SYNC_FLUSH), reads through the consume queues, and the disk's sequential\n"
-            "  write bandwidth and fdatasync rate, in one run. DIR defaults to $TMPDIR or /tmp.\n");
+            "  write bandwidth and fdatasync rate, in one run. DIR defaults to $TMPDIR or /tmp.\n"
+            "  --only TEXT runs the cases whose name contains TEXT (e.g. \"SYNC_FLUSH 100B\").\n");
 }
 
 int store_bench_main(int argc, char **argv) {
     bench_opts_t o = {NULL, 3.0, 1, 1073741824LL};
     int json = 0, phys_mb = 1024, quick = 0;
+    const char *only = NULL;
     static const struct option lo[] = {{"dir", 1, 0, 'd'},     {"seconds", 1, 0, 's'},
                                        {"json", 0, 0, 'j'},    {"no-index", 0, 0, 'n'},
                                        {"segment-mb", 1, 0, 'g'}, {"phys-mb", 1, 0, 'p'},
                                        {"quick", 0, 0, 'q'},   {"help", 0, 0, 'h'},
+                                       {"only", 1, 0, 'o'},
                                        {0, 0, 0, 0}};
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "d:s:jng:p:qh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:s:jng:p:qho:", lo, NULL)) != -1) {
         switch (ch) {
         case 'd': o.dir = optarg; break;
         case 's': o.secs = atof(optarg); break;
@@ -318,6 +323,7 @@ int store_bench_main(int argc, char **argv) {
         case 'g': o.seg = atoll(optarg) * 1024 * 1024; break;
         case 'p': phys_mb = atoi(optarg); break;
         case 'q': quick = 1; break;
+        case 'o': only = optarg; break;
         default: usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -353,13 +359,21 @@ int store_bench_main(int argc, char **argv) {
     char kept_dir[4200] = "";
     for (int i = 0; i < ncases; i++) {
         int keep = i == 0;
+        char nm[64];
+        snprintf(nm, sizeof(nm), "%s %dB %dw", cases[i][2] ? "SYNC_FLUSH" : "ASYNC_FLUSH", cases[i][0], cases[i][1]);
+        if (only && !strstr(nm, only) && !keep) {
+            snprintf(res[i].name, sizeof(res[i].name), "%s", nm);
+            continue;
+        }
         if (run_case(&o, cases[i][0], cases[i][1], cases[i][2], &ph, &res[i], keep, &kept, kept_dir) != 0)
             return 1;
         if (!json) {
             result_t *r = &res[i];
-            printf("%-22s %10.0f msgs/s %8.1f MB/s (%.1f with final flush)  p50 %7.1f us  p99 %8.1f us  = %.2f %s\n",
+            printf("%-22s %10.0f msgs/s %8.1f MB/s (%.1f with final flush)  p50 %7.1f us  p99 %8.1f us  = %.2f %s",
                    r->name, r->msgs_per_s, r->mb_per_s, r->mb_per_s_flushed, r->p50_us, r->p99_us,
                    r->frac, r->frac_of);
+            if (r->sync) printf("  [%.1f msgs/flush]", r->msgs_per_flush);
+            printf("\n");
             fflush(stdout);
         }
     }
@@ -388,10 +402,10 @@ int store_bench_main(int argc, char **argv) {
             result_t *r = &res[i];
             printf("%s{\"flush\":\"%s\",\"body\":%d,\"writers\":%d,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,"
                    "\"mb_per_s_with_flush\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"fraction\":%.3f,"
-                   "\"fraction_of\":\"%s\"}",
+                   "\"fraction_of\":\"%s\",\"msgs_per_flush\":%.1f}",
                    i ? "," : "", r->sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", r->body, r->writers,
                    r->msgs_per_s, r->mb_per_s, r->mb_per_s_flushed, r->p50_us, r->p99_us, r->frac,
-                   r->frac_of);
+                   r->frac_of, r->msgs_per_flush);
         }
         printf("],\"read\":{\"body\":100,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,\"messages\":%llu}}\n",
                read_rate, read_mbps, (unsigned long long)read_n);
