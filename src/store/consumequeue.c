@@ -244,8 +244,9 @@ int cq_delete_expired(cq_t *cq, int64_t cl_min) {
     return deleted;
 }
 
-void cq_flush(cq_t *cq) {
+void cq_flush(cq_t *cq, int least_bytes) {
     int64_t end = atomic_load_explicit(&cq->max_offset, memory_order_acquire) * CQ_UNIT;
+    if (end - cq->flushed_bytes < least_bytes) return;
     while (cq->flushed_bytes < end) {
         mfile_t *f = mfq_find_pin(&cq->files, cq->flushed_bytes);
         if (!f) break;

@@ -831,16 +831,23 @@ static int clean_pass(store_t *s, int force, int allow_time) {
 
 int store_clean_now(store_t *s, int force) { return clean_pass(s, force, 1); }
 
-static void flush_logics(store_t *s) {
+/*
+ * Consume queues are flushed when 2 pages are dirty (flushConsumeQueueLeastPages)
+ * and all of them every 60 s (thorough); only a thorough pass may move
+ * logicsMsgTimestamp, so abnormal recovery re-dispatches at most ~60 s of log.
+ */
+#define CQ_THOROUGH_MS 60000
+
+static void flush_logics(store_t *s, int thorough) {
     int64_t ts = atomic_load_explicit(&s->last_store_ts, memory_order_acquire);
     cq_t **v;
     size_t n;
     snapshot_cqs(s, &v, &n);
-    for (size_t i = 0; i < n; i++) cq_flush(v[i]);
+    for (size_t i = 0; i < n; i++) cq_flush(v[i], thorough ? 0 : 2 * 4096);
     free(v);
     int64_t its = s->index ? index_flush(s->index) : 0;
     pthread_mutex_lock(&s->ckpt_lock);
-    s->ckpt.logics_ts = ts;
+    if (thorough) s->ckpt.logics_ts = ts;
     if (s->index) s->ckpt.index_ts = its;
     checkpoint_write(&s->ckpt);
     pthread_mutex_unlock(&s->ckpt_lock);
@@ -849,12 +856,12 @@ static void flush_logics(store_t *s) {
 void store_flush_all(store_t *s) {
     int64_t target = atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
     store_wait_flush_sync(s, target);
-    flush_logics(s);
+    flush_logics(s, 1);
 }
 
 static void *service_main(void *arg) {
     store_t *s = arg;
-    int64_t last_flush = mono_ms(), last_clean = mono_ms();
+    int64_t last_flush = mono_ms(), last_clean = mono_ms(), last_thorough = mono_ms();
     /* Java waits 60 s before the first clean; a fraction of the interval is enough here. */
     for (;;) {
         pthread_mutex_lock(&s->sv_mu);
@@ -870,7 +877,9 @@ static void *service_main(void *arg) {
         if (stop) break;
         int64_t now = mono_ms();
         if (now - last_flush >= s->cfg.flushIntervalConsumeQueue) {
-            flush_logics(s);
+            int thorough = now - last_thorough >= CQ_THOROUGH_MS;
+            flush_logics(s, thorough);
+            if (thorough) last_thorough = now;
             int im, sp;
             if (!s->cfg.start_clean_thread) {
                 pthread_mutex_lock(&s->clean_mu);
@@ -1174,7 +1183,7 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
         cq_t **v;
         size_t n;
         snapshot_cqs(s, &v, &n);
-        for (size_t i = 0; i < n; i++) cq_flush(v[i]);
+        for (size_t i = 0; i < n; i++) cq_flush(v[i], 0);
         free(v);
         flush_range(s, mfq_min_offset(&s->cl) < 0 ? 0 : mfq_min_offset(&s->cl), atomic_load(&s->cl_wrote));
         checkpoint_write(&s->ckpt);
@@ -1231,7 +1240,7 @@ void store_close(store_t *s) {
         pthread_mutex_lock(&s->ckpt_lock);
         s->ckpt.physic_ts = atomic_load(&s->last_store_ts);
         pthread_mutex_unlock(&s->ckpt_lock);
-        flush_logics(s);
+        flush_logics(s, 1);
         char buf[4096];
         path_join(buf, sizeof(buf), s->root, "abort");
         if (clean) unlink(buf);

@@ -116,7 +116,8 @@ void cq_truncate_phys(cq_t *cq, int64_t cut);
 void cq_correct_min(cq_t *cq, int64_t cl_min);
 /* Deletes leading files whose last entry < cl_min (never the last). Returns files deleted. */
 int cq_delete_expired(cq_t *cq, int64_t cl_min);
-void cq_flush(cq_t *cq);
+/* Flushes the unflushed entries when there are at least least_bytes of them (0: any). */
+void cq_flush(cq_t *cq, int least_bytes);
 
 /* ---- index (indexfile.c) ------------------------------------------------------ */
 
