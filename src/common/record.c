@@ -22,11 +22,13 @@ static uint32_t crc_tab[8][256];
 __attribute__((constructor)) static void crc_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
         crc_tab[0][i] = c;
     }
     for (uint32_t i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++) crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+        for (int t = 1; t < 8; t++)
+            crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
 }
 
 static uint32_t crc32_ieee(const uint8_t *p, size_t len) {
@@ -50,7 +52,8 @@ static uint32_t crc32_ieee(const uint8_t *p, size_t len) {
         p += 8;
         len -= 8;
     }
-    while (len--) c = crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+    while (len--)
+        c = crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
 }
 
@@ -80,7 +83,9 @@ uint32_t record_encode(const record_fields_t *f, uint8_t *dst, size_t cap) {
     be32_put(p, (uint32_t)f->flag), p += 4;
     be64_put(p, (uint64_t)f->queue_offset), p += 8;
     be64_put(p, (uint64_t)f->phys_offset), p += 8;
-    be32_put(p, (uint32_t)f->sys_flag & ~(uint32_t)(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6)), p += 4;
+    be32_put(p, (uint32_t)f->sys_flag &
+                    ~(uint32_t)(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6)),
+        p += 4;
     be64_put(p, (uint64_t)f->born_ts), p += 8;
     be32_put(p, f->born_ip), p += 4;
     be32_put(p, (uint32_t)f->born_port), p += 4;

@@ -141,7 +141,8 @@ int cq_put(cq_t *cq, int64_t q, int64_t phys, int32_t size, int64_t tags, mfile_
             /* A queue rebuilt from the middle: dummies before q in its first file. */
             int64_t from = q * CQ_UNIT / cq->files.file_size * cq->files.file_size;
             if ((rc = ensure_file(cq, q, fn, fn_arg)) != 0) return rc;
-            for (int64_t d = from / CQ_UNIT; d < q; d++) write_entry(cq, d, 0, CQ_DUMMY_SIZE, 0);
+            for (int64_t d = from / CQ_UNIT; d < q; d++)
+                write_entry(cq, d, 0, CQ_DUMMY_SIZE, 0);
             atomic_store(&cq->min_offset, q);
         } else {
             log_warn("consume queue %s/%d: gap %lld..%lld filled with dummy entries", cq->topic,
@@ -160,7 +161,8 @@ int cq_put(cq_t *cq, int64_t q, int64_t phys, int32_t size, int64_t tags, mfile_
 }
 
 int cq_read(cq_t *cq, int64_t q, int64_t *phys, int32_t *size, int64_t *tags) {
-    if (q < atomic_load(&cq->min_offset) || q >= atomic_load_explicit(&cq->max_offset, memory_order_acquire))
+    if (q < atomic_load(&cq->min_offset) ||
+        q >= atomic_load_explicit(&cq->max_offset, memory_order_acquire))
         return -1;
     mfile_t *f = mfq_find_pin(&cq->files, q * CQ_UNIT);
     if (!f) return -1;

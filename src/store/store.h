@@ -31,31 +31,31 @@ typedef enum { STORE_ASYNC_FLUSH = 0, STORE_SYNC_FLUSH = 1 } store_flush_type_t;
 
 /* RocketMQ names and defaults (§8.1); sizes in bytes, times in ms unless noted. */
 typedef struct store_config_s {
-    char *storePathRootDir;           /* default "$HOME/store" */
-    char *storePathCommitLog;         /* "" = {root}/commitlog */
-    int64_t mappedFileSizeCommitLog;  /* 1 GiB */
-    int64_t mappedFileSizeConsumeQueue; /* 300000 * 20; rounded down to a multiple of 20 */
-    int flushDiskType;                /* store_flush_type_t: ASYNC_FLUSH */
-    int flushIntervalCommitLog;       /* 500 */
-    int flushCommitLogTimed;          /* true */
-    int flushCommitLogLeastPages;     /* 4 */
-    int flushCommitLogThoroughInterval; /* 10000 */
-    int flushIntervalConsumeQueue;    /* 1000 */
-    int syncFlushTimeout;             /* 5000 */
-    int maxMessageSize;               /* 4 MiB: body limit and whole-record limit */
-    int fileReservedTime;             /* hours: 72 */
-    char *deleteWhen;                 /* "04": local hours, ';'-separated */
-    int diskMaxUsedSpaceRatio;        /* 75 (%) */
-    int diskSpaceWarningLevelRatio;   /* 90: writes refused above it */
-    int diskSpaceCleanForciblyRatio;  /* 85: delete regardless of age above it */
-    int cleanResourceInterval;        /* 10000 */
-    int deleteCommitLogFilesInterval; /* 100 */
-    int deleteFileBatchMax;           /* 10 */
-    int messageIndexEnable;           /* true */
-    int maxHashSlotNum;               /* 5000000 */
-    int maxIndexNum;                  /* 20000000 */
-    int checkCRCOnRecover;            /* true */
-    int osPageCacheBusyTimeOutMills;  /* 1000 */
+    char *storePathRootDir;                /* default "$HOME/store" */
+    char *storePathCommitLog;              /* "" = {root}/commitlog */
+    int64_t mappedFileSizeCommitLog;       /* 1 GiB */
+    int64_t mappedFileSizeConsumeQueue;    /* 300000 * 20; rounded down to a multiple of 20 */
+    int flushDiskType;                     /* store_flush_type_t: ASYNC_FLUSH */
+    int flushIntervalCommitLog;            /* 500 */
+    int flushCommitLogTimed;               /* true */
+    int flushCommitLogLeastPages;          /* 4 */
+    int flushCommitLogThoroughInterval;    /* 10000 */
+    int flushIntervalConsumeQueue;         /* 1000 */
+    int syncFlushTimeout;                  /* 5000 */
+    int maxMessageSize;                    /* 4 MiB: body limit and whole-record limit */
+    int fileReservedTime;                  /* hours: 72 */
+    char *deleteWhen;                      /* "04": local hours, ';'-separated */
+    int diskMaxUsedSpaceRatio;             /* 75 (%) */
+    int diskSpaceWarningLevelRatio;        /* 90: writes refused above it */
+    int diskSpaceCleanForciblyRatio;       /* 85: delete regardless of age above it */
+    int cleanResourceInterval;             /* 10000 */
+    int deleteCommitLogFilesInterval;      /* 100 */
+    int deleteFileBatchMax;                /* 10 */
+    int messageIndexEnable;                /* true */
+    int maxHashSlotNum;                    /* 5000000 */
+    int maxIndexNum;                       /* 20000000 */
+    int checkCRCOnRecover;                 /* true */
+    int osPageCacheBusyTimeOutMills;       /* 1000 */
     int maxTransferBytesOnMessageInMemory; /* 262144 */
     int maxTransferCountOnMessageInMemory; /* 32 */
     int maxTransferBytesOnMessageInDisk;   /* 65536 */
@@ -76,7 +76,7 @@ typedef struct store_config_s {
     /* Test hook: called instead of posix_fallocate for every new file. Returns 0 or errno. */
     int (*fallocate_fn)(int fd, int64_t len, void *arg);
     void *fallocate_arg;
-    int start_clean_thread;           /* default 1; tests call store_clean_now instead */
+    int start_clean_thread; /* default 1; tests call store_clean_now instead */
 } store_config_t;
 
 /* The broker.conf keys above, for cfg_load_file / cfg_apply_args. */
@@ -104,7 +104,7 @@ typedef struct store_msg_s {
     int32_t flag;
     int32_t sys_flag;
     int64_t born_ts;
-    uint32_t born_ip;   /* IPv4, host order */
+    uint32_t born_ip; /* IPv4, host order */
     int32_t born_port;
     uint32_t store_ip;  /* brokerIP1, host order */
     int32_t store_port; /* listenPort */
@@ -119,10 +119,10 @@ typedef struct store_msg_s {
 
 typedef enum {
     STORE_PUT_OK = 0,
-    STORE_FLUSH_DISK_TIMEOUT,       /* from store_wait_flush: stored, not yet known durable */
-    STORE_MESSAGE_ILLEGAL,          /* body/record > maxMessageSize, topic > 127, props > 32767 */
-    STORE_SERVICE_NOT_AVAILABLE,    /* shut down, read-only, disk full (see reason) */
-    STORE_OS_PAGECACHE_BUSY,        /* the put lock has been held > osPageCacheBusyTimeOutMills */
+    STORE_FLUSH_DISK_TIMEOUT,        /* from store_wait_flush: stored, not yet known durable */
+    STORE_MESSAGE_ILLEGAL,           /* body/record > maxMessageSize, topic > 127, props > 32767 */
+    STORE_SERVICE_NOT_AVAILABLE,     /* shut down, read-only, disk full (see reason) */
+    STORE_OS_PAGECACHE_BUSY,         /* the put lock has been held > osPageCacheBusyTimeOutMills */
     STORE_CREATE_MAPPED_FILE_FAILED, /* new segment could not be created (e.g. ENOSPC) */
     STORE_UNKNOWN_ERROR,
 } store_put_status_t;
@@ -130,13 +130,13 @@ typedef enum {
 const char *store_put_status_name(int status);
 
 typedef struct store_put_result_s {
-    int status;              /* store_put_status_t */
-    int64_t phys_offset;     /* commit log offset of the record */
-    int32_t wrote_bytes;     /* record size; phys_offset + wrote_bytes is what to wait for */
-    int64_t queue_offset;    /* logical offset in the consume queue (0 for PREPARED/ROLLBACK) */
+    int status;           /* store_put_status_t */
+    int64_t phys_offset;  /* commit log offset of the record */
+    int32_t wrote_bytes;  /* record size; phys_offset + wrote_bytes is what to wait for */
+    int64_t queue_offset; /* logical offset in the consume queue (0 for PREPARED/ROLLBACK) */
     int64_t store_ts;
     char msg_id[RECORD_MSGID_V4_LEN + 1]; /* offset message id */
-    const char *reason;      /* static text for non-OK statuses, else NULL */
+    const char *reason;                   /* static text for non-OK statuses, else NULL */
 } store_put_result_t;
 
 /* Appends one message. Never fsyncs on the caller's thread. Returns res->status. */
@@ -177,7 +177,8 @@ typedef enum {
     STORE_GET_NO_MESSAGE_IN_QUEUE,
 } store_get_status_t;
 
-/* RocketMQ's GetMessageStatus name ("FOUND", "OFFSET_OVERFLOW_ONE", ...), used as the pull remark. */
+/* RocketMQ's GetMessageStatus name ("FOUND", "OFFSET_OVERFLOW_ONE", ...), used as the pull remark.
+ */
 const char *store_get_status_name(int status);
 
 /* A record in the mapped commit log. */
@@ -199,15 +200,15 @@ typedef struct store_filter_s {
 #define STORE_GET_MAX_PINS 8
 
 typedef struct store_get_result_s {
-    int status;               /* store_get_status_t */
+    int status; /* store_get_status_t */
     int64_t next_begin_offset;
     int64_t min_offset;
     int64_t max_offset;
     int suggest_pulling_from_slave;
     uint32_t msg_count;
     uint32_t total_bytes;
-    store_slice_t *msgs;      /* msg_count slices, in queue order */
-    int64_t *queue_offsets;   /* queue offset of each slice */
+    store_slice_t *msgs;    /* msg_count slices, in queue order */
+    int64_t *queue_offsets; /* queue offset of each slice */
     /* private: */
     store_slice_t inline_msgs[STORE_GET_INLINE];
     int64_t inline_qoffs[STORE_GET_INLINE];
@@ -241,7 +242,8 @@ typedef struct store_pinned_s {
 int store_read_at(store_t *s, int64_t phys, store_pinned_t *out);
 void store_pinned_release(store_pinned_t *p);
 
-/* Consume-queue offsets: max = the offset the next message gets; -1 / 0 when the queue is unknown. */
+/* Consume-queue offsets: max = the offset the next message gets; -1 / 0 when the queue is unknown.
+ */
 int64_t store_max_offset(store_t *s, const char *topic, int32_t queue_id);
 int64_t store_min_offset(store_t *s, const char *topic, int32_t queue_id);
 /*
@@ -254,8 +256,8 @@ int64_t store_earliest_msg_time(store_t *s, const char *topic, int32_t queue_id)
 /* Store time of the message at a queue offset, or -1. */
 int64_t store_msg_store_time(store_t *s, const char *topic, int32_t queue_id, int64_t offset);
 /* The consume-queue entry at offset. Returns 0 or -1. */
-int store_cq_entry(store_t *s, const char *topic, int32_t queue_id, int64_t offset,
-                   int64_t *phys, int32_t *size, int64_t *tags_code);
+int store_cq_entry(store_t *s, const char *topic, int32_t queue_id, int64_t offset, int64_t *phys,
+                   int32_t *size, int64_t *tags_code);
 
 /*
  * Index lookup (QUERY_MESSAGE): phys offsets of records whose key hash matches
@@ -265,8 +267,8 @@ int store_cq_entry(store_t *s, const char *topic, int32_t queue_id, int64_t offs
  * *last_update_phys (may be NULL) get the newest index file's end values.
  */
 int store_query_by_key(store_t *s, const char *topic, const char *key, int max_num,
-                       int64_t begin_ts, int64_t end_ts, int64_t *phys_out,
-                       int64_t *last_update_ts, int64_t *last_update_phys);
+                       int64_t begin_ts, int64_t end_ts, int64_t *phys_out, int64_t *last_update_ts,
+                       int64_t *last_update_phys);
 
 /* Deletes a topic's consume queues and queue offsets (commit log records stay). */
 int store_delete_topic(store_t *s, const char *topic);
@@ -289,24 +291,23 @@ typedef struct store_arrival_s {
  * its consume-queue entry is readable). It must be cheap and must not call
  * back into the store's put path. NULL disables.
  */
-void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_t *a),
-                          void *arg);
+void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_t *a), void *arg);
 
 /* ---- runtime info ------------------------------------------------------------ */
 
 int64_t store_commitlog_min_offset(store_t *s);
-int64_t store_commitlog_max_offset(store_t *s);  /* readable end */
-int64_t store_confirm_offset(store_t *s);        /* = max offset (no controller mode) */
+int64_t store_commitlog_max_offset(store_t *s); /* readable end */
+int64_t store_confirm_offset(store_t *s);       /* = max offset (no controller mode) */
 int64_t store_flushed_offset(store_t *s);
-int64_t store_dispatched_offset(store_t *s);     /* index/arrival dispatch position */
-int store_disk_usage_percent(store_t *s);        /* commit log partition, as last measured */
+int64_t store_dispatched_offset(store_t *s); /* index/arrival dispatch position */
+int store_disk_usage_percent(store_t *s);    /* commit log partition, as last measured */
 int store_is_writeable(store_t *s);
 
 typedef struct store_stats_s {
     uint64_t put_msgs, put_bytes, put_failures;
     uint64_t get_calls, get_msgs, get_bytes;
-    uint64_t flushes;          /* fsyncs of the commit log */
-    uint64_t flush_waiters;    /* store_wait_flush calls completed */
+    uint64_t flushes;       /* fsyncs of the commit log */
+    uint64_t flush_waiters; /* store_wait_flush calls completed */
     uint64_t flush_timeouts;
     uint64_t segments_created, segments_deleted;
     int64_t dispatch_behind_bytes;

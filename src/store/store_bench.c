@@ -39,7 +39,8 @@ static void hist_add(hist_t *h, uint64_t ns) {
 }
 
 static void hist_merge(hist_t *d, const hist_t *s) {
-    for (int i = 0; i < 64 * HSUB; i++) d->b[i] += s->b[i];
+    for (int i = 0; i < 64 * HSUB; i++)
+        d->b[i] += s->b[i];
     d->n += s->n;
 }
 
@@ -60,8 +61,8 @@ static double hist_pct(const hist_t *h, double p) {
 /* ---- physical limits ------------------------------------------------------------- */
 
 typedef struct phys_s {
-    double seq_mbps;     /* buffered 1 MiB writes + final fsync */
-    double fds_rate;     /* 4 KiB append + fdatasync per second */
+    double seq_mbps; /* buffered 1 MiB writes + final fsync */
+    double fds_rate; /* 4 KiB append + fdatasync per second */
     double fds_p50_us, fds_p99_us;
 } phys_t;
 
@@ -132,7 +133,8 @@ static void *bench_writer(void *arg) {
     char body[4096];
     memset(body, 'm', sizeof(body));
     char props[128];
-    int pl = snprintf(props, sizeof(props), "TAGS\x01TagA\x02WAIT\x01true\x02UNIQ_KEY\x01%08X%08X0000000000000000\x02",
+    int pl = snprintf(props, sizeof(props),
+                      "TAGS\x01TagA\x02WAIT\x01true\x02UNIQ_KEY\x01%08X%08X0000000000000000\x02",
                       (unsigned)getpid(), (unsigned)w->id);
     char *ctr = props + pl - 17; /* the 16 counter digits */
     store_msg_t m = {0};
@@ -148,13 +150,15 @@ static void *bench_writer(void *arg) {
     m.props = props;
     m.props_len = (uint32_t)pl;
     m.tags_code = 2598919;
-    while (!atomic_load(w->go)) {}
+    while (!atomic_load(w->go)) {
+    }
     store_put_result_t r;
     uint64_t i = 0;
     for (;; i++) {
         if ((i & 63) == 0 && mono_ns() >= w->end_ns) break;
         uint64_t c = i;
-        for (int k = 15; k >= 0; k--, c >>= 4) ctr[k] = HEXD[c & 15];
+        for (int k = 15; k >= 0; k--, c >>= 4)
+            ctr[k] = HEXD[c & 15];
         int timed = w->sync || (i & 7) == 0;
         int64_t t0 = timed ? mono_ns() : 0;
         m.born_ts = 0;
@@ -219,7 +223,8 @@ static int run_case(const bench_opts_t *o, int body, int writers, int sync, cons
     }
     t0 = mono_ns();
     atomic_store(&go, 1);
-    for (int i = 0; i < writers; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < writers; i++)
+        pthread_join(th[i], NULL);
     int64_t t1 = mono_ns();
     store_flush_all(s);
     int64_t t2 = mono_ns();
@@ -231,7 +236,8 @@ static int run_case(const bench_opts_t *o, int body, int writers, int sync, cons
         bytes += w[i].bytes;
     }
     memset(res, 0, sizeof(*res));
-    snprintf(res->name, sizeof(res->name), "%s %dB %dw", sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", body, writers);
+    snprintf(res->name, sizeof(res->name), "%s %dB %dw", sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", body,
+             writers);
     res->body = body;
     res->writers = writers;
     res->sync = sync;
@@ -282,7 +288,8 @@ static void *bench_reader(void *arg) {
             store_get_release(&g);
             break;
         }
-        for (uint32_t i = 0; i < g.msg_count; i++) sink += g.msgs[i].data[3];
+        for (uint32_t i = 0; i < g.msg_count; i++)
+            sink += g.msgs[i].data[3];
         r->n += g.msg_count;
         r->bytes += g.total_bytes;
         off = g.next_begin_offset;
@@ -306,25 +313,42 @@ int store_bench_main(int argc, char **argv) {
     bench_opts_t o = {NULL, 3.0, 1, 1073741824LL};
     int json = 0, phys_mb = 1024, quick = 0;
     const char *only = NULL;
-    static const struct option lo[] = {{"dir", 1, 0, 'd'},     {"seconds", 1, 0, 's'},
-                                       {"json", 0, 0, 'j'},    {"no-index", 0, 0, 'n'},
+    static const struct option lo[] = {{"dir", 1, 0, 'd'},        {"seconds", 1, 0, 's'},
+                                       {"json", 0, 0, 'j'},       {"no-index", 0, 0, 'n'},
                                        {"segment-mb", 1, 0, 'g'}, {"phys-mb", 1, 0, 'p'},
-                                       {"quick", 0, 0, 'q'},   {"help", 0, 0, 'h'},
-                                       {"only", 1, 0, 'o'},
-                                       {0, 0, 0, 0}};
+                                       {"quick", 0, 0, 'q'},      {"help", 0, 0, 'h'},
+                                       {"only", 1, 0, 'o'},       {0, 0, 0, 0}};
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "d:s:jng:p:qho:", lo, NULL)) != -1) {
         switch (ch) {
-        case 'd': o.dir = optarg; break;
-        case 's': o.secs = atof(optarg); break;
-        case 'j': json = 1; break;
-        case 'n': o.index = 0; break;
-        case 'g': o.seg = atoll(optarg) * 1024 * 1024; break;
-        case 'p': phys_mb = atoi(optarg); break;
-        case 'q': quick = 1; break;
-        case 'o': only = optarg; break;
-        default: usage(); return ch == 'h' ? 0 : 2;
+        case 'd':
+            o.dir = optarg;
+            break;
+        case 's':
+            o.secs = atof(optarg);
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'n':
+            o.index = 0;
+            break;
+        case 'g':
+            o.seg = atoll(optarg) * 1024 * 1024;
+            break;
+        case 'p':
+            phys_mb = atoi(optarg);
+            break;
+        case 'q':
+            quick = 1;
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        default:
+            usage();
+            return ch == 'h' ? 0 : 2;
         }
     }
     if (quick) {
@@ -350,8 +374,8 @@ int store_bench_main(int argc, char **argv) {
                ph.seq_mbps, ph.fds_rate, ph.fds_p50_us, ph.fds_p99_us);
 
     static const int cases[][3] = {/* body, writers, sync */
-                                   {100, 1, 0},  {100, 16, 0}, {1024, 1, 0}, {1024, 16, 0},
-                                   {100, 1, 1},  {100, 16, 1}, {100, 64, 1}, {1024, 1, 1},
+                                   {100, 1, 0},   {100, 16, 0}, {1024, 1, 0}, {1024, 16, 0},
+                                   {100, 1, 1},   {100, 16, 1}, {100, 64, 1}, {1024, 1, 1},
                                    {1024, 16, 1}, {1024, 64, 1}};
     int ncases = (int)(sizeof(cases) / sizeof(cases[0]));
     result_t *res = xcalloc((size_t)ncases, sizeof(result_t));
@@ -360,16 +384,19 @@ int store_bench_main(int argc, char **argv) {
     for (int i = 0; i < ncases; i++) {
         int keep = i == 0;
         char nm[64];
-        snprintf(nm, sizeof(nm), "%s %dB %dw", cases[i][2] ? "SYNC_FLUSH" : "ASYNC_FLUSH", cases[i][0], cases[i][1]);
-        if (only && !strstr(nm, only) && !keep) {
+        snprintf(nm, sizeof(nm), "%s %dB %dw", cases[i][2] ? "SYNC_FLUSH" : "ASYNC_FLUSH",
+                 cases[i][0], cases[i][1]);
+        if (only && strncmp(nm, only, strlen(only)) != 0 && !keep) {
             snprintf(res[i].name, sizeof(res[i].name), "%s", nm);
             continue;
         }
-        if (run_case(&o, cases[i][0], cases[i][1], cases[i][2], &ph, &res[i], keep, &kept, kept_dir) != 0)
+        if (run_case(&o, cases[i][0], cases[i][1], cases[i][2], &ph, &res[i], keep, &kept,
+                     kept_dir) != 0)
             return 1;
         if (!json) {
             result_t *r = &res[i];
-            printf("%-22s %10.0f msgs/s %8.1f MB/s (%.1f with final flush)  p50 %7.1f us  p99 %8.1f us  = %.2f %s",
+            printf("%-22s %10.0f msgs/s %8.1f MB/s (%.1f with final flush)  p50 %7.1f us  p99 "
+                   "%8.1f us  = %.2f %s",
                    r->name, r->msgs_per_s, r->mb_per_s, r->mb_per_s_flushed, r->p50_us, r->p99_us,
                    r->frac, r->frac_of);
             if (r->sync) printf("  [%.1f msgs/flush]", r->msgs_per_flush);
@@ -395,20 +422,23 @@ int store_bench_main(int argc, char **argv) {
         printf("%-22s %10.0f msgs/s %8.1f MB/s  (%llu messages, 1 reader, 32 per get)\n",
                "read 100B (CQ)", read_rate, read_mbps, (unsigned long long)read_n);
     } else {
-        printf("{\"physical\":{\"seq_write_mbps\":%.1f,\"fdatasync_per_s\":%.1f,\"fdatasync_p50_us\":%.1f,"
+        printf("{\"physical\":{\"seq_write_mbps\":%.1f,\"fdatasync_per_s\":%.1f,\"fdatasync_p50_"
+               "us\":%.1f,"
                "\"fdatasync_p99_us\":%.1f},\"cases\":[",
                ph.seq_mbps, ph.fds_rate, ph.fds_p50_us, ph.fds_p99_us);
         for (int i = 0; i < ncases; i++) {
             result_t *r = &res[i];
-            printf("%s{\"flush\":\"%s\",\"body\":%d,\"writers\":%d,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,"
+            printf("%s{\"flush\":\"%s\",\"body\":%d,\"writers\":%d,\"msgs_per_s\":%.0f,\"mb_per_"
+                   "s\":%.1f,"
                    "\"mb_per_s_with_flush\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"fraction\":%.3f,"
                    "\"fraction_of\":\"%s\",\"msgs_per_flush\":%.1f}",
                    i ? "," : "", r->sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", r->body, r->writers,
                    r->msgs_per_s, r->mb_per_s, r->mb_per_s_flushed, r->p50_us, r->p99_us, r->frac,
                    r->frac_of, r->msgs_per_flush);
         }
-        printf("],\"read\":{\"body\":100,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,\"messages\":%llu}}\n",
-               read_rate, read_mbps, (unsigned long long)read_n);
+        printf(
+            "],\"read\":{\"body\":100,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,\"messages\":%llu}}\n",
+            read_rate, read_mbps, (unsigned long long)read_n);
     }
     free(res);
     rmdir(base);

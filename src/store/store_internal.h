@@ -33,11 +33,13 @@ typedef struct mfile_s {
 typedef int (*mfile_alloc_fn)(int fd, int64_t len, void *arg);
 
 /* Creates a new file of size bytes (fallocate'd) and maps it. NULL with *err = errno. */
-mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_fn fn,
-                      void *fn_arg, int *err);
+mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_fn fn, void *fn_arg,
+                      int *err);
 /* Maps an existing file (its size must be `size`). positions = size. */
 mfile_t *mfile_open(const char *path, int64_t from, int64_t size, int *err);
-static inline void mfile_ref(mfile_t *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
+static inline void mfile_ref(mfile_t *f) {
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+}
 void mfile_unref(mfile_t *f);
 /* Unlinks the file and drops the queue's reference. */
 void mfile_destroy(mfile_t *f);
@@ -91,8 +93,8 @@ typedef struct cq_s {
     mfq_t files;
     _Atomic int64_t max_offset; /* entries = next queue offset (published after the write) */
     _Atomic int64_t min_offset;
-    int64_t max_phys;           /* phys + size of the last entry (writer side) */
-    int64_t flushed_bytes;      /* service thread */
+    int64_t max_phys;      /* phys + size of the last entry (writer side) */
+    int64_t flushed_bytes; /* service thread */
 } cq_t;
 
 cq_t *cq_new(const char *root, const char *topic, uint32_t topic_len, int32_t qid,
@@ -122,8 +124,8 @@ void cq_flush(cq_t *cq, int least_bytes);
 /* ---- index (indexfile.c) ------------------------------------------------------ */
 
 typedef struct index_s index_t;
-index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void *fn_arg,
-                    char *err, size_t errlen);
+index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void *fn_arg, char *err,
+                    size_t errlen);
 void index_close(index_t *ix);
 /* Indexes the keys of one dispatched record (lock held inside). */
 void index_build(index_t *ix, const record_view_t *rv);

@@ -21,13 +21,13 @@
 #define SEG (128 * 1024)
 #define N 300
 
-#define CHECK(c)                                                                           \
-    do {                                                                                   \
-        if (!(c)) {                                                                        \
-            fprintf(stderr, "CHECK failed: %s at %s:%d (scenario %s)\n", #c, __FILE__, __LINE__, \
-                    g_scn);                                                                \
-            exit(1);                                                                       \
-        }                                                                                  \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "CHECK failed: %s at %s:%d (scenario %s)\n", #c, __FILE__, __LINE__,   \
+                    g_scn);                                                                        \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static const char *g_scn = "setup";
@@ -157,7 +157,8 @@ int main(void) {
         g_scn = "garbage after the last record";
         copy_dir(orig, work);
         uint8_t junk[200];
-        for (int i = 0; i < 200; i++) junk[i] = (uint8_t)(i * 131 + 7);
+        for (int i = 0; i < 200; i++)
+            junk[i] = (uint8_t)(i * 131 + 7);
         be32_put(junk, 150);
         be32_put(junk + 4, RECORD_MAGIC_V1);
         damage_write(work, phys[N], junk, sizeof(junk));

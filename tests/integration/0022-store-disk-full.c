@@ -21,12 +21,12 @@
 #include "store/store.h"
 #include "../testutil.h"
 
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "CHECK failed: %s at %s:%d\n", #c, __FILE__, __LINE__); \
-            exit(1);                                                              \
-        }                                                                         \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "CHECK failed: %s at %s:%d\n", #c, __FILE__, __LINE__);                \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 typedef struct ack_s {
@@ -127,7 +127,8 @@ int main(void) {
     snprintf(root, sizeof(root), "%s/mnt", dir);
     CHECK(mkdir(root, 0755) == 0);
     tmpfs_mounted = mount("tmpfs", root, "tmpfs", 0, "size=4m") == 0;
-    fprintf(stderr, "disk-full test on %s\n", tmpfs_mounted ? "a 4 MiB tmpfs" : "the fault-injection seam (no tmpfs)");
+    fprintf(stderr, "disk-full test on %s\n",
+            tmpfs_mounted ? "a 4 MiB tmpfs" : "the fault-injection seam (no tmpfs)");
     char filler[4300];
     snprintf(filler, sizeof(filler), "%s/filler", root);
     if (tmpfs_mounted) {
@@ -141,11 +142,13 @@ int main(void) {
     /* 1. fill up: refusal is clean, nothing acknowledged is harmed */
     store_t *s = open_store(100);
     int seq = 0, st = STORE_PUT_OK;
-    while ((st = put(s, seq++)) == STORE_PUT_OK) CHECK(seq < 100000);
+    while ((st = put(s, seq++)) == STORE_PUT_OK)
+        CHECK(seq < 100000);
     fprintf(stderr, "refused after %d messages: %s\n", nacks, store_put_status_name(st));
     CHECK(st == STORE_CREATE_MAPPED_FILE_FAILED || st == STORE_SERVICE_NOT_AVAILABLE);
     int64_t end = store_commitlog_max_offset(s);
-    for (int i = 0; i < 20; i++) CHECK(put(s, seq++) != STORE_PUT_OK);
+    for (int i = 0; i < 20; i++)
+        CHECK(put(s, seq++) != STORE_PUT_OK);
     CHECK(store_commitlog_max_offset(s) == end);
     verify(s);
     store_close(s);
@@ -161,7 +164,8 @@ int main(void) {
     else
         fake_left = -1;
     int before = nacks;
-    for (int i = 0; i < 50; i++) CHECK(put(s, seq++) == STORE_PUT_OK);
+    for (int i = 0; i < 50; i++)
+        CHECK(put(s, seq++) == STORE_PUT_OK);
     CHECK(nacks == before + 50);
     store_close(s);
     s = open_store(100);

@@ -82,7 +82,9 @@ static void check_record(const uint8_t *d, uint32_t len, const char *topic, int 
     assert_int_equal(v.queue_offset, qoff);
 }
 
-static int tag_filter(void *arg, int64_t tags) { return (int32_t)tags == *(int32_t *)arg; }
+static int tag_filter(void *arg, int64_t tags) {
+    return (int32_t)tags == *(int32_t *)arg;
+}
 
 static void test_put_get(void **state) {
     (void)state;
@@ -96,7 +98,8 @@ static void test_put_get(void **state) {
     for (int i = 0; i < 1000; i++) {
         snprintf(body, sizeof(body), "message-%04d", i);
         assert_int_equal(put_msg(s, "TopicA", i % 2, body, i % 3 == 0 ? "TagA" : "TagB",
-                                 i == 500 ? "k500 shared" : "shared", &r), STORE_PUT_OK);
+                                 i == 500 ? "k500 shared" : "shared", &r),
+                         STORE_PUT_OK);
         assert_int_equal(r.queue_offset, i / 2);
         assert_true(r.phys_offset > prev_phys);
         prev_phys = r.phys_offset;
@@ -130,16 +133,20 @@ static void test_put_get(void **state) {
     assert_int_equal(total, 500);
 
     store_get_result_t g;
-    assert_int_equal(store_get(s, "TopicA", 0, 500, 32, 0, NULL, NULL, &g), STORE_GET_OFFSET_OVERFLOW_ONE);
+    assert_int_equal(store_get(s, "TopicA", 0, 500, 32, 0, NULL, NULL, &g),
+                     STORE_GET_OFFSET_OVERFLOW_ONE);
     assert_int_equal(g.next_begin_offset, 500);
     store_get_release(&g);
-    assert_int_equal(store_get(s, "TopicA", 0, 900, 32, 0, NULL, NULL, &g), STORE_GET_OFFSET_OVERFLOW_BADLY);
+    assert_int_equal(store_get(s, "TopicA", 0, 900, 32, 0, NULL, NULL, &g),
+                     STORE_GET_OFFSET_OVERFLOW_BADLY);
     assert_int_equal(g.next_begin_offset, 500);
     store_get_release(&g);
-    assert_int_equal(store_get(s, "TopicA", 7, 0, 32, 0, NULL, NULL, &g), STORE_GET_NO_MATCHED_LOGIC_QUEUE);
+    assert_int_equal(store_get(s, "TopicA", 7, 0, 32, 0, NULL, NULL, &g),
+                     STORE_GET_NO_MATCHED_LOGIC_QUEUE);
     assert_int_equal(g.next_begin_offset, 0);
     store_get_release(&g);
-    assert_string_equal(store_get_status_name(STORE_GET_OFFSET_OVERFLOW_ONE), "OFFSET_OVERFLOW_ONE");
+    assert_string_equal(store_get_status_name(STORE_GET_OFFSET_OVERFLOW_ONE),
+                        "OFFSET_OVERFLOW_ONE");
 
     /* byte limit and tag filter */
     assert_int_equal(store_get(s, "TopicA", 1, 0, 32, 300, NULL, NULL, &g), STORE_GET_FOUND);
@@ -155,7 +162,8 @@ static void test_put_get(void **state) {
     }
     store_get_release(&g);
     int32_t none = 12345;
-    assert_int_equal(store_get(s, "TopicA", 0, 0, 32, 0, &flt, &none, &g), STORE_GET_NO_MATCHED_MESSAGE);
+    assert_int_equal(store_get(s, "TopicA", 0, 0, 32, 0, &flt, &none, &g),
+                     STORE_GET_NO_MATCHED_MESSAGE);
     assert_true(g.next_begin_offset > 0);
     store_get_release(&g);
 
@@ -329,7 +337,8 @@ static void test_reopen_normal(void **state) {
     small_config(&c, dir);
     store_t *s = open_store(&c);
     store_put_result_t r;
-    for (int i = 0; i < 700; i++) assert_int_equal(put_msg(s, "R", i % 3, "reopen-me", "T", NULL, &r), STORE_PUT_OK);
+    for (int i = 0; i < 700; i++)
+        assert_int_equal(put_msg(s, "R", i % 3, "reopen-me", "T", NULL, &r), STORE_PUT_OK);
     int64_t end = store_commitlog_max_offset(s);
     /* a second open of the same directory is refused */
     char err[256];
@@ -342,12 +351,14 @@ static void test_reopen_normal(void **state) {
     assert_int_equal(access(path, F_OK), -1);
     s = open_store(&c);
     assert_int_equal(store_commitlog_max_offset(s), end);
-    for (int q = 0; q < 3; q++) assert_true(store_max_offset(s, "R", q) >= 233);
+    for (int q = 0; q < 3; q++)
+        assert_true(store_max_offset(s, "R", q) >= 233);
     assert_int_equal(put_msg(s, "R", 0, "after", NULL, NULL, &r), STORE_PUT_OK);
     assert_int_equal(r.queue_offset, 234);
     assert_int_equal(r.phys_offset, end);
     int64_t hits[4];
-    assert_int_equal(store_query_by_key(s, "R", "after", 4, 0, INT64_MAX, hits, NULL, NULL) >= 0, 1);
+    assert_int_equal(store_query_by_key(s, "R", "after", 4, 0, INT64_MAX, hits, NULL, NULL) >= 0,
+                     1);
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
@@ -412,7 +423,8 @@ static void test_abnormal_recovery_rebuilds(void **state) {
     check_record(g.msgs[0].data, g.msgs[0].len, "C", 1, 299);
     store_get_release(&g);
     int64_t hits[64];
-    assert_int_equal(store_query_by_key(s, "C", "crash-body", 64, 0, INT64_MAX, hits, NULL, NULL), 64);
+    assert_int_equal(store_query_by_key(s, "C", "crash-body", 64, 0, INT64_MAX, hits, NULL, NULL),
+                     64);
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
@@ -426,12 +438,14 @@ static void test_torn_tail(void **state) {
     small_config(&c, dir);
     store_t *s = open_store(&c);
     store_put_result_t r, last;
-    for (int i = 0; i < 100; i++) assert_int_equal(put_msg(s, "Torn", 0, "body-body-body", NULL, NULL, &r), STORE_PUT_OK);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(put_msg(s, "Torn", 0, "body-body-body", NULL, NULL, &r), STORE_PUT_OK);
     last = r;
     store_close(s);
     /* corrupt the last record's body (CRC) and put garbage after it */
     char seg[4096];
-    snprintf(seg, sizeof(seg), "%s/commitlog/%020lld", dir, (long long)(last.phys_offset / SEG * SEG));
+    snprintf(seg, sizeof(seg), "%s/commitlog/%020lld", dir,
+             (long long)(last.phys_offset / SEG * SEG));
     int fd = open(seg, O_RDWR);
     assert_true(fd >= 0);
     int64_t pos = last.phys_offset % SEG;
@@ -492,7 +506,8 @@ static void test_retention_and_disk_full(void **state) {
     char body[1000];
     memset(body, 'r', sizeof(body) - 1);
     body[sizeof(body) - 1] = 0;
-    for (int i = 0; i < 300; i++) assert_int_equal(put_msg(s, "Ret", 0, body, NULL, NULL, &r), STORE_PUT_OK);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(put_msg(s, "Ret", 0, body, NULL, NULL, &r), STORE_PUT_OK);
     assert_true(TU_WAIT_FOR(store_dispatched_offset(s) == store_commitlog_max_offset(s), 5000));
     int64_t max = store_max_offset(s, "Ret", 0);
     assert_int_equal(store_clean_now(s, 0), 0); /* not the hour, no pressure */
@@ -526,7 +541,8 @@ static void test_retention_and_disk_full(void **state) {
     int refused = 0;
     for (int i = 0; i < 200 && !refused; i++) {
         int st = put_msg(s, "Ret", 0, body, NULL, NULL, &r);
-        if (st == STORE_CREATE_MAPPED_FILE_FAILED) refused = 1;
+        if (st == STORE_CREATE_MAPPED_FILE_FAILED)
+            refused = 1;
         else {
             assert_int_equal(st, STORE_PUT_OK);
             before = store_commitlog_max_offset(s);
