@@ -857,6 +857,8 @@ static int clean_pass(store_t *s, int force, int allow_time) {
         while (deleted < s->cfg.deleteFileBatchMax) {
             pthread_mutex_lock(&s->cl.lock);
             mfile_t *f = s->cl.n > 1 ? s->cl.files[0] : NULL;
+            /* never ahead of the dispatcher: its records still need index entries and wake-ups */
+            if (f && f->from + f->size > atomic_load(&s->reput)) f = NULL;
             int expired = 0;
             if (f) {
                 struct stat st;
