@@ -194,6 +194,7 @@ struct store_s {
     _Atomic int wm_stop;
     int threads_started;
     _Atomic int shut;
+    _Atomic int raw_mode; /* a slave: the commit log is fed by store_append_raw */
     _Atomic int disk_full;
     _Atomic int disk_usage;
     _Atomic int io_error;
@@ -362,6 +363,9 @@ static int put_many(store_t *s, const store_msg_t *m, size_t n, store_put_result
         return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "message store has been shut down");
     if (atomic_load_explicit(&s->disk_full, memory_order_relaxed))
         return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "the broker's disk is full");
+    if (atomic_load_explicit(&s->raw_mode, memory_order_relaxed))
+        return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE,
+                        "messages are put to the slave (replicated store)");
     if (atomic_load_explicit(&s->io_error, memory_order_relaxed))
         return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE,
                         "message store is not writeable (I/O error)");
@@ -684,7 +688,8 @@ static int64_t tags_code_of(store_t *s, const record_view_t *v) {
 
 /* Index + arrival for records in [reput, end). Returns the new reput offset. */
 static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
-    while (reput < end) {
+    int raw = atomic_load(&s->raw_mode), stalled = 0;
+    while (reput < end && !stalled) {
         mfile_t *f = mfq_find_pin(&s->cl, reput);
         if (!f) {
             int64_t min = mfq_min_offset(&s->cl);
@@ -702,6 +707,17 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
             record_status_t rc =
                 record_decode(f->base + (reput - f->from), (size_t)(fend - reput), &v, 0);
             if (rc == RECORD_OK) {
+                if (raw && record_tx_dispatched(v.sys_flag)) {
+                    /* a slave has no put path: its consume queues are built here */
+                    pthread_mutex_lock(&s->put_lock);
+                    cq_t *cq = cq_get_or_create(s, v.topic, v.topic_len, v.queue_id);
+                    if (cq_put(cq, v.queue_offset, reput, (int32_t)v.total_size,
+                               tags_code_of(s, &v), alloc_hook, s) != 0)
+                        log_error("dispatch: consume queue %s/%d: cannot write entry %lld",
+                                  cq->topic, cq->qid, (long long)v.queue_offset);
+                    pthread_mutex_unlock(&s->put_lock);
+                }
+                if (raw) atomic_store(&s->last_store_ts, v.store_ts); /* a slave's checkpoint */
                 if (s->index && s->cfg.messageIndexEnable) index_build(s->index, &v);
                 if (fn && record_tx_dispatched(v.sys_flag)) {
                     store_arrival_t a = {v.topic,        v.topic_len,         v.queue_id,
@@ -712,6 +728,9 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
                 reput += v.total_size;
             } else if (rc == RECORD_BLANK) {
                 reput = f->from + f->size;
+                break;
+            } else if (raw && rc == RECORD_TRUNCATED) {
+                stalled = 1; /* the rest of the record has not arrived yet */
                 break;
             } else {
                 log_error("dispatch: bad record at %lld (status %d), skipping to %lld",
@@ -727,17 +746,20 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
 static void *dispatch_main(void *arg) {
     store_t *s = arg;
     for (;;) {
-        int64_t end = atomic_load_explicit(&s->cl_max, memory_order_acquire);
-        int64_t reput = atomic_load(&s->reput);
+        /* a slave follows the received bytes; a master the records with consume-queue entries */
+        int64_t end = atomic_load(&s->raw_mode)
+                          ? atomic_load_explicit(&s->cl_wrote, memory_order_acquire)
+                          : atomic_load_explicit(&s->cl_max, memory_order_acquire);
+        int64_t reput = atomic_load(&s->reput), next = reput;
         if (reput < end) {
-            atomic_store(&s->reput, dispatch_range(s, reput, end));
-            continue;
+            next = dispatch_range(s, reput, end);
+            atomic_store(&s->reput, next);
+            if (next != reput) continue;
         }
         pthread_mutex_lock(&s->ds_mu);
         if (s->ds_stop) {
             pthread_mutex_unlock(&s->ds_mu);
-            if (atomic_load(&s->reput) >= atomic_load(&s->cl_max)) break;
-            continue;
+            break; /* caught up, or stalled on a partial record */
         }
         atomic_store(&s->ds_idle, 1);
         if (atomic_load_explicit(&s->cl_max, memory_order_acquire) <= reput) {
@@ -1550,8 +1572,39 @@ int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *o
 }
 
 int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len) {
-    (void)s, (void)phys, (void)data, (void)len;
-    return -1; /* TODO(issue 9): slave append */
+    if (atomic_load(&s->shut)) return -1;
+    int64_t seg_size = s->cfg.mappedFileSizeCommitLog;
+    pthread_mutex_lock(&s->put_lock);
+    atomic_store(&s->raw_mode, 1);
+    int64_t wpos = atomic_load_explicit(&s->cl_wrote, memory_order_relaxed);
+    int rc = 0;
+    if (phys != wpos) {
+        log_warn("append_raw: offset %lld, but the commit log ends at %lld", (long long)phys,
+                 (long long)wpos);
+        rc = -1;
+    }
+    while (rc == 0 && len > 0) {
+        mfile_t *seg = mfq_last(&s->cl);
+        if (!seg || wpos >= seg->from + seg->size) {
+            int64_t from = seg ? seg->from + seg->size : wpos / seg_size * seg_size;
+            int e = 0;
+            if (!(seg = mfq_add(&s->cl, from, alloc_hook, s, &e))) {
+                rc = -1;
+                break;
+            }
+            atomic_fetch_add_explicit(&s->seg_created, 1, memory_order_relaxed);
+        }
+        int64_t pos = wpos - seg->from;
+        size_t n = (size_t)(seg->size - pos) < len ? (size_t)(seg->size - pos) : len;
+        memcpy(seg->base + pos, data, n);
+        atomic_store(&seg->wrote, pos + (int64_t)n);
+        wpos += (int64_t)n;
+        data += n;
+        len -= n;
+        atomic_store_explicit(&s->cl_wrote, wpos, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->put_lock);
+    return rc;
 }
 
 int store_truncate(store_t *s, int64_t phys) {
@@ -1693,7 +1746,7 @@ int64_t store_commitlog_min_offset(store_t *s) {
     return v < 0 ? atomic_load(&s->cl_max) : v;
 }
 int64_t store_commitlog_max_offset(store_t *s) {
-    return atomic_load_explicit(&s->cl_max, memory_order_acquire);
+    return atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
 }
 int64_t store_confirm_offset(store_t *s) {
     return store_commitlog_max_offset(s);

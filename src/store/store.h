@@ -242,13 +242,13 @@ typedef struct store_pinned_s {
 int store_read_at(store_t *s, int64_t phys, store_pinned_t *out);
 void store_pinned_release(store_pinned_t *p);
 
-/* Consume-queue offsets: max = the offset the next message gets; -1 / 0 when the queue is unknown.
- */
+/* Consume-queue offsets: max = the offset the next message gets; 0 when the queue is unknown. */
 int64_t store_max_offset(store_t *s, const char *topic, int32_t queue_id);
 int64_t store_min_offset(store_t *s, const char *topic, int32_t queue_id);
 /*
- * First queue offset whose store time >= ts_ms (the max offset when all are
- * older, the min offset when all are newer). 0 for an unknown queue.
+ * First queue offset whose store time >= ts_ms (RocketMQ 5.x BoundaryType.LOWER;
+ * 4.x picked the nearer neighbour): the max offset when all are older, the min
+ * offset when all are newer. 0 for an unknown queue.
  */
 int64_t store_offset_by_time(store_t *s, const char *topic, int32_t queue_id, int64_t ts_ms);
 /* Store time of the first message in the queue, or -1. */
@@ -296,7 +296,7 @@ void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_
 /* ---- runtime info ------------------------------------------------------------ */
 
 int64_t store_commitlog_min_offset(store_t *s);
-int64_t store_commitlog_max_offset(store_t *s); /* readable end */
+int64_t store_commitlog_max_offset(store_t *s); /* end of the written bytes */
 int64_t store_confirm_offset(store_t *s);       /* = max offset (no controller mode) */
 int64_t store_flushed_offset(store_t *s);
 int64_t store_dispatched_offset(store_t *s); /* index/arrival dispatch position */
@@ -330,13 +330,21 @@ void store_flush_all(store_t *s);
 
 /*
  * Raw commit log bytes from phys up to the readable end of its segment (at
- * most max_len). Returns 0 (out set, release with store_pinned_release) or
- * -1 when phys is outside [min, max).
+ * most max_len): what a master sends to a slave (a BLANK's segment tail
+ * included, so offsets line up). Returns 0 (out set, release with
+ * store_pinned_release) or -1 when phys is outside [min, max).
  */
 int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *out);
-/* TODO(issue 9): append bytes received from a master at phys (must equal max offset). */
+/*
+ * Slave side: appends bytes received from a master at phys, which must equal
+ * store_commitlog_max_offset (else -1: re-sync from there). Chunks may end in
+ * the middle of a record; the dispatch thread then builds consume-queue and
+ * index entries for each complete record. The first call puts the store in
+ * slave mode: store_put answers SERVICE_NOT_AVAILABLE from then on.
+ * Returns 0 or -1 (offset mismatch, cannot create a segment).
+ */
 int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len);
-/* TODO(issue 9): cut the commit log (and consume queues) back to phys. */
+/* TODO(issue 9): cut the commit log (and consume queues, index) back to phys. Returns -1. */
 int store_truncate(store_t *s, int64_t phys);
 
 /* `petrel bench store` (store_bench.c). */

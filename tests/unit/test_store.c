@@ -680,6 +680,60 @@ static void test_concurrency(void **state) {
     free(dir);
 }
 
+/* Replication room: a slave store fed with the master's raw bytes in odd-sized chunks. */
+static void test_append_raw(void **state) {
+    (void)state;
+    char *dm = tu_tmpdir("store-master"), *ds = tu_tmpdir("store-slave");
+    store_config_t cm, cs;
+    small_config(&cm, dm);
+    small_config(&cs, ds);
+    store_t *m = open_store(&cm), *sl = open_store(&cs);
+    store_put_result_t r;
+    char body[200];
+    for (int i = 0; i < 400; i++) {
+        snprintf(body, sizeof(body), "replicated-%d-%0*d", i, i % 150, 0);
+        assert_int_equal(put_msg(m, "Rep", i % 3, body, "T", "rk", &r), STORE_PUT_OK);
+    }
+    int64_t end = store_commitlog_max_offset(m), off = 0;
+    assert_int_equal(store_append_raw(sl, 100, (const uint8_t *)"x", 1), -1); /* not at the end */
+    unsigned seed = 7;
+    while (off < end) {
+        store_pinned_t p;
+        uint32_t want = 1 + (uint32_t)(rand_r(&seed) % 3000);
+        assert_int_equal(store_read_raw(m, off, want, &p), 0);
+        assert_int_equal(store_append_raw(sl, off, p.data, p.len), 0);
+        off += p.len;
+        store_pinned_release(&p);
+    }
+    assert_int_equal(store_commitlog_max_offset(sl), end);
+    assert_true(TU_WAIT_FOR(store_dispatched_offset(sl) == end, 5000));
+    assert_int_equal(put_msg(sl, "Rep", 0, "no", NULL, NULL, &r), STORE_SERVICE_NOT_AVAILABLE);
+    for (int q = 0; q < 3; q++) {
+        assert_int_equal(store_max_offset(sl, "Rep", q), store_max_offset(m, "Rep", q));
+        for (int64_t o = 0; o < store_max_offset(m, "Rep", q); o++) {
+            int64_t p1, p2, t1, t2;
+            int32_t s1, s2;
+            assert_int_equal(store_cq_entry(m, "Rep", q, o, &p1, &s1, &t1), 0);
+            assert_int_equal(store_cq_entry(sl, "Rep", q, o, &p2, &s2, &t2), 0);
+            assert_true(p1 == p2 && s1 == s2 && t1 == t2);
+        }
+    }
+    int64_t hits[64];
+    assert_int_equal(store_query_by_key(sl, "Rep", "rk", 64, 0, INT64_MAX, hits, NULL, NULL), 64);
+    store_close(sl);
+    sl = open_store(&cs);
+    assert_int_equal(store_commitlog_max_offset(sl), end);
+    assert_int_equal(store_max_offset(sl, "Rep", 1), store_max_offset(m, "Rep", 1));
+    store_close(sl);
+    store_close(m);
+    store_config_free(&cm);
+    store_config_free(&cs);
+    tu_rmrf(dm);
+    tu_rmrf(ds);
+    free(dm);
+    free(ds);
+}
+
 int main(void) {
     log_set_level(LOG_WARN);
     const struct CMUnitTest tests[] = {
@@ -691,6 +745,7 @@ int main(void) {
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_retention_and_disk_full),
         cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_append_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
