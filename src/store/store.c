@@ -178,7 +178,7 @@ struct store_s {
     pthread_mutex_t ds_mu;
     pthread_cond_t ds_cv;
     _Atomic int ds_idle;
-    int ds_stop;
+    int ds_stop, ds_pause, ds_paused, ds_exited; /* ds_mu */
     _Atomic int64_t reput;
     pthread_t ds_thread;
     void (*_Atomic arrival_fn)(void *, const store_arrival_t *);
@@ -746,6 +746,14 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
 static void *dispatch_main(void *arg) {
     store_t *s = arg;
     for (;;) {
+        pthread_mutex_lock(&s->ds_mu);
+        while (s->ds_pause && !s->ds_stop) { /* store_truncate */
+            s->ds_paused = 1;
+            pthread_cond_broadcast(&s->ds_cv);
+            pthread_cond_wait(&s->ds_cv, &s->ds_mu);
+        }
+        s->ds_paused = 0;
+        pthread_mutex_unlock(&s->ds_mu);
         /* a slave follows the received bytes; a master the records with consume-queue entries */
         int64_t end = atomic_load(&s->raw_mode)
                           ? atomic_load_explicit(&s->cl_wrote, memory_order_acquire)
@@ -758,8 +766,14 @@ static void *dispatch_main(void *arg) {
         }
         pthread_mutex_lock(&s->ds_mu);
         if (s->ds_stop) {
+            s->ds_exited = 1;
+            pthread_cond_broadcast(&s->ds_cv);
             pthread_mutex_unlock(&s->ds_mu);
             break; /* caught up, or stalled on a partial record */
+        }
+        if (s->ds_pause) {
+            pthread_mutex_unlock(&s->ds_mu);
+            continue;
         }
         atomic_store(&s->ds_idle, 1);
         if (atomic_load_explicit(&s->cl_max, memory_order_acquire) <= reput) {
@@ -1608,8 +1622,40 @@ int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len) 
 }
 
 int store_truncate(store_t *s, int64_t phys) {
-    (void)s, (void)phys;
-    return -1; /* TODO(issue 9) */
+    if (!s->threads_started || atomic_load(&s->shut)) return -1;
+    int64_t min = store_commitlog_min_offset(s);
+    if (phys < min || phys > atomic_load(&s->cl_wrote)) return -1;
+    /* stop the dispatcher between two records, then exclude retention, writers and readers */
+    pthread_mutex_lock(&s->ds_mu);
+    s->ds_pause = 1;
+    pthread_cond_broadcast(&s->ds_cv);
+    while (!s->ds_paused && !s->ds_exited)
+        pthread_cond_wait(&s->ds_cv, &s->ds_mu);
+    int ok = s->ds_paused;
+    pthread_mutex_unlock(&s->ds_mu);
+    if (ok) {
+        pthread_mutex_lock(&s->clean_mu);
+        pthread_mutex_lock(&s->put_lock);
+        pthread_rwlock_wrlock(&s->qt_lock);
+        log_warn("truncating the commit log from %lld to %lld",
+                 (long long)atomic_load(&s->cl_wrote), (long long)phys);
+        mfq_truncate(&s->cl, phys);
+        atomic_store(&s->cl_wrote, phys);
+        atomic_store(&s->cl_max, phys);
+        if (atomic_load(&s->cl_flushed) > phys) atomic_store(&s->cl_flushed, phys);
+        if (atomic_load(&s->reput) > phys) atomic_store(&s->reput, phys);
+        for (size_t i = 0; i < s->qt_cap; i++)
+            if (s->qt[i]) cq_truncate_phys(s->qt[i], phys);
+        if (s->index) index_truncate_phys(s->index, phys);
+        pthread_rwlock_unlock(&s->qt_lock);
+        pthread_mutex_unlock(&s->put_lock);
+        pthread_mutex_unlock(&s->clean_mu);
+    }
+    pthread_mutex_lock(&s->ds_mu);
+    s->ds_pause = 0;
+    pthread_cond_broadcast(&s->ds_cv);
+    pthread_mutex_unlock(&s->ds_mu);
+    return ok ? 0 : -1;
 }
 
 int64_t store_max_offset(store_t *s, const char *topic, int32_t qid) {

@@ -344,7 +344,12 @@ int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *o
  * Returns 0 or -1 (offset mismatch, cannot create a segment).
  */
 int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len);
-/* TODO(issue 9): cut the commit log (and consume queues, index) back to phys. Returns -1. */
+/*
+ * Cuts the commit log back to phys (a record boundary in [min, max]), with the
+ * consume-queue and index entries that point at or past it (a slave that
+ * diverged from its master). Readers still holding slices of the cut range
+ * see zeros. Returns 0 or -1.
+ */
 int store_truncate(store_t *s, int64_t phys);
 
 /* `petrel bench store` (store_bench.c). */

@@ -720,6 +720,25 @@ static void test_append_raw(void **state) {
     }
     int64_t hits[64];
     assert_int_equal(store_query_by_key(sl, "Rep", "rk", 64, 0, INT64_MAX, hits, NULL, NULL), 64);
+    /* diverge: cut the slave back to queue 1's entry 50, then catch up again */
+    int64_t cut, tags;
+    int32_t size;
+    assert_int_equal(store_cq_entry(m, "Rep", 1, 50, &cut, &size, &tags), 0);
+    assert_int_equal(store_truncate(sl, cut), 0);
+    assert_int_equal(store_commitlog_max_offset(sl), cut);
+    assert_int_equal(store_max_offset(sl, "Rep", 1), 50);
+    store_pinned_t pin;
+    assert_int_equal(store_read_at(sl, cut, &pin), -1);
+    for (off = cut; off < end;) {
+        store_pinned_t p;
+        assert_int_equal(store_read_raw(m, off, 5000, &p), 0);
+        assert_int_equal(store_append_raw(sl, off, p.data, p.len), 0);
+        off += p.len;
+        store_pinned_release(&p);
+    }
+    assert_true(TU_WAIT_FOR(store_dispatched_offset(sl) == end, 5000));
+    for (int q = 0; q < 3; q++)
+        assert_int_equal(store_max_offset(sl, "Rep", q), store_max_offset(m, "Rep", q));
     store_close(sl);
     sl = open_store(&cs);
     assert_int_equal(store_commitlog_max_offset(sl), end);
