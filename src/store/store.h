@@ -9,10 +9,12 @@
  *
  * Threads: callers append with store_put (one put lock; the record is encoded
  * straight into the mapped segment and its consume-queue entry written right
- * after it, so a message is readable as soon as store_put returns). A flush
- * thread (ASYNC periodic / SYNC group commit), a dispatch thread (index,
- * arrival callbacks, checkpoint) and a clean thread (retention, disk usage)
- * run inside the store. Every function is thread-safe unless noted.
+ * after it, so a message is readable as soon as store_put returns). Inside
+ * the store run a flush thread (ASYNC periodic / SYNC group commit), an ack
+ * thread (store_wait_flush callbacks), a dispatch thread (index, arrival
+ * callbacks), a service thread (consume-queue/index flush, checkpoint, disk
+ * usage, retention) and a warm thread (prefaults the commit log ahead of the
+ * writer). Every function is thread-safe unless noted. docs/storage.md has more.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -152,12 +154,13 @@ int store_put_batch(store_t *s, const store_msg_t *m, size_t n, store_put_result
 
 typedef void (*store_flush_cb)(void *arg, int status); /* STORE_PUT_OK / STORE_FLUSH_DISK_TIMEOUT */
 /*
- * Calls cb from the flush thread once an fsync covers every byte below
+ * Calls cb from the store's ack thread once an fsync covers every byte below
  * upto_phys_offset (= phys_offset + wrote_bytes), or with
  * STORE_FLUSH_DISK_TIMEOUT after syncFlushTimeout. cb is always called exactly
- * once, never from inside this function; it must be short (it runs on the
- * flush thread). Works in both flush modes (in ASYNC it asks for a flush now).
- * At store_close, waiters not yet covered are completed after the final flush.
+ * once, and never from inside this function while the store is open; it must
+ * be short (it runs on the ack thread). Works in both flush modes (in ASYNC it
+ * asks for a flush now). At store_close, waiters are completed after the final
+ * flush (a call after store_close has begun may run cb inline).
  */
 void store_wait_flush(store_t *s, int64_t upto_phys_offset, store_flush_cb cb, void *arg);
 /* Blocking form (tests, bench). Returns STORE_PUT_OK or STORE_FLUSH_DISK_TIMEOUT. */
