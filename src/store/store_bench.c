@@ -113,6 +113,7 @@ typedef struct bench_opts_s {
     double secs;
     int index;
     int64_t seg;
+    int sync_threads; /* SYNC: one blocking thread per writer instead of callbacks */
 } bench_opts_t;
 
 typedef struct wctx_s {
@@ -120,11 +121,32 @@ typedef struct wctx_s {
     int id;
     int body;
     int sync;
+    int inflight; /* SYNC: logical writers on this thread, each waiting through a callback */
     int64_t end_ns;
     _Atomic int *go;
     uint64_t n, bytes, fails;
     hist_t h;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ndone;
 } wctx_t;
+
+typedef struct slot_s {
+    wctx_t *w;
+    int64_t t0;
+    int32_t bytes;
+    int busy, done;
+} slot_t;
+
+static void slot_cb(void *arg, int status) {
+    slot_t *sl = arg;
+    (void)status;
+    pthread_mutex_lock(&sl->w->mu);
+    sl->done = 1;
+    sl->w->ndone++;
+    pthread_cond_signal(&sl->w->cv);
+    pthread_mutex_unlock(&sl->w->mu);
+}
 
 static const char HEXD[] = "0123456789ABCDEF";
 
@@ -154,6 +176,52 @@ static void *bench_writer(void *arg) {
     }
     store_put_result_t r;
     uint64_t i = 0;
+    if (w->inflight > 1) {
+        /* like the broker: many requests in flight on one thread, acknowledged by callbacks */
+        slot_t *sl = xcalloc((size_t)w->inflight, sizeof(slot_t));
+        int busy = 0;
+        for (;;) {
+            int more = mono_ns() < w->end_ns;
+            for (int k = 0; k < w->inflight && more; k++) {
+                if (sl[k].busy) continue;
+                uint64_t c = i++;
+                for (int d = 15; d >= 0; d--, c >>= 4)
+                    ctr[d] = HEXD[c & 15];
+                m.queue_id = (w->id + k) % 8;
+                sl[k].w = w;
+                sl[k].t0 = mono_ns();
+                if (store_put(w->s, &m, &r) != STORE_PUT_OK) {
+                    w->fails++;
+                    continue;
+                }
+                sl[k].busy = 1;
+                sl[k].bytes = r.wrote_bytes;
+                busy++;
+                store_wait_flush(w->s, r.phys_offset + r.wrote_bytes, slot_cb, &sl[k]);
+            }
+            if (!busy) break;
+            pthread_mutex_lock(&w->mu);
+            while (w->ndone == 0)
+                pthread_cond_wait(&w->cv, &w->mu);
+            w->ndone = 0;
+            pthread_mutex_unlock(&w->mu);
+            int64_t now = mono_ns();
+            for (int k = 0; k < w->inflight; k++) {
+                pthread_mutex_lock(&w->mu);
+                int d = sl[k].done;
+                sl[k].done = 0;
+                pthread_mutex_unlock(&w->mu);
+                if (!sl[k].busy || !d) continue;
+                hist_add(&w->h, (uint64_t)(now - sl[k].t0));
+                w->n++;
+                w->bytes += (uint64_t)sl[k].bytes;
+                sl[k].busy = 0;
+                busy--;
+            }
+        }
+        free(sl);
+        return NULL;
+    }
     for (;; i++) {
         if ((i & 63) == 0 && mono_ns() >= w->end_ns) break;
         uint64_t c = i;
@@ -213,24 +281,37 @@ static int run_case(const bench_opts_t *o, int body, int writers, int sync, cons
     snprintf(sub, sizeof(sub), "case-%s-%d-%d", sync ? "sync" : "async", body, writers);
     store_t *s = bench_open(o, sub, sync, dir);
     if (!s) return -1;
-    wctx_t *w = xcalloc((size_t)writers, sizeof(wctx_t));
-    pthread_t *th = xcalloc((size_t)writers, sizeof(pthread_t));
+    /* SYNC with many writers: 16 in-flight writers per thread (callbacks), unless --sync-threads */
+    int per = sync && writers > 1 && !o->sync_threads ? 16 : 1;
+    int nth = (writers + per - 1) / per;
+    wctx_t *w = xcalloc((size_t)nth, sizeof(wctx_t));
+    pthread_t *th = xcalloc((size_t)nth, sizeof(pthread_t));
     _Atomic int go = 0;
     int64_t t0 = mono_ns(), end = t0 + (int64_t)(o->secs * 1e9);
-    for (int i = 0; i < writers; i++) {
-        w[i] = (wctx_t){.s = s, .id = i, .body = body, .sync = sync, .end_ns = end, .go = &go};
+    for (int i = 0; i < nth; i++) {
+        w[i] = (wctx_t){.s = s,
+                        .id = i * per,
+                        .body = body,
+                        .sync = sync,
+                        .end_ns = end,
+                        .go = &go,
+                        .inflight = per};
+        pthread_mutex_init(&w[i].mu, NULL);
+        pthread_cond_init(&w[i].cv, NULL);
         pthread_create(&th[i], NULL, bench_writer, &w[i]);
     }
     t0 = mono_ns();
     atomic_store(&go, 1);
-    for (int i = 0; i < writers; i++)
+    for (int i = 0; i < nth; i++)
         pthread_join(th[i], NULL);
     int64_t t1 = mono_ns();
     store_flush_all(s);
     int64_t t2 = mono_ns();
     hist_t *h = xcalloc(1, sizeof(*h));
     uint64_t n = 0, bytes = 0;
-    for (int i = 0; i < writers; i++) {
+    for (int i = 0; i < nth; i++) {
+        pthread_mutex_destroy(&w[i].mu);
+        pthread_cond_destroy(&w[i].cv);
         hist_merge(h, &w[i].h);
         n += w[i].n;
         bytes += w[i].bytes;
@@ -300,27 +381,37 @@ static void *bench_reader(void *arg) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: petrel bench store [--dir DIR] [--seconds S] [--json] [--no-index]\n"
-            "                          [--segment-mb N] [--phys-mb N] [--quick] [--only TEXT]\n"
-            "  Appends (100 B / 1 KiB, 1 and 16 writers ASYNC_FLUSH; 1, 16, 64 writers\n"
-            "  SYNC_FLUSH), reads through the consume queues, and the disk's sequential\n"
-            "  write bandwidth and fdatasync rate, in one run. DIR defaults to $TMPDIR or /tmp.\n"
-            "  --only TEXT runs the cases whose name contains TEXT (e.g. \"SYNC_FLUSH 100B\").\n");
+    fprintf(
+        stderr,
+        "usage: petrel bench store [--dir DIR] [--seconds S] [--json] [--no-index]\n"
+        "                          [--segment-mb N] [--phys-mb N] [--quick] [--only PREFIX]\n"
+        "                          [--sync-threads]\n"
+        "  Appends (100 B / 1 KiB, 1 and 16 writers ASYNC_FLUSH; 1, 16, 64 writers\n"
+        "  SYNC_FLUSH), reads through the consume queues, and the disk's sequential\n"
+        "  write bandwidth and fdatasync rate, in one run. DIR defaults to $TMPDIR or /tmp.\n"
+        "  --only PREFIX runs the cases whose name starts with PREFIX (e.g. \"SYNC_FLUSH 100B\").\n"
+        "  SYNC writers are in-flight requests, 16 per thread, acknowledged by callbacks as in\n"
+        "  the broker; --sync-threads uses one blocking thread per writer instead.\n");
 }
 
 int store_bench_main(int argc, char **argv) {
-    bench_opts_t o = {NULL, 3.0, 1, 1073741824LL};
+    bench_opts_t o = {NULL, 3.0, 1, 1073741824LL, 0};
     int json = 0, phys_mb = 1024, quick = 0;
     const char *only = NULL;
-    static const struct option lo[] = {{"dir", 1, 0, 'd'},        {"seconds", 1, 0, 's'},
-                                       {"json", 0, 0, 'j'},       {"no-index", 0, 0, 'n'},
-                                       {"segment-mb", 1, 0, 'g'}, {"phys-mb", 1, 0, 'p'},
-                                       {"quick", 0, 0, 'q'},      {"help", 0, 0, 'h'},
-                                       {"only", 1, 0, 'o'},       {0, 0, 0, 0}};
+    static const struct option lo[] = {{"dir", 1, 0, 'd'},
+                                       {"seconds", 1, 0, 's'},
+                                       {"json", 0, 0, 'j'},
+                                       {"no-index", 0, 0, 'n'},
+                                       {"segment-mb", 1, 0, 'g'},
+                                       {"phys-mb", 1, 0, 'p'},
+                                       {"quick", 0, 0, 'q'},
+                                       {"help", 0, 0, 'h'},
+                                       {"only", 1, 0, 'o'},
+                                       {"sync-threads", 0, 0, 't'},
+                                       {0, 0, 0, 0}};
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "d:s:jng:p:qho:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:s:jng:p:qho:t", lo, NULL)) != -1) {
         switch (ch) {
         case 'd':
             o.dir = optarg;
@@ -345,6 +436,9 @@ int store_bench_main(int argc, char **argv) {
             break;
         case 'o':
             only = optarg;
+            break;
+        case 't':
+            o.sync_threads = 1;
             break;
         default:
             usage();
