@@ -121,12 +121,17 @@ static void verify(store_t *s) {
     }
 }
 
+static void unmount_at_exit(void) {
+    if (tmpfs_mounted) umount2(root, MNT_DETACH); /* also when a CHECK fails */
+}
+
 int main(void) {
     log_set_level(LOG_ERROR);
     char *dir = tu_tmpdir("store-full");
     snprintf(root, sizeof(root), "%s/mnt", dir);
     CHECK(mkdir(root, 0755) == 0);
     tmpfs_mounted = mount("tmpfs", root, "tmpfs", 0, "size=4m") == 0;
+    atexit(unmount_at_exit);
     fprintf(stderr, "disk-full test on %s\n",
             tmpfs_mounted ? "a 4 MiB tmpfs" : "the fault-injection seam (no tmpfs)");
     char filler[4300];
@@ -180,6 +185,7 @@ int main(void) {
         verify(s);
         store_close(s);
         CHECK(umount(root) == 0);
+        tmpfs_mounted = 0;
     }
     tu_rmrf(dir);
     free(dir);
