@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "common/buf.h"
 #include "common/msgprops.h"
@@ -125,6 +126,19 @@ static void test_crc(void **state) {
     (void)state;
     assert_int_equal(record_body_crc("123456789", 9), 0x4BF43926);
     assert_int_equal(record_body_crc("", 0), 0);
+    /* differential against zlib: every length to 2100, unaligned starts, and 1 MiB */
+    size_t big = 1 << 20;
+    uint8_t *b = malloc(big + 16);
+    for (size_t i = 0; i < big + 16; i++)
+        b[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (size_t len = 1; len <= 2100; len++) {
+        size_t off = len % 16;
+        uint32_t z = (uint32_t)crc32(0, b + off, (uInt)len) & 0x7fffffffu;
+        assert_int_equal(record_body_crc(b + off, len), z);
+    }
+    assert_int_equal(record_body_crc(b + 3, big),
+                     (uint32_t)crc32(0, b + 3, (uInt)big) & 0x7fffffffu);
+    free(b);
 }
 
 static void test_batch(void **state) {
