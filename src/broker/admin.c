@@ -70,8 +70,9 @@ static void h_delete_topic(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
     char topic[NAME_MAX_LEN];
     if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
-    if (!*topic) {
-        rm_conn_reply(conn, req, SYSTEM_ERROR, "The specified topic is blank.");
+    char terr[300];
+    if (bk_valid_topic(topic, terr, sizeof(terr)) != 0) {
+        rm_conn_reply(conn, req, SYSTEM_ERROR, terr);
         return;
     }
     if (topics_is_system(b, topic)) {

@@ -334,18 +334,12 @@ void pull_on_arrivals(broker_t *b) {
         if (overflow) {
             /* Lost track of which queues: re-check every held pull against the store. */
             size_t it;
-            char **keys = xcalloc(b->holds.n + 1, sizeof(char *));
-            size_t cnt = 0;
-            SMAP_FOREACH(&b->holds, e, it) keys[cnt++] = xstrdup(e->key);
-            for (size_t i = 0; i < cnt; i++) {
-                held_pull_t *head = smap_get(&b->holds, keys[i]);
-                if (head && head->next != head) {
-                    int64_t max = bs_max_offset(b, head->next->pr.topic, head->next->pr.qid);
-                    wake_queue(b, keys[i], max, 0);
-                }
-                free(keys[i]);
+            SMAP_FOREACH(&b->holds, e, it) {
+                held_pull_t *head = e->val;
+                if (head->next == head) continue;
+                int64_t max = bs_max_offset(b, head->next->pr.topic, head->next->pr.qid);
+                wake_queue(b, e->key, max, 0);
             }
-            free(keys);
         }
         if (n < 256) break;
     }
@@ -386,24 +380,20 @@ void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
     uv_async_send(&b->arrival_async);
 }
 
+/* Re-running a held pull never holds again, so the holds map is not changed
+ * while it is walked (list heads stay in the map). */
 void pull_check_holds(broker_t *b, int all) {
     if (b->nholds == 0) return;
     size_t it;
-    char **keys = xcalloc(b->holds.n + 1, sizeof(char *));
-    size_t cnt = 0;
-    SMAP_FOREACH(&b->holds, e, it) keys[cnt++] = xstrdup(e->key);
-    for (size_t i = 0; i < cnt; i++) {
-        held_pull_t *head = smap_get(&b->holds, keys[i]);
-        if (head && head->next != head) {
-            if (all) {
-                while (head->next != head) wake(b, head->next);
-            } else {
-                wake_queue(b, keys[i], 0, 1);
-            }
+    SMAP_FOREACH(&b->holds, e, it) {
+        held_pull_t *head = e->val;
+        if (head->next == head) continue;
+        if (all) {
+            while (head->next != head) wake(b, head->next);
+        } else {
+            wake_queue(b, e->key, 0, 1);
         }
-        free(keys[i]);
     }
-    free(keys);
 }
 
 void pull_free(broker_t *b) {

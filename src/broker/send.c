@@ -83,7 +83,9 @@ static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
     const char *bad = NULL;
     if (!h->topic) bad = "topic";
     else if (hv_i64(req, "d", "defaultTopicQueueNums", 4, &v, NULL)) bad = "defaultTopicQueueNums";
-    else if ((h->def_qn = (int32_t)v), hv_i64(req, "e", "queueId", -1, &v, NULL)) bad = "queueId";
+    else if ((h->def_qn = (int32_t)v), hv_i64(req, "e", "queueId", -1, &v, NULL) ||
+             v < INT32_MIN || v > INT32_MAX)
+        bad = "queueId";
     else if ((h->qid = (int32_t)v), hv_i64(req, "f", "sysFlag", 0, &v, NULL)) bad = "sysFlag";
     else if ((h->sysflag = (int32_t)v), hv_i64(req, "g", "bornTimestamp", 0, &v, NULL)) bad = "bornTimestamp";
     else if ((h->born_ts = v), hv_i64(req, "h", "flag", 0, &v, NULL)) bad = "flag";
