@@ -197,7 +197,7 @@ static store_t *bench_open(const bench_opts_t *o, const char *sub, int sync, cha
 }
 
 static void rmrf(const char *d) {
-    char cmd[4200];
+    char cmd[8320];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
     if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", d);
 }
