@@ -98,6 +98,7 @@ static void free_all(broker_t *b) {
     pull_free(b);
     locks_free(b);
     txn_free(b);
+    sql_cache_free(b);
     buf_free(&b->props_buf);
     clients_free(b);
     offsets_free(b);
@@ -218,6 +219,7 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
     pull_init(b);
     smap_init(&b->locks);
     txn_init(b);
+    smap_init(&b->sql_cache);
     uv_loop_init(&b->loop);
     uv_sem_init(&b->started, 0);
     if (uv_thread_create(&b->thread, loop_thread, b) != 0) {

@@ -136,6 +136,7 @@ typedef struct pull_req_s {
     int64_t sub_version;
     int32_t max_bytes;
     tag_filter_t filter;
+    const struct sql92_expr_s *sql; /* SQL92 subscription (owned by b->sql_cache) */
 } pull_req_t;
 
 typedef struct held_pull_s {
@@ -214,6 +215,7 @@ struct broker_s {
     smap_t txn_checks;        /* half queue offset -> check count */
     int64_t txn_check_off;
     uv_timer_t t_txn;
+    smap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
     buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
     struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
     int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
@@ -362,6 +364,10 @@ void txn_load(broker_t *b);
 void txn_redirect_half(broker_t *b, struct store_msg_s *m, buf_t *props);
 void h_end_transaction(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void txn_check_tick(broker_t *b);
+
+/* Compiled SQL92 expression for text (cached), or NULL with a message in err. */
+const struct sql92_expr_s *sql_cache_get(broker_t *b, const char *text, char *err, size_t errlen);
+void sql_cache_free(broker_t *b);
 
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);

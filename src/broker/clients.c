@@ -460,12 +460,15 @@ void h_check_client_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     const char *type = "TAG";
     const cJSON *sd = j ? cJSON_GetObjectItemCaseSensitive(j, "subscriptionData") : NULL;
     if (sd) type = bk_json_str(sd, "expressionType", "TAG");
-    if (strcmp(type, "TAG") != 0 && !b->conf.enablePropertyFilter) {
+    if (strcmp(type, "TAG") != 0 && (!b->conf.enablePropertyFilter || strcmp(type, "SQL92") != 0)) {
         rm_conn_reply(conn, req, SYSTEM_ERROR,
                       "The broker does not support consumer to filter message by SQL92");
     } else if (strcmp(type, "TAG") != 0) {
-        rm_conn_reply(conn, req, SUBSCRIPTION_PARSE_FAILED,
-                      "SQL92 filtering is not implemented by this broker yet");
+        char err[300];
+        if (sql_cache_get(b, bk_json_str(sd, "subString", ""), err, sizeof(err)))
+            rm_conn_reply(conn, req, SUCCESS, NULL);
+        else
+            rm_conn_reply(conn, req, SUBSCRIPTION_PARSE_FAILED, err);
     } else {
         rm_conn_reply(conn, req, SUCCESS, NULL);
     }
