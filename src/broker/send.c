@@ -204,6 +204,9 @@ static void write_ok(broker_t *b, rm_enc_t *e, const char *msg_id, int32_t qid, 
     rm_enc_ext(e, "TRACE_ON", b->conf.traceOn ? "true" : "false");
 }
 
+/* A SYNC_MASTER without slaves stores but answers SLAVE_NOT_AVAILABLE, as Java does. */
+static int ok_code(broker_t *b) { return b->conf.brokerRole == 1 ? SLAVE_NOT_AVAILABLE : SUCCESS; }
+
 static void on_flushed(void *arg, int status) {
     /* flush thread */
     pending_send_t *p = arg;
@@ -226,7 +229,7 @@ void send_drain_done(broker_t *b) {
         int st = atomic_load(&p->status);
         if (!rm_conn_is_closed(p->conn)) {
             rm_enc_t e;
-            int code = st == STORE_PUT_OK ? SUCCESS : FLUSH_DISK_TIMEOUT;
+            int code = st == STORE_PUT_OK ? ok_code(b) : FLUSH_DISK_TIMEOUT;
             rm_conn_reply_begin_info(p->conn, &e, &p->ri, code, NULL);
             write_ok(b, &e, p->msg_ids, p->qid, p->qoff, p->uniq);
             rm_enc_end(&e);
@@ -256,7 +259,7 @@ static void finish(broker_t *b, rm_conn_t *conn, rm_cmd_t *req, const char *msg_
         return;
     }
     rm_enc_t e;
-    rm_conn_reply_begin(conn, &e, req, SUCCESS, NULL);
+    rm_conn_reply_begin(conn, &e, req, ok_code(b), NULL);
     write_ok(b, &e, msg_ids, qid, qoff, uniq);
     rm_enc_end(&e);
 }

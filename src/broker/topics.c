@@ -89,7 +89,7 @@ topic_cfg_t *topics_put(broker_t *b, const topic_cfg_t *tc, int reg) {
     topic_cfg_t *t = put_raw(b, tc);
     bk_dv_bump(&b->topics_ver);
     topics_persist(b);
-    if (reg) register_all(b);
+    if (reg) register_soon(b);
     return t;
 }
 
@@ -99,7 +99,7 @@ int topics_delete(broker_t *b, const char *name) {
     free_topic(t);
     bk_dv_bump(&b->topics_ver);
     topics_persist(b);
-    register_all(b);
+    register_soon(b);
     return 0;
 }
 
