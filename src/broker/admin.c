@@ -635,4 +635,6 @@ void admin_register_handlers(broker_t *b) {
     rm_server_handle(s, GET_SYSTEM_TOPIC_LIST_FROM_BROKER, h_get_system_topic_list, b);
     rm_server_handle(s, QUERY_TOPIC_CONSUME_BY_WHO, h_query_topic_consume_by_who, b);
     rm_server_handle(s, INVOKE_BROKER_TO_RESET_OFFSET, h_invoke_broker_to_reset_offset, b);
+    rm_server_handle(s, GET_CONSUMER_RUNNING_INFO, h_get_consumer_running_info, b);
+    rm_server_handle(s, CONSUME_MESSAGE_DIRECTLY, h_consume_message_directly, b);
 }

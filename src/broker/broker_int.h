@@ -373,6 +373,9 @@ void txn_check_tick(broker_t *b);
 const struct sql92_expr_s *sql_cache_get(broker_t *b, const char *text, char *err, size_t errlen);
 void sql_cache_free(broker_t *b);
 
+void h_get_consumer_running_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_consume_message_directly(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);
 void stats_tick(broker_t *b);

@@ -611,13 +611,53 @@ static void test_admin(void **state) {
     bc_close(&c);
 }
 
+static void test_forward(void **state) {
+    (void)state;
+    bc_t cons, adm;
+    assert_int_equal(bc_connect(&cons, port), 0);
+    assert_int_equal(bc_connect(&adm, port), 0);
+    rm_cmd_t r;
+    char hb[2048];
+    hb_body(hb, sizeof(hb), "10.0.0.9@fw", "G_FW", "TopicFw");
+    assert_int_equal(bc_call(&cons, HEART_BEAT, NULL, hb, strlen(hb), &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    const char *ext[] = {"consumerGroup", "G_FW", "clientId", "10.0.0.9@fw", "jstackEnable",
+                         "false", NULL};
+    int32_t op = bc_send(&adm, GET_CONSUMER_RUNNING_INFO, 0, ext, NULL, 0);
+    /* the consumer gets the request and answers it */
+    rm_cmd_t q;
+    do {
+        assert_int_equal(bc_read(&cons, &q, 5000), 0);
+    } while (rm_is_response(&q) || q.code != GET_CONSUMER_RUNNING_INFO);
+    assert_string_equal(rm_ext_get(&q, "clientId"), "10.0.0.9@fw");
+    buf_t out;
+    buf_init(&out);
+    rm_enc_t e;
+    rm_enc_begin(&e, &out, RM_SER_JSON, SUCCESS, q.opaque, RM_FLAG_RESPONSE, NULL);
+    rm_enc_body(&e, "{\"properties\":{}}", 17);
+    rm_enc_end(&e);
+    assert_int_equal(bc_write_all(&cons, out.data, out.len), 0);
+    buf_free(&out);
+    do {
+        assert_int_equal(bc_read(&adm, &r, 5000), 0);
+    } while (!rm_is_response(&r) || r.opaque != op);
+    assert_int_equal(r.code, SUCCESS);
+    assert_string_equal(bc_body(&r), "{\"properties\":{}}");
+    const char *nx[] = {"consumerGroup", "G_FW", "clientId", "nobody", NULL};
+    assert_int_equal(bc_call(&adm, GET_CONSUMER_RUNNING_INFO, nx, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_non_null(strstr(r.remark, "not online"));
+    bc_close(&cons);
+    bc_close(&adm);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_and_pull), cmocka_unit_test(test_send_errors),
         cmocka_unit_test(test_pull_errors),   cmocka_unit_test(test_long_poll),
         cmocka_unit_test(test_offsets),       cmocka_unit_test(test_clients),
         cmocka_unit_test(test_query_and_view), cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_admin),
+        cmocka_unit_test(test_admin),         cmocka_unit_test(test_forward),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
