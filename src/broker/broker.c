@@ -27,7 +27,15 @@ static void on_offsets_timer(uv_timer_t *t) { offsets_persist(t->data, 0); }
 static void on_scan_timer(uv_timer_t *t) { clients_scan_expired(t->data); }
 static void on_hold_timer(uv_timer_t *t) { pull_check_holds(t->data, 0); }
 static void on_stats_timer(uv_timer_t *t) { stats_tick(t->data); }
-static void on_schedule_timer(uv_timer_t *t) { schedule_tick(t->data); }
+/* One-shot: re-armed for the next due delayed message (at most 100 ms away). */
+static void on_schedule_timer(uv_timer_t *t) {
+    broker_t *b = t->data;
+    int64_t next = schedule_tick(b);
+    int64_t wait = next - now_ms();
+    if (wait < 1) wait = 1;
+    if (wait > 100) wait = 100;
+    if (!b->stopping) uv_timer_start(t, on_schedule_timer, (uint64_t)wait, 0);
+}
 static void on_txn_timer(uv_timer_t *t) { txn_check_tick(t->data); }
 static void on_delay_persist_timer(uv_timer_t *t) { schedule_persist(t->data, 0); }
 
@@ -171,7 +179,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_timer_start(&b->t_scan, on_scan_timer, 10000, 10000);
     uv_timer_start(&b->t_hold, on_hold_timer, 100, 100);
     uv_timer_start(&b->t_stats, on_stats_timer, 0, 10000);
-    uv_timer_start(&b->t_schedule, on_schedule_timer, 100, 100);
+    uv_timer_start(&b->t_schedule, on_schedule_timer, 100, 0);
     {
         uint64_t ti = (uint64_t)(c->transactionCheckInterval < 1000 ? c->transactionCheckInterval : 1000);
         uv_timer_start(&b->t_txn, on_txn_timer, ti, ti);

@@ -355,7 +355,8 @@ int64_t schedule_tags_code_fn(const struct record_view_s *rv, void *arg);
 void schedule_persist(broker_t *b, int sync);
 void schedule_json(broker_t *b, buf_t *out);
 int schedule_load(broker_t *b, char *err, size_t errlen);
-void schedule_tick(broker_t *b);
+/* Delivers what is due; returns the time (ms) the next known message is due. */
+int64_t schedule_tick(broker_t *b);
 void schedule_redirect(broker_t *b, struct store_msg_s *m, buf_t *props, int level,
                        char *topic_buf);
 void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx);

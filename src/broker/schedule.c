@@ -157,8 +157,9 @@ static int deliver(broker_t *b, int64_t phys) {
     return rc;
 }
 
-void schedule_tick(broker_t *b) {
+int64_t schedule_tick(broker_t *b) {
     int64_t now = now_ms();
+    int64_t next_due = now + 100;
     for (int lvl = 0; lvl < b->n_delay_levels; lvl++) {
         int64_t max = store_max_offset(b->store, SCHEDULE_TOPIC, lvl);
         int64_t off = b->delay_offsets[lvl];
@@ -172,7 +173,10 @@ void schedule_tick(broker_t *b) {
                 off++;
                 continue;
             }
-            if (tags > now) break;
+            if (tags > now) {
+                if (tags < next_due) next_due = tags;
+                break;
+            }
             if (deliver(b, phys) < 0) break;
             off++;
         }
@@ -180,7 +184,9 @@ void schedule_tick(broker_t *b) {
             b->delay_offsets[lvl] = off;
             b->delay_dirty = 1;
         }
+        if (budget <= 0) next_due = now; /* more due right away */
     }
+    return next_due;
 }
 
 /* Rewrites a send with DELAY=L into the schedule topic. props gets REAL_TOPIC/REAL_QID. */
