@@ -108,6 +108,7 @@ static void free_all(broker_t *b) {
     locks_free(b);
     txn_free(b);
     sql_cache_free(b);
+    timer_free(b);
     buf_free(&b->props_buf);
     clients_free(b);
     offsets_free(b);

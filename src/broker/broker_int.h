@@ -24,6 +24,8 @@ struct store_s;
 struct cJSON;
 
 #define SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
+#define TIMER_TOPIC "rmq_sys_wheel_timer"
+#define TIMER_MAX_DELAY_MS (3LL * 86400 * 1000)
 #define PERM_INHERIT 1
 #define PERM_WRITE 2
 #define PERM_READ 4
@@ -210,6 +212,12 @@ struct broker_s {
     int64_t delay_offsets[32];  /* next offset per level (delayOffset.json) */
     int delay_dirty;
     uv_timer_t t_schedule, t_delay_persist;
+    struct timer_ent_s *theap;  /* timer messages (TIMER_*), min-heap on due time */
+    int ntheap, ctheap;
+    int64_t timer_scan_off;   /* next timer-topic entry to load into the heap */
+    int64_t timer_lwm;        /* every timer entry below it is delivered */
+    smap_t timer_done;        /* delivered entries >= timer_lwm */
+    int timer_dirty;
     smap_t locks;
     smap_t txn_resolved;      /* half queue offsets committed/rolled back */
     smap_t txn_checks;        /* half queue offset -> check count */
@@ -359,6 +367,10 @@ int schedule_load(broker_t *b, char *err, size_t errlen);
 int64_t schedule_tick(broker_t *b);
 void schedule_redirect(broker_t *b, struct store_msg_s *m, buf_t *props, int level,
                        char *topic_buf);
+/* TIMER_DELIVER_MS / TIMER_DELAY_SEC / TIMER_DELAY_MS: 0 none, 1 due time in *due, -1 bad. */
+int timer_due_of(const char *props, size_t len, int64_t now, int64_t *due);
+void timer_redirect(broker_t *b, struct store_msg_s *m, buf_t *props, int64_t due);
+void timer_free(broker_t *b);
 void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_lock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_unlock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);

@@ -407,6 +407,18 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             txn_redirect_half(b, &m, props);
         } else if (lvl > 0) {
             schedule_redirect(b, &m, props, lvl, sched);
+        } else if (!is_dlq) {
+            int64_t now = now_ms(), due = 0;
+            int tr = timer_due_of(m.props, m.props_len, now, &due);
+            if (tr < 0 || (tr > 0 && due - now > TIMER_MAX_DELAY_MS)) {
+                buf_free(&np);
+                rm_conn_reply(conn, req, MESSAGE_ILLEGAL,
+                              tr < 0 ? "timer message illegal: TIMER_DELIVER_MS / TIMER_DELAY_SEC / "
+                                       "TIMER_DELAY_MS is not a number"
+                                     : "timer message illegal: the delay time is longer than 3 days");
+                return;
+            }
+            if (tr > 0 && due > now) timer_redirect(b, &m, props, due);
         }
         if (props->len > RECORD_MAX_PROPS) {
             buf_free(&np);
