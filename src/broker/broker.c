@@ -46,6 +46,11 @@ static void on_server_closed(rm_server_t *srv, void *arg) {
     b->srv = NULL;
     /* Replies deferred on fsync: the store completes them at close; drop here. */
     send_drain_done(b);
+    pthread_mutex_lock(&b->arr_mu);
+    pthread_mutex_lock(&b->done_mu);
+    atomic_store(&b->loop_done, 1); /* threads stop waking the loop before the asyncs close */
+    pthread_mutex_unlock(&b->done_mu);
+    pthread_mutex_unlock(&b->arr_mu);
     uv_close((uv_handle_t *)&b->arrival_async, on_handle_closed);
     uv_close((uv_handle_t *)&b->done_async, on_handle_closed);
 }
@@ -191,13 +196,15 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     return 0;
 }
 
+static void on_failed_server_closed(rm_server_t *srv, void *arg) { ((broker_t *)arg)->srv = NULL; }
+
 static void loop_thread(void *arg) {
     broker_t *b = arg;
     if (setup(b, b->startup_err, sizeof(b->startup_err)) != 0) {
         b->startup_status = -1;
         if (b->srv) {
             b->stopping = 1;
-            rm_server_close(b->srv, NULL, NULL);
+            rm_server_close(b->srv, on_failed_server_closed, b);
             uv_run(&b->loop, UV_RUN_DEFAULT);
         }
         uv_sem_post(&b->started);

@@ -172,6 +172,7 @@ struct broker_s {
     uv_async_t done_async;    /* deferred replies finished off-loop (SYNC_FLUSH) */
     uv_timer_t t_register, t_offsets, t_scan, t_hold, t_stats;
     int stopping;
+    _Atomic int loop_done;    /* set (under arr_mu and done_mu) before the asyncs close */
     rm_server_t *srv;
     int port;
     struct store_s *store;

@@ -391,7 +391,7 @@ void pull_on_arrivals(broker_t *b) {
 
 void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
     broker_t *b = arg;
-    if (atomic_load(&b->nholds) == 0) return;
+    if (atomic_load(&b->nholds) == 0 || atomic_load(&b->loop_done)) return;
     if (sa->topic_len >= NAME_MAX_LEN) return;
     char topic[NAME_MAX_LEN];
     memcpy(topic, sa->topic, sa->topic_len);
@@ -409,8 +409,8 @@ void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
     if (b->narr == b->arr_cap) {
         if (b->arr_cap >= ARRIVALS_MAX) {
             b->arr_overflow = 1;
+            if (!atomic_load(&b->loop_done)) uv_async_send(&b->arrival_async);
             pthread_mutex_unlock(&b->arr_mu);
-            uv_async_send(&b->arrival_async);
             return;
         }
         b->arr_cap *= 2;
@@ -420,8 +420,8 @@ void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
     snprintf(a->topic, sizeof(a->topic), "%s", topic);
     a->qid = qid;
     a->max_offset = max_offset;
+    if (!atomic_load(&b->loop_done)) uv_async_send(&b->arrival_async);
     pthread_mutex_unlock(&b->arr_mu);
-    uv_async_send(&b->arrival_async);
 }
 
 /* Re-running a held pull never holds again, so the holds map is not changed

@@ -215,8 +215,8 @@ static void on_flushed(void *arg, int status) {
     pthread_mutex_lock(&b->done_mu);
     p->next = b->done_head;
     b->done_head = p;
+    if (!atomic_load(&b->loop_done)) uv_async_send(&b->done_async);
     pthread_mutex_unlock(&b->done_mu);
-    uv_async_send(&b->done_async);
 }
 
 void send_drain_done(broker_t *b) {
