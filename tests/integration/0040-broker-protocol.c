@@ -237,7 +237,6 @@ static void test_long_poll(void **state) {
                          "queueOffset", "0", "maxMsgNums", "32", "sysFlag", "6",
                          "commitOffset", "0", "suspendTimeoutMillis", "20000",
                          "subscription", "*", "subVersion", "0", NULL};
-    int64_t t0 = tu_now_ms();
     int32_t op = bc_send(&a, PULL_MESSAGE, 0, ext, NULL, 0);
     assert_true(op > 0);
     /* nothing answered yet */
@@ -248,7 +247,6 @@ static void test_long_poll(void **state) {
     assert_int_equal(r.opaque, op);
     assert_int_equal(r.code, SUCCESS);
     assert_int_equal(bc_count_records(&r), 1);
-    assert_true(tu_now_ms() - t0 < 15000);
     /* held until its timeout: PULL_NOT_FOUND */
     const char *ext2[] = {"consumerGroup", "G_LP", "topic", "TopicLP", "queueId", "0",
                           "queueOffset", "1", "maxMsgNums", "32", "sysFlag", "6",
