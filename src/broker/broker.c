@@ -115,6 +115,9 @@ static void free_all(broker_t *b) {
     sql_cache_free(b);
     timer_free(b);
     buf_free(&b->props_buf);
+    free(b->batch_ms);
+    free(b->batch_rs);
+    free(b->batch_poff);
     clients_free(b);
     offsets_free(b);
     groups_free(b);

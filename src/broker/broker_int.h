@@ -228,6 +228,10 @@ struct broker_s {
     int register_pending;
     smap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
     buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
+    struct store_msg_s *batch_ms; /* send: batch scratch, grown on demand */
+    struct store_put_result_s *batch_rs;
+    size_t *batch_poff;
+    size_t batch_cap;
     struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
     int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
 

@@ -24,7 +24,7 @@
 #define ILLEGAL_REMARK                                                                   \
     "the message is illegal, maybe msg body or properties length not matched. msg body " \
     "length limit %dB, msg properties length limit 32KB."
-#define MAX_BATCH 1024
+#define MAX_BATCH 65536 /* members per SEND_BATCH_MESSAGE */
 
 typedef struct send_hdr_s {
     const char *group, *topic, *def_topic, *props;
@@ -443,9 +443,10 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "batch request does not support retry group");
         return;
     }
-    static _Thread_local store_msg_t ms[MAX_BATCH];
-    static _Thread_local size_t poff[MAX_BATCH];
-    static _Thread_local store_put_result_t rs[MAX_BATCH];
+    /* Scratch arrays kept on the broker and grown on demand (loop thread only). */
+    store_msg_t *ms = b->batch_ms;
+    size_t *poff = b->batch_poff;
+    store_put_result_t *rs = b->batch_rs;
     buf_t props = b->props_buf; /* reused storage; handed back below */
     buf_reset(&props);
     size_t pos = 0, n = 0;
@@ -455,6 +456,12 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         if (n >= MAX_BATCH) {
             rc = -2;
             break;
+        }
+        if (n >= b->batch_cap) {
+            b->batch_cap = b->batch_cap ? b->batch_cap * 2 : 64;
+            b->batch_ms = ms = xrealloc(b->batch_ms, b->batch_cap * sizeof(store_msg_t));
+            b->batch_poff = poff = xrealloc(b->batch_poff, b->batch_cap * sizeof(size_t));
+            b->batch_rs = rs = xrealloc(b->batch_rs, b->batch_cap * sizeof(store_put_result_t));
         }
         const char *dv;
         size_t dvl;

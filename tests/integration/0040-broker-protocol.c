@@ -514,6 +514,27 @@ static void test_batch(void **state) {
     assert_int_equal(bc_pull(&c, "G_B", "TopicBatch", 2, 0, 32, 4, "*", 0, &r, 5000), 0);
     assert_int_equal(r.code, SUCCESS);
     assert_int_equal(bc_count_records(&r), 3);
+    /* a large batch (the whole batch must fit maxMessageSize + 64 KiB, as in Java) */
+    size_t cap = 900 * 64;
+    uint8_t *big = malloc(cap);
+    size_t blen = 0;
+    for (int i = 0; i < 900; i++) {
+        char props[64], b[16];
+        snprintf(props, sizeof(props), "UNIQ_KEY\001B%d\002", i);
+        snprintf(b, sizeof(b), "m%d", i);
+        record_batch_member_t m = {0, (const uint8_t *)b, (uint32_t)strlen(b), props,
+                                   (uint32_t)strlen(props)};
+        blen += record_batch_encode(&m, big + blen, cap - blen);
+    }
+    const char *ext3[] = {"a", "PG", "b", "TopicBatch", "c", "TBW102", "d", "4", "e", "3",
+                          "f", "0", "g", "1", "h", "0", "m", "true", NULL};
+    assert_int_equal(bc_call(&c, SEND_BATCH_MESSAGE, ext3, big, blen, &r, 10000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(strlen(rm_ext_get(&r, "msgId")), 900 * 33 - 1);
+    free(big);
+    const char *mx3[] = {"topic", "TopicBatch", "queueId", "3", NULL};
+    assert_int_equal(bc_call(&c, GET_MAX_OFFSET, mx3, NULL, 0, &r, 5000), 0);
+    assert_int_equal(bc_ext_i64(&r, "offset"), 900);
     /* malformed batch body */
     uint8_t bad[8] = {0, 0, 0, 99, 0, 0, 0, 0};
     assert_int_equal(bc_call(&c, SEND_BATCH_MESSAGE, ext, bad, sizeof(bad), &r, 5000), 0);
