@@ -265,6 +265,12 @@ void bk_persist_sync(broker_t *b, const char *name, buf_t *text);
 void tag_filter_from_string(tag_filter_t *f, const char *sub);
 int tag_filter_match(const tag_filter_t *f, int64_t tags_code);
 
+/* Java 4.9 stores properties without a trailing 0x02 (ali-ons reads a trailing separator
+ * as an empty-named property): drop it from what is about to be stored. */
+static inline void bk_props_trim(const char *props, uint32_t *len) {
+    while (*len && props[*len - 1] == '\x02') (*len)--;
+}
+
 /* ---- topics.c ---- */
 void topics_init(broker_t *b);
 int topics_load(broker_t *b, char *err, size_t errlen);

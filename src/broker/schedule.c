@@ -199,6 +199,7 @@ static int deliver(broker_t *b, int64_t phys) {
             if (!topics_get(b, topic) && strncmp(topic, "%RETRY%", 7) == 0)
                 topics_create_sys(b, topic, 1, 6);
             store_put_result_t r;
+            bk_props_trim(m.props, &m.props_len);
             store_put(b->store, &m, &r);
             if (r.status == STORE_PUT_OK) {
                 b->put_total++;

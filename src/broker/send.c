@@ -427,6 +427,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             return;
         }
         store_put_result_t r;
+        bk_props_trim(m.props, &m.props_len);
         store_put(b->store, &m, &r);
         buf_free(&np);
         if (r.status != STORE_PUT_OK) {
@@ -518,6 +519,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         ms[i].props = (const char *)props.data + poff[i];
         ms[i].props_len = (uint32_t)(end - poff[i]);
         ms[i].tags_code = msgprops_tags_code(ms[i].props, ms[i].props_len);
+        bk_props_trim(ms[i].props, &ms[i].props_len);
     }
     int st = store_put_batch(b->store, ms, n, rs);
     b->props_buf = props;

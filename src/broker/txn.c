@@ -168,6 +168,7 @@ static int commit_half(broker_t *b, const record_view_t *v, int64_t phys) {
     m.props_len = (uint32_t)props.len;
     m.tags_code = msgprops_tags_code(m.props, m.props_len);
     store_put_result_t r;
+    bk_props_trim(m.props, &m.props_len);
     store_put(b->store, &m, &r);
     buf_free(&props);
     if (r.status != STORE_PUT_OK) return -1;

@@ -171,6 +171,8 @@ static void test_send_back(void **state) {
     assert_memory_equal(val, "TopicRetry", 10);
     assert_true(msgprops_find(v.props, v.props_len, "ORIGIN_MESSAGE_ID", &val, &vl));
     assert_true(msgprops_find(v.props, v.props_len, "KEYS", &val, &vl));
+    assert_true(msgprops_find(v.props, v.props_len, "WAIT", &val, &vl));
+    assert_memory_equal(val, "false", 5);
     /* max reached -> DLQ at once */
     const char *dl[] = {"offset", off, "group", "G_R", "delayLevel", "0",
                         "maxReconsumeTimes", "0", NULL};
