@@ -629,6 +629,36 @@ static void test_admin(void **state) {
     assert_non_null(strstr(bc_body(&r), "offsetTable"));
     assert_int_equal(bc_call(&c, GET_SYSTEM_TOPIC_LIST_FROM_BROKER, NULL, NULL, 0, &r, 5000), 0);
     assert_non_null(strstr(bc_body(&r), "TBW102"));
+    /* UPDATE_AND_CREATE_TOPIC_LIST */
+    const char *tl = "{\"topicConfigList\":[{\"topicName\":\"TopicL1\",\"readQueueNums\":2,\"writeQueueNums\":2,\"perm\":6},{\"topicName\":\"TopicL2\",\"readQueueNums\":1,\"writeQueueNums\":1,\"perm\":6}]}";
+    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC_LIST, NULL, tl, strlen(tl), &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_call(&c, GET_ALL_TOPIC_CONFIG, NULL, NULL, 0, &r, 5000), 0);
+    assert_non_null(strstr(bc_body(&r), "\"TopicL2\":{"));
+    /* clone offsets, topics by consumer, consume time span */
+    assert_int_equal(bc_send_msg(&c, "TopicL1", 0, "", "x", 1, &r), 0);
+    const char *up[] = {"consumerGroup", "G_SRC", "topic", "TopicL1", "queueId", "0",
+                        "commitOffset", "1", NULL};
+    assert_int_equal(bc_call(&c, UPDATE_CONSUMER_OFFSET, up, NULL, 0, &r, 5000), 0);
+    const char *cl[] = {"srcGroup", "G_SRC", "destGroup", "G_DST", "offline", "false", NULL};
+    assert_int_equal(bc_call(&c, CLONE_GROUP_OFFSET, cl, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    const char *qg[] = {"consumerGroup", "G_DST", "topic", "TopicL1", "queueId", "0",
+                        "setZeroIfNotFound", "false", NULL};
+    assert_int_equal(bc_call(&c, QUERY_CONSUMER_OFFSET, qg, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_ext_i64(&r, "offset"), 1);
+    const char *tb[] = {"group", "G_DST", NULL};
+    assert_int_equal(bc_call(&c, 343, tb, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    assert_non_null(strstr(bc_body(&r), "\"TopicL1\""));
+    const char *sb[] = {"group", "G_DST", "topic", "TopicL1", NULL};
+    assert_int_equal(bc_call(&c, 345, sb, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    const char *ts2[] = {"topic", "TopicL1", "group", "G_SRC", NULL};
+    assert_int_equal(bc_call(&c, QUERY_CONSUME_TIME_SPAN, ts2, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    assert_non_null(strstr(bc_body(&r), "consumeTimeSpanSet"));
     bc_close(&c);
 }
 
