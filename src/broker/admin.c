@@ -639,6 +639,7 @@ void admin_register_handlers(broker_t *b) {
     rm_server_handle(s, INVOKE_BROKER_TO_RESET_OFFSET, h_invoke_broker_to_reset_offset, b);
     rm_server_handle(s, GET_CONSUMER_RUNNING_INFO, h_get_consumer_running_info, b);
     rm_server_handle(s, CONSUME_MESSAGE_DIRECTLY, h_consume_message_directly, b);
+    rm_server_handle(s, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, h_invoke_broker_to_get_consumer_status, b);
     admin_register_more(b);
 }
 

@@ -399,6 +399,7 @@ void sql_cache_free(broker_t *b);
 
 void h_get_consumer_running_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_consume_message_directly(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_invoke_broker_to_get_consumer_status(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);

@@ -96,3 +96,119 @@ void h_consume_message_directly(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     forward(b, conn, req, p.data, p.len);
     store_pinned_release(&p);
 }
+
+/* ---- INVOKE_BROKER_TO_GET_CONSUMER_STATUS (223) -> GET_CONSUMER_STATUS_FROM_CLIENT (221) ---- */
+
+typedef struct gather_s {
+    rm_conn_t *admin;
+    rm_reqinfo_t ri;
+    int pending;
+    int nanswers;
+    buf_t out;
+} gather_t;
+
+typedef struct gather_one_s {
+    gather_t *g;
+    char client_id[NAME_MAX_LEN];
+} gather_one_t;
+
+/* The "messageQueueTable" object of a GetConsumerStatusBody, as raw text (fastjson keys). */
+static int mq_table_span(const uint8_t *p, size_t n, size_t *start, size_t *len) {
+    static const char key[] = "\"messageQueueTable\"";
+    size_t kl = sizeof(key) - 1;
+    for (size_t i = 0; i + kl <= n; i++) {
+        if (memcmp(p + i, key, kl) != 0) continue;
+        size_t j = i + kl;
+        while (j < n && (p[j] == ' ' || p[j] == ':')) j++;
+        if (j >= n || p[j] != '{') return -1;
+        int depth = 0, in_str = 0;
+        for (size_t k = j; k < n; k++) {
+            char c = (char)p[k];
+            if (in_str) {
+                if (c == '\\') k++;
+                else if (c == '"') in_str = 0;
+                continue;
+            }
+            if (c == '"') in_str = 1;
+            else if (c == '{') depth++;
+            else if (c == '}' && --depth == 0) {
+                *start = j;
+                *len = k - j + 1;
+                return 0;
+            }
+        }
+        return -1;
+    }
+    return -1;
+}
+
+static void gather_finish(gather_t *g) {
+    buf_append_str(&g->out, "}}");
+    if (!rm_conn_is_closed(g->admin)) {
+        rm_enc_t e;
+        rm_conn_reply_begin_info(g->admin, &e, &g->ri, SUCCESS, NULL);
+        rm_enc_body(&e, g->out.data, g->out.len);
+        rm_enc_end(&e);
+    }
+    rm_conn_release(g->admin);
+    buf_free(&g->out);
+    free(g);
+}
+
+static void on_status_reply(int status, rm_cmd_t *resp, void *arg) {
+    gather_one_t *o = arg;
+    gather_t *g = o->g;
+    size_t st, len;
+    if (status == 0 && resp->code == SUCCESS && resp->body_len &&
+        mq_table_span(resp->body, resp->body_len, &st, &len) == 0) {
+        if (g->nanswers++) buf_append_str(&g->out, ",");
+        buf_json_str(&g->out, o->client_id, strlen(o->client_id));
+        buf_append_str(&g->out, ":");
+        buf_append(&g->out, resp->body + st, len);
+    }
+    free(o);
+    if (--g->pending == 0) gather_finish(g);
+}
+
+void h_invoke_broker_to_get_consumer_status(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    broker_t *b = ctx;
+    char topic[NAME_MAX_LEN], group[NAME_MAX_LEN];
+    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0 ||
+        bk_req_str(conn, req, "group", group, sizeof(group)) != 0)
+        return;
+    const char *only = rm_ext_get(req, "clientAddr");
+    cgroup_t *cg = clients_cgroup(b, group);
+    int n = 0;
+    for (int i = 0; cg && i < cg->nchans; i++) {
+        bclient_t *cl = cg->chans[i].cl;
+        if (!rm_conn_is_closed(cl->conn) && (!only || !*only || strcmp(only, cl->client_id) == 0))
+            n++;
+    }
+    if (n == 0) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "No Any Consumer online in the consumer group: [%s]", group);
+        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        return;
+    }
+    gather_t *g = xcalloc(1, sizeof(*g));
+    g->admin = conn;
+    rm_conn_retain(conn);
+    g->ri = rm_reqinfo(req);
+    g->pending = n;
+    buf_init(&g->out);
+    buf_append_str(&g->out, "{\"consumerTable\":{");
+    for (int i = 0; i < cg->nchans; i++) {
+        bclient_t *cl = cg->chans[i].cl;
+        if (rm_conn_is_closed(cl->conn) || (only && *only && strcmp(only, cl->client_id) != 0))
+            continue;
+        gather_one_t *o = xcalloc(1, sizeof(*o));
+        o->g = g;
+        snprintf(o->client_id, sizeof(o->client_id), "%s", cl->client_id);
+        rm_enc_t e;
+        rm_conn_request_begin(cl->conn, &e, GET_CONSUMER_STATUS_FROM_CLIENT, 0, on_status_reply, o,
+                              5000);
+        rm_enc_ext(&e, "topic", topic);
+        rm_enc_ext(&e, "group", group);
+        rm_enc_end(&e);
+    }
+}

@@ -694,6 +694,28 @@ static void test_forward(void **state) {
     } while (!rm_is_response(&r) || r.opaque != op);
     assert_int_equal(r.code, SUCCESS);
     assert_string_equal(bc_body(&r), "{\"properties\":{}}");
+    /* consumer status: gathered from every consumer of the group */
+    const char *cs[] = {"topic", "TopicFw", "group", "G_FW", NULL};
+    op = bc_send(&adm, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, 0, cs, NULL, 0);
+    do {
+        assert_int_equal(bc_read(&cons, &q, 5000), 0);
+    } while (rm_is_response(&q) || q.code != GET_CONSUMER_STATUS_FROM_CLIENT);
+    assert_string_equal(rm_ext_get(&q, "group"), "G_FW");
+    const char *st = "{\"messageQueueTable\":{{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicFw\"}:5}}";
+    buf_init(&out);
+    rm_enc_begin(&e, &out, RM_SER_JSON, SUCCESS, q.opaque, RM_FLAG_RESPONSE, NULL);
+    rm_enc_body(&e, st, strlen(st));
+    rm_enc_end(&e);
+    assert_int_equal(bc_write_all(&cons, out.data, out.len), 0);
+    buf_free(&out);
+    do {
+        assert_int_equal(bc_read(&adm, &r, 5000), 0);
+    } while (!rm_is_response(&r) || r.opaque != op);
+    assert_int_equal(r.code, SUCCESS);
+    assert_string_equal(bc_body(&r), "{\"consumerTable\":{\"10.0.0.9@fw\":{{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicFw\"}:5}}}");
+    const char *cs2[] = {"topic", "TopicFw", "group", "G_NOBODY", NULL};
+    assert_int_equal(bc_call(&adm, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, cs2, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SYSTEM_ERROR);
     const char *nx[] = {"consumerGroup", "G_FW", "clientId", "nobody", NULL};
     assert_int_equal(bc_call(&adm, GET_CONSUMER_RUNNING_INFO, nx, NULL, 0, &r, 5000), 0);
     assert_int_equal(r.code, SYSTEM_ERROR);
