@@ -61,8 +61,7 @@ static void on_stop_async(uv_async_t *a) {
     b->stopping = 1;
     log_info("broker %s shutting down", b->conf.brokerName);
     uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats,
-                        &b->t_schedule, &b->t_delay_persist, &b->t_txn,
-                        &b->t_register_soon};
+                        &b->t_schedule, &b->t_delay_persist, &b->t_txn};
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         uv_timer_stop(ts[i]);
         uv_close((uv_handle_t *)ts[i], on_handle_closed);
@@ -175,8 +174,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_async_init(&b->loop, &b->done_async, on_done_async);
     b->stop_async.data = b->arrival_async.data = b->done_async.data = b;
     uv_timer_t *ts[] = {&b->t_register, &b->t_offsets, &b->t_scan, &b->t_hold, &b->t_stats,
-                        &b->t_schedule, &b->t_delay_persist, &b->t_txn,
-                        &b->t_register_soon};
+                        &b->t_schedule, &b->t_delay_persist, &b->t_txn};
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         uv_timer_init(&b->loop, ts[i]);
         ts[i]->data = b;

@@ -224,8 +224,7 @@ struct broker_s {
     smap_t txn_checks;        /* half queue offset -> check count */
     int64_t txn_check_off;
     uv_timer_t t_txn;
-    uv_timer_t t_register_soon;
-    int register_pending;
+
     smap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
     buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
     struct store_msg_s *batch_ms; /* send: batch scratch, grown on demand */
@@ -336,8 +335,6 @@ const char *cfw_name(int v);
 /* ---- register.c ---- */
 int register_init(broker_t *b, char *err, size_t errlen);
 void register_all(broker_t *b);
-/* Registers within ~20 ms, once for a burst of topic changes. */
-void register_soon(broker_t *b);
 void unregister_all(broker_t *b);
 void register_free(broker_t *b);
 

@@ -120,23 +120,6 @@ void register_all(broker_t *b) {
     buf_free(&body);
 }
 
-static void on_register_soon(uv_timer_t *t) {
-    broker_t *b = t->data;
-    b->register_pending = 0;
-    register_all(b);
-}
-
-void register_soon(broker_t *b) {
-    if (b->register_pending || b->stopping || !b->ns) return;
-    if (!b->t_register_soon.data) {
-        /* not running on the loop yet (start-up): register directly */
-        register_all(b);
-        return;
-    }
-    b->register_pending = 1;
-    uv_timer_start(&b->t_register_soon, on_register_soon, 20, 0);
-}
-
 void unregister_all(broker_t *b) {
     if (!b->ns) return;
     char addr[128], id[32];

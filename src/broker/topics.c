@@ -89,7 +89,9 @@ topic_cfg_t *topics_put(broker_t *b, const topic_cfg_t *tc, int reg) {
     topic_cfg_t *t = put_raw(b, tc);
     bk_dv_bump(&b->topics_ver);
     topics_persist(b);
-    if (reg) register_soon(b);
+    /* At once, before the reply that follows: clients (and the compat tests) ask the
+     * NameServer for the new topic's route right after (Java waits for the NameServers). */
+    if (reg) register_all(b);
     return t;
 }
 
@@ -99,7 +101,7 @@ int topics_delete(broker_t *b, const char *name) {
     free_topic(t);
     bk_dv_bump(&b->topics_ver);
     topics_persist(b);
-    register_soon(b);
+    register_all(b);
     return 0;
 }
 
