@@ -1,0 +1,139 @@
+/*
+ * msgprops: see msgprops.h.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "common/msgprops.h"
+
+#include <string.h>
+
+int msgprops_next(msgprops_iter_t *it, const char **key, size_t *klen, const char **val,
+                  size_t *vlen) {
+    while (it->pos < it->len) {
+        const char *item = it->p + it->pos;
+        size_t rest = it->len - it->pos;
+        const char *end = memchr(item, MSGPROP_SEP, rest);
+        size_t ilen = end ? (size_t)(end - item) : rest;
+        it->pos += ilen + (end ? 1 : 0);
+        if (ilen < 3) continue;
+        const char *sep = memchr(item, MSGPROP_NAME_SEP, ilen);
+        if (!sep || sep == item || sep == item + ilen - 1) continue;
+        *key = item;
+        *klen = (size_t)(sep - item);
+        *val = sep + 1;
+        *vlen = ilen - *klen - 1;
+        return 1;
+    }
+    return 0;
+}
+
+int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen,
+                    const char **val, size_t *vlen) {
+    if (!props || len == 0) return 0;
+    msgprops_iter_t it;
+    msgprops_iter_init(&it, props, len);
+    const char *k, *v;
+    size_t kl, vl;
+    while (msgprops_next(&it, &k, &kl, &v, &vl)) {
+        if (kl == klen && memcmp(k, key, klen) == 0) {
+            *val = v;
+            *vlen = vl;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int msgprops_find(const char *props, size_t len, const char *key, const char **val,
+                  size_t *vlen) {
+    return msgprops_find_n(props, len, key, strlen(key), val, vlen);
+}
+
+void msgprops_append_n(buf_t *b, const char *key, size_t klen, const char *val, size_t vlen) {
+    uint8_t *d = buf_reserve(b, klen + vlen + 2);
+    memcpy(d, key, klen);
+    d[klen] = MSGPROP_NAME_SEP;
+    memcpy(d + klen + 1, val, vlen);
+    d[klen + 1 + vlen] = MSGPROP_SEP;
+    b->len += klen + vlen + 2;
+}
+
+void msgprops_append(buf_t *b, const char *key, const char *val) {
+    msgprops_append_n(b, key, strlen(key), val, strlen(val));
+}
+
+void msgprops_copy_without(buf_t *b, const char *props, size_t len, const char *key) {
+    size_t kl0 = key ? strlen(key) : 0;
+    msgprops_iter_t it;
+    msgprops_iter_init(&it, props, len);
+    const char *k, *v;
+    size_t kl, vl;
+    while (msgprops_next(&it, &k, &kl, &v, &vl)) {
+        if (key && kl == kl0 && memcmp(k, key, kl) == 0) continue;
+        msgprops_append_n(b, k, kl, v, vl);
+    }
+}
+
+size_t msgprops_remove(char *props, size_t len, const char *key) {
+    size_t klen = strlen(key);
+    size_t r = 0, w = 0;
+    while (r < len) {
+        const char *end = memchr(props + r, MSGPROP_SEP, len - r);
+        size_t ilen = end ? (size_t)(end - (props + r)) : len - r;
+        size_t step = ilen + (end ? 1 : 0);
+        int drop = ilen > klen && props[r + klen] == MSGPROP_NAME_SEP &&
+                   memcmp(props + r, key, klen) == 0;
+        if (!drop) {
+            memmove(props + w, props + r, step);
+            w += step;
+        }
+        r += step;
+    }
+    return w;
+}
+
+int32_t msgprops_java_hash(const char *s, size_t len) {
+    uint32_t h = 0;
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t c = p[i];
+        if (c < 0x80) {
+            h = 31 * h + c;
+            i++;
+            continue;
+        }
+        /* UTF-8 to a code point, then UTF-16 units; invalid bytes count as U+FFFD (Java). */
+        uint32_t cp = 0xfffd;
+        size_t n = 1;
+        if ((c & 0xe0) == 0xc0 && i + 1 < len && (p[i + 1] & 0xc0) == 0x80) {
+            cp = ((c & 0x1f) << 6) | (p[i + 1] & 0x3f);
+            n = 2;
+        } else if ((c & 0xf0) == 0xe0 && i + 2 < len && (p[i + 1] & 0xc0) == 0x80 &&
+                   (p[i + 2] & 0xc0) == 0x80) {
+            cp = ((c & 0x0f) << 12) | ((p[i + 1] & 0x3f) << 6) | (p[i + 2] & 0x3f);
+            n = 3;
+        } else if ((c & 0xf8) == 0xf0 && i + 3 < len && (p[i + 1] & 0xc0) == 0x80 &&
+                   (p[i + 2] & 0xc0) == 0x80 && (p[i + 3] & 0xc0) == 0x80) {
+            cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3f) << 12) | ((p[i + 2] & 0x3f) << 6) |
+                 (p[i + 3] & 0x3f);
+            n = 4;
+        }
+        i += n;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            h = 31 * h + (0xd800 + (cp >> 10));
+            h = 31 * h + (0xdc00 + (cp & 0x3ff));
+        } else {
+            h = 31 * h + cp;
+        }
+    }
+    return (int32_t)h;
+}
+
+int64_t msgprops_tags_code(const char *props, size_t len) {
+    const char *v;
+    size_t vl;
+    if (!msgprops_find_n(props, len, MSGPROP_TAGS, 4, &v, &vl)) return 0;
+    return (int64_t)msgprops_java_hash(v, vl);
+}

@@ -1,0 +1,198 @@
+/*
+ * record: see record.h.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "common/record.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "common/util.h"
+
+uint32_t record_body_crc(const void *body, size_t len) {
+    if (len == 0) return 0;
+    uLong c = crc32(0L, Z_NULL, 0);
+    const uint8_t *p = body;
+    while (len > 0) { /* zlib takes uInt lengths */
+        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        c = crc32(c, p, n);
+        p += n;
+        len -= n;
+    }
+    return (uint32_t)c & 0x7fffffffu;
+}
+
+uint32_t record_encode(const record_fields_t *f, uint8_t *dst, size_t cap) {
+    if (f->topic_len == 0 || f->topic_len > RECORD_MAX_TOPIC_V1) return 0;
+    if (f->props_len > RECORD_MAX_PROPS) return 0;
+    uint64_t total = (uint64_t)RECORD_FIXED_V4 + f->body_len + f->topic_len + f->props_len;
+    if (total > cap || total > INT32_MAX) return 0;
+    uint8_t *p = dst + 4;
+    be32_put(p, RECORD_MAGIC_V1), p += 4;
+    be32_put(p, f->body_crc), p += 4;
+    be32_put(p, (uint32_t)f->queue_id), p += 4;
+    be32_put(p, (uint32_t)f->flag), p += 4;
+    be64_put(p, (uint64_t)f->queue_offset), p += 8;
+    be64_put(p, (uint64_t)f->phys_offset), p += 8;
+    be32_put(p, (uint32_t)f->sys_flag & ~(uint32_t)(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6)), p += 4;
+    be64_put(p, (uint64_t)f->born_ts), p += 8;
+    be32_put(p, f->born_ip), p += 4;
+    be32_put(p, (uint32_t)f->born_port), p += 4;
+    be64_put(p, (uint64_t)f->store_ts), p += 8;
+    be32_put(p, f->store_ip), p += 4;
+    be32_put(p, (uint32_t)f->store_port), p += 4;
+    be32_put(p, (uint32_t)f->reconsume_times), p += 4;
+    be64_put(p, (uint64_t)f->prepared_tx_offset), p += 8;
+    be32_put(p, f->body_len), p += 4;
+    if (f->body_len) memcpy(p, f->body, f->body_len);
+    p += f->body_len;
+    *p++ = (uint8_t)f->topic_len;
+    memcpy(p, f->topic, f->topic_len);
+    p += f->topic_len;
+    be16_put(p, (uint16_t)f->props_len), p += 2;
+    if (f->props_len) memcpy(p, f->props, f->props_len);
+    /* TOTALSIZE last: a record torn mid-copy into zeroed space reads as size 0. */
+    atomic_signal_fence(memory_order_release);
+    be32_put(dst, (uint32_t)total);
+    return (uint32_t)total;
+}
+
+void record_encode_blank(uint8_t *dst, uint32_t remaining) {
+    be32_put(dst + 4, RECORD_MAGIC_BLANK);
+    atomic_signal_fence(memory_order_release);
+    be32_put(dst, remaining);
+}
+
+record_status_t record_decode(const uint8_t *p, size_t len, record_view_t *v, int flags) {
+    memset(v, 0, sizeof(*v));
+    v->base = p;
+    if (len < 8) return RECORD_TRUNCATED;
+    uint32_t total = be32_get(p);
+    uint32_t magic = be32_get(p + 4);
+    v->total_size = total;
+    v->magic = magic;
+    if (magic == RECORD_MAGIC_BLANK) return RECORD_BLANK;
+    if (magic != RECORD_MAGIC_V1 && magic != RECORD_MAGIC_V2) return RECORD_CORRUPT;
+    if (total < RECORD_FIXED_V4 || total > INT32_MAX) return RECORD_CORRUPT;
+    if (total > len) return RECORD_TRUNCATED;
+    v->body_crc = be32_get(p + RECORD_POS_BODYCRC);
+    v->queue_id = (int32_t)be32_get(p + RECORD_POS_QUEUEID);
+    v->flag = (int32_t)be32_get(p + RECORD_POS_FLAG);
+    v->queue_offset = (int64_t)be64_get(p + RECORD_POS_QUEUEOFFSET);
+    v->phys_offset = (int64_t)be64_get(p + RECORD_POS_PHYSOFFSET);
+    v->sys_flag = (int32_t)be32_get(p + RECORD_POS_SYSFLAG);
+    v->born_ts = (int64_t)be64_get(p + RECORD_POS_BORNTS);
+    uint32_t bh = (v->sys_flag & MSG_SYSFLAG_BORNHOST_V6) ? 20 : 8;
+    uint32_t sh = (v->sys_flag & MSG_SYSFLAG_STOREHOST_V6) ? 20 : 8;
+    uint32_t tl_w = magic == RECORD_MAGIC_V2 ? 2 : 1;
+    /* fixed part up to and including BODYLEN */
+    size_t pos = RECORD_POS_BORNHOST;
+    if ((size_t)pos + bh + 8 + sh + 4 + 8 + 4 > total) return RECORD_CORRUPT;
+    v->born_host = p + pos, v->born_host_len = bh, pos += bh;
+    v->store_ts = (int64_t)be64_get(p + pos), pos += 8;
+    v->store_host = p + pos, v->store_host_len = sh, pos += sh;
+    v->reconsume_times = (int32_t)be32_get(p + pos), pos += 4;
+    v->prepared_tx_offset = (int64_t)be64_get(p + pos), pos += 8;
+    uint32_t body_len = be32_get(p + pos);
+    pos += 4;
+    if (body_len > total || pos + body_len + tl_w > total) return RECORD_CORRUPT;
+    v->body = p + pos, v->body_len = body_len, pos += body_len;
+    uint32_t tl = tl_w == 2 ? be16_get(p + pos) : p[pos];
+    pos += tl_w;
+    if (pos + tl + 2 > total) return RECORD_CORRUPT;
+    v->topic = (const char *)p + pos, v->topic_len = tl, pos += tl;
+    uint32_t pl = be16_get(p + pos);
+    pos += 2;
+    if (pos + pl != total) return RECORD_CORRUPT;
+    v->props = (const char *)p + pos, v->props_len = pl;
+    if ((flags & RECORD_CHECK_CRC) && record_body_crc(v->body, body_len) != v->body_crc)
+        return RECORD_CORRUPT;
+    return RECORD_OK;
+}
+
+static const char HEX[] = "0123456789ABCDEF";
+
+static char *hex_put(char *o, const uint8_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        *o++ = HEX[b[i] >> 4];
+        *o++ = HEX[b[i] & 15];
+    }
+    return o;
+}
+
+void record_msgid_encode(uint32_t store_ip, int32_t store_port, int64_t phys_offset, char *out) {
+    uint8_t b[16];
+    be32_put(b, store_ip);
+    be32_put(b + 4, (uint32_t)store_port);
+    be64_put(b + 8, (uint64_t)phys_offset);
+    *hex_put(out, b, 16) = 0;
+}
+
+size_t record_msgid_encode_host(const uint8_t *host, uint32_t host_len, int64_t phys_offset,
+                                char *out) {
+    uint8_t off[8];
+    be64_put(off, (uint64_t)phys_offset);
+    char *o = hex_put(out, host, host_len);
+    o = hex_put(o, off, 8);
+    *o = 0;
+    return (size_t)(o - out);
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int record_msgid_decode(const char *s, size_t len, uint8_t host[20], uint32_t *host_len,
+                        int64_t *phys_offset) {
+    if (len != 32 && len != 56) return -1;
+    uint8_t b[28];
+    for (size_t i = 0; i < len / 2; i++) {
+        int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
+        if (h < 0 || l < 0) return -1;
+        b[i] = (uint8_t)(h << 4 | l);
+    }
+    uint32_t hl = len == 32 ? 8 : 20;
+    memcpy(host, b, hl);
+    *host_len = hl;
+    *phys_offset = (int64_t)be64_get(b + hl);
+    return 0;
+}
+
+int record_batch_next(const uint8_t *p, size_t len, size_t *pos, record_batch_member_t *m) {
+    size_t o = *pos;
+    if (o >= len) return 0;
+    if (len - o < 22) return -1;
+    uint32_t total = be32_get(p + o);
+    if (total < 22 || total > len - o) return -1;
+    m->flag = (int32_t)be32_get(p + o + 12);
+    uint32_t bl = be32_get(p + o + 16);
+    if (bl > total - 22) return -1;
+    m->body = p + o + 20;
+    m->body_len = bl;
+    uint32_t pl = be16_get(p + o + 20 + bl);
+    if (22 + (uint64_t)bl + pl != total) return -1;
+    m->props = (const char *)p + o + 22 + bl;
+    m->props_len = pl;
+    *pos = o + total;
+    return 1;
+}
+
+size_t record_batch_encode(const record_batch_member_t *m, uint8_t *out, size_t cap) {
+    if (m->props_len > RECORD_MAX_PROPS) return 0;
+    uint64_t total = 22 + (uint64_t)m->body_len + m->props_len;
+    if (total > cap || total > INT32_MAX) return 0;
+    be32_put(out, (uint32_t)total);
+    be32_put(out + 4, 0);
+    be32_put(out + 8, 0);
+    be32_put(out + 12, (uint32_t)m->flag);
+    be32_put(out + 16, m->body_len);
+    if (m->body_len) memcpy(out + 20, m->body, m->body_len);
+    be16_put(out + 20 + m->body_len, (uint16_t)m->props_len);
+    if (m->props_len) memcpy(out + 22 + m->body_len, m->props, m->props_len);
+    return (size_t)total;
+}
