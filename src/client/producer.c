@@ -31,6 +31,7 @@ struct petrel_producer_s {
     _Atomic int closing;
     _Atomic int pending;            /* async sends in flight */
     int64_t next_hb;                /* service thread only */
+    int known_brokers;              /* service thread: heartbeat at once when this grows */
     petrel_tx_check_fn tx_check;
     void *tx_opaque;
 };
@@ -94,6 +95,11 @@ static void send_heartbeat(petrel_producer_t *p) {
 
 static void producer_tick(void *owner, int64_t now) {
     petrel_producer_t *p = owner;
+    char(*addrs)[64] = NULL;
+    int nb = petrel__inst_brokers(p->inst, &addrs);
+    free(addrs);
+    if (nb > p->known_brokers) p->next_hb = 0; /* a new broker learnt from a route */
+    p->known_brokers = nb;
     if (now >= p->next_hb) {
         send_heartbeat(p);
         p->next_hb = now + p->conf.heartbeatBrokerInterval;
@@ -134,8 +140,12 @@ static petrel_err_t check_msg(const petrel_producer_t *p, const petrel_msg_t *m)
 /* Queues for topic: its route, or TBW102's when the topic is not known yet. */
 static petrel_err_t topic_queues(petrel_producer_t *p, const char *topic, petrel_mq_t **mqs,
                                  int *n) {
-    petrel__route_t *r = NULL;
-    petrel_err_t err = petrel__inst_route(p->inst, topic, 0, &r);
+    petrel__route_t *r = petrel__inst_route_cached(p->inst, topic);
+    petrel_err_t err = PETREL_OK;
+    if (!r) {
+        err = petrel__inst_route(p->inst, topic, 0, &r);
+        petrel__inst_kick(p->inst); /* heartbeat any broker this route names */
+    }
     if (err == PETREL_TOPIC_NOT_EXIST)
         err = petrel__inst_route(p->inst, "TBW102", 0, &r);
     if (err != PETREL_OK) return err == PETREL_TOPIC_NOT_EXIST ? PETREL_ENOROUTE : err;
@@ -179,7 +189,9 @@ static petrel_err_t ctx_build(petrel_producer_t *p, const petrel_msg_t *m, int t
         buf_free(&pb);
         return PETREL_ETOOBIG;
     }
+    buf_put_u8(&pb, 0); /* the "i" header field is a C string */
     c->props = buf_steal(&pb, &c->props_len);
+    c->props_len--;
     if (m->body_len >= (size_t)p->conf.compressMsgBodyOverHowmuch &&
         petrel__zlib_compress(m->body, m->body_len, &c->body, &c->body_len) == 0) {
         c->sys_flag |= SYSFLAG_COMPRESSED | SYSFLAG_ZLIB;
@@ -494,7 +506,9 @@ petrel_err_t petrel_producer_send_batch(petrel_producer_t *p, petrel_msg_t *cons
     buf_t top;
     buf_init(&top);
     petrel__props_put(&top, PETREL_PROP_WAIT, "true");
+    buf_put_u8(&top, 0);
     c->props = buf_steal(&top, &c->props_len);
+    c->props_len--;
     err = send_sync_ctx(p, c, res);
     ctx_free(c);
     return err;
