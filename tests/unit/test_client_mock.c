@@ -490,10 +490,26 @@ static petrel_tx_state_t tx_exec(petrel_producer_t *p, const petrel_msg_t *m, vo
     return *(petrel_tx_state_t *)arg;
 }
 
+static _Atomic int checks;
+static petrel_tx_state_t tx_check(petrel_producer_t *p, const petrel_msg_t *m, void *opaque) {
+    size_t len;
+    const char *b = petrel_msg_body(m, &len);
+    checks++;
+    /* The half message comes back whole: body, keys and the id the producer set. */
+    if (len < 9 || memcmp(b, "tx-unknown", 9) != 0 || !petrel_msg_id(m)) return PETREL_TX_UNKNOWN;
+    return PETREL_TX_COMMIT;
+}
+
 static void test_transactions(void **state) {
     const char *topics[] = {"TopicX:1", NULL};
     mb_t *mb = mb_start(topics);
-    petrel_producer_t *p = producer(mb);
+    petrel_conf_t *conf = conf_for(mb, "PGX");
+    petrel_producer_t *p = NULL;
+    assert_int_equal(petrel_producer_create(conf, &p, NULL, 0), PETREL_OK);
+    petrel_conf_destroy(conf);
+    assert_int_equal(petrel_producer_set_tx_checker(p, tx_check, NULL), PETREL_OK);
+    assert_int_equal(petrel_producer_start(p), PETREL_OK);
+    assert_int_equal(petrel_producer_set_tx_checker(p, tx_check, NULL), PETREL_ESTATE);
     petrel_tx_state_t st, want = PETREL_TX_COMMIT;
     petrel_msg_t *m = mk("TopicX", "tx-commit", NULL, 10);
     assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
@@ -505,6 +521,13 @@ static void test_transactions(void **state) {
     petrel_msg_destroy(m);
     assert_true(TU_WAIT_FOR(mb->end_tx[0] == 1 && mb->end_tx[1] == 1, 5000));
     assert_int_equal(mb_queue_len(mb, "TopicX", 0), 1); /* only the committed one is visible */
+    /* UNKNOWN, then the broker checks back and the checker commits. */
+    want = PETREL_TX_UNKNOWN;
+    m = mk("TopicX", "tx-unknown", NULL, 10);
+    assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
+    petrel_msg_destroy(m);
+    assert_true(TU_WAIT_FOR(checks == 1 && mb_queue_len(mb, "TopicX", 0) == 2, 5000));
+    assert_int_equal(mb->end_tx[0], 2);
     petrel_producer_destroy(p);
     mb_stop(mb);
 }

@@ -536,6 +536,25 @@ static void mb_handler(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             mb->end_tx[1]++;
         } else {
             mb->end_tx[2]++;
+            /* UNKNOWN: check back at once (the Java broker waits transactionTimeOut). */
+            if (mb_view(mb, cl, &v)) {
+                char a[24], b[24], id[64];
+                int64_t qo = 0;
+                rm_ext_i64(req, "tranStateTableOffset", &qo);
+                snprintf(a, sizeof(a), "%lld", (long long)qo);
+                snprintf(b, sizeof(b), "%lld", (long long)cl);
+                record_msgid_encode(0x7f000001, mb->port, cl, id);
+                const char *mid = rm_ext_get(req, "msgId");
+                rm_enc_t e;
+                rm_conn_request_begin(conn, &e, CHECK_TRANSACTION_STATE, 1, NULL, NULL, 0);
+                rm_enc_ext(&e, "tranStateTableOffset", a);
+                rm_enc_ext(&e, "commitLogOffset", b);
+                rm_enc_ext(&e, "msgId", mid ? mid : "");
+                rm_enc_ext(&e, "transactionId", mid ? mid : "");
+                rm_enc_ext(&e, "offsetMsgId", id);
+                rm_enc_body(&e, v.base, v.total_size);
+                rm_enc_end(&e);
+            }
         }
         rm_conn_reply(conn, req, SUCCESS, NULL);
         break;
