@@ -66,6 +66,7 @@ int tu_free_port(void) {
 }
 
 pid_t tu_spawn(char *const argv[], const char *logpath) {
+    fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) abort();
     if (pid == 0) {
@@ -125,6 +126,9 @@ int tu_wait_port(int port, int timeout_ms) {
 }
 
 int tu_stop(pid_t pid, int sig, int timeout_ms) {
+    /* kill(0 or -1, sig) would signal our process group or every process we
+     * may signal: never. */
+    if (pid <= 0) return -1;
     if (sig) kill(pid, sig);
     int64_t deadline = tu_now_ms() + tu_scaled(timeout_ms);
     int status;
