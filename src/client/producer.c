@@ -23,6 +23,22 @@
 #define TX_COMMIT 8
 #define TX_ROLLBACK 12
 
+/* The writable queues of a topic computed from one route, shared by the sends using it. */
+typedef struct qlist_s {
+    _Atomic int refs;
+    petrel__route_t *route;         /* the route they came from (retained) */
+    char topic[256];
+    petrel_mq_t *mqs;
+    int n;
+} qlist_t;
+
+static void qlist_release(qlist_t *q) {
+    if (!q || atomic_fetch_sub(&q->refs, 1) != 1) return;
+    petrel__route_release(q->route);
+    free(q->mqs);
+    free(q);
+}
+
 struct petrel_producer_s {
     petrel_conf_t conf;             /* private copy */
     petrel__inst_t *inst;
@@ -34,13 +50,17 @@ struct petrel_producer_s {
     int known_brokers;              /* service thread: heartbeat at once when this grows */
     petrel_tx_check_fn tx_check;
     void *tx_opaque;
+    pthread_mutex_t qmu;            /* guards ql */
+    qlist_t **ql;                   /* per-topic queue lists, rebuilt when the route changes */
+    int n_ql;
 };
 
 /* An encoded send, kept for retries. */
 typedef struct send_ctx_s {
     petrel_producer_t *p;
     char topic[256];
-    petrel_mq_t *mqs;               /* candidate queues */
+    qlist_t *ql;                    /* candidate queues (retained) */
+    petrel_mq_t *mqs;               /* = ql->mqs */
     int n_mqs;
     int attempts_left;
     char last_broker[128];
@@ -49,6 +69,7 @@ typedef struct send_ctx_s {
     size_t props_len;
     uint8_t *body;                  /* possibly compressed */
     size_t body_len;
+    int body_borrowed;              /* sync sends use the caller's body in place */
     int32_t sys_flag;
     int32_t flag;
     int64_t born;
@@ -76,6 +97,7 @@ petrel_err_t petrel_producer_create(const petrel_conf_t *conf, petrel_producer_t
         free(p);
         return err;
     }
+    pthread_mutex_init(&p->qmu, NULL);
     *out = p;
     return PETREL_OK;
 }
@@ -124,6 +146,9 @@ void petrel_producer_destroy(petrel_producer_t *p) {
     petrel__inst_stop(p->inst);
     if (atomic_load(&p->started)) petrel__inst_unregister(p->inst, p->conf.groupName, NULL);
     petrel__inst_destroy(p->inst);
+    for (int i = 0; i < p->n_ql; i++) qlist_release(p->ql[i]);
+    free(p->ql);
+    pthread_mutex_destroy(&p->qmu);
     petrel__conf_free(&p->conf);
     free(p);
 }
@@ -137,9 +162,9 @@ static petrel_err_t check_msg(const petrel_producer_t *p, const petrel_msg_t *m)
     return PETREL_OK;
 }
 
-/* Queues for topic: its route, or TBW102's when the topic is not known yet. */
-static petrel_err_t topic_queues(petrel_producer_t *p, const char *topic, petrel_mq_t **mqs,
-                                 int *n) {
+/* Queues for topic: from its route, or TBW102's when the topic is not known yet. Cached per
+ * topic while the route stays the same, so a send does not rebuild the list. */
+static petrel_err_t topic_queues(petrel_producer_t *p, const char *topic, qlist_t **out) {
     petrel__route_t *r = petrel__inst_route_cached(p->inst, topic);
     petrel_err_t err = PETREL_OK;
     if (!r) {
@@ -149,21 +174,44 @@ static petrel_err_t topic_queues(petrel_producer_t *p, const char *topic, petrel
     if (err == PETREL_TOPIC_NOT_EXIST)
         err = petrel__inst_route(p->inst, "TBW102", 0, &r);
     if (err != PETREL_OK) return err == PETREL_TOPIC_NOT_EXIST ? PETREL_ENOROUTE : err;
-    *n = petrel__route_queues(r, topic, 1, mqs);
-    petrel__route_release(r);
-    if (*n == 0) {
-        free(*mqs);
-        *mqs = NULL;
+    pthread_mutex_lock(&p->qmu);
+    int slot = -1;
+    for (int i = 0; i < p->n_ql && slot < 0; i++)
+        if (strcmp(p->ql[i]->topic, topic) == 0) slot = i;
+    if (slot >= 0 && p->ql[slot]->route == r) {
+        qlist_t *q = p->ql[slot];
+        atomic_fetch_add(&q->refs, 1);
+        pthread_mutex_unlock(&p->qmu);
+        petrel__route_release(r);
+        *out = q;
+        return PETREL_OK;
+    }
+    qlist_t *q = xcalloc(1, sizeof(*q));
+    atomic_store(&q->refs, 2); /* the table and the caller */
+    q->route = r;              /* takes the reference */
+    snprintf(q->topic, sizeof(q->topic), "%s", topic);
+    q->n = petrel__route_queues(r, topic, 1, &q->mqs);
+    if (slot < 0) {
+        p->ql = xrealloc(p->ql, (size_t)(p->n_ql + 1) * sizeof(*p->ql));
+        slot = p->n_ql++;
+    } else {
+        qlist_release(p->ql[slot]);
+    }
+    p->ql[slot] = q;
+    pthread_mutex_unlock(&p->qmu);
+    if (q->n == 0) {
+        qlist_release(q);
         return PETREL_ENOROUTE;
     }
+    *out = q;
     return PETREL_OK;
 }
 
 static void ctx_free(send_ctx_t *c) {
     if (!c) return;
-    free(c->mqs);
+    qlist_release(c->ql);
     free(c->props);
-    free(c->body);
+    if (!c->body_borrowed) free(c->body);
     free(c);
 }
 
@@ -195,6 +243,10 @@ static petrel_err_t ctx_build(petrel_producer_t *p, const petrel_msg_t *m, int t
     if (m->body_len >= (size_t)p->conf.compressMsgBodyOverHowmuch &&
         petrel__zlib_compress(m->body, m->body_len, &c->body, &c->body_len) == 0) {
         c->sys_flag |= SYSFLAG_COMPRESSED | SYSFLAG_ZLIB;
+        c->body_borrowed = 0; /* ours now */
+    } else if (c->body_borrowed) {
+        c->body = m->body; /* the caller's message outlives a synchronous send */
+        c->body_len = m->body_len;
     } else {
         c->body = xmalloc(m->body_len ? m->body_len : 1);
         memcpy(c->body, m->body, m->body_len);
@@ -324,7 +376,9 @@ static petrel_err_t send_sync_ctx(petrel_producer_t *p, send_ctx_t *c, petrel_se
     return err;
 }
 
-static petrel_err_t prepare(petrel_producer_t *p, const petrel_msg_t *m, int tx, send_ctx_t **out) {
+/* Builds a send context; copy_body for sends that outlive the call (async). */
+static petrel_err_t prepare(petrel_producer_t *p, const petrel_msg_t *m, int tx, int copy_body,
+                            send_ctx_t **out) {
     if (!p || !atomic_load(&p->started)) return p ? PETREL_ESTATE : PETREL_EINVAL;
     if (atomic_load(&p->closing)) return PETREL_ESHUTDOWN;
     petrel_err_t err = check_msg(p, m);
@@ -334,8 +388,13 @@ static petrel_err_t prepare(petrel_producer_t *p, const petrel_msg_t *m, int tx,
     snprintf(c->topic, sizeof(c->topic), "%s", m->topic);
     c->born = now_ms();
     c->attempts_left = p->conf.retryTimesWhenSendFailed;
-    err = topic_queues(p, m->topic, &c->mqs, &c->n_mqs);
-    if (err == PETREL_OK) err = ctx_build(p, m, tx, c);
+    c->body_borrowed = !copy_body;
+    err = topic_queues(p, m->topic, &c->ql);
+    if (err == PETREL_OK) {
+        c->mqs = c->ql->mqs;
+        c->n_mqs = c->ql->n;
+        err = ctx_build(p, m, tx, c);
+    }
     if (err != PETREL_OK) {
         ctx_free(c);
         return err;
@@ -347,7 +406,7 @@ static petrel_err_t prepare(petrel_producer_t *p, const petrel_msg_t *m, int tx,
 petrel_err_t petrel_producer_send(petrel_producer_t *p, const petrel_msg_t *m,
                                   petrel_send_result_t *res) {
     send_ctx_t *c = NULL;
-    petrel_err_t err = prepare(p, m, 0, &c);
+    petrel_err_t err = prepare(p, m, 0, 0, &c);
     if (err != PETREL_OK) return err;
     err = send_sync_ctx(p, c, res);
     ctx_free(c);
@@ -408,7 +467,7 @@ static void async_attempt(void *arg) {
 petrel_err_t petrel_producer_send_async(petrel_producer_t *p, const petrel_msg_t *m,
                                         petrel_send_cb cb, void *opaque) {
     send_ctx_t *c = NULL;
-    petrel_err_t err = prepare(p, m, 0, &c);
+    petrel_err_t err = prepare(p, m, 0, 1, &c);
     if (err != PETREL_OK) return err;
     c->cb = cb;
     c->opaque = opaque;
@@ -435,7 +494,7 @@ petrel_err_t petrel_producer_send_async(petrel_producer_t *p, const petrel_msg_t
 
 petrel_err_t petrel_producer_send_oneway(petrel_producer_t *p, const petrel_msg_t *m) {
     send_ctx_t *c = NULL;
-    petrel_err_t err = prepare(p, m, 0, &c);
+    petrel_err_t err = prepare(p, m, 0, 0, &c);
     if (err != PETREL_OK) return err;
     pick_queue(p, c);
     char addr[64];
@@ -472,11 +531,13 @@ petrel_err_t petrel_producer_send_batch(petrel_producer_t *p, petrel_msg_t *cons
     c->attempts_left = p->conf.retryTimesWhenSendFailed;
     c->batch = 1;
     c->count = (int)n;
-    petrel_err_t err = topic_queues(p, topic, &c->mqs, &c->n_mqs);
+    petrel_err_t err = topic_queues(p, topic, &c->ql);
     if (err != PETREL_OK) {
         ctx_free(c);
         return err;
     }
+    c->mqs = c->ql->mqs;
+    c->n_mqs = c->ql->n;
     buf_t body, pb;
     buf_init(&body);
     buf_init(&pb);
@@ -519,7 +580,7 @@ petrel_err_t petrel_producer_send_select(petrel_producer_t *p, const petrel_msg_
                                          petrel_send_result_t *res) {
     if (!sel) return PETREL_EINVAL;
     send_ctx_t *c = NULL;
-    petrel_err_t err = prepare(p, m, 0, &c);
+    petrel_err_t err = prepare(p, m, 0, 0, &c);
     if (err != PETREL_OK) return err;
     int k = sel(c->n_mqs, m, arg);
     if (k < 0 || k >= c->n_mqs) {
@@ -578,7 +639,7 @@ petrel_err_t petrel_producer_send_tx(petrel_producer_t *p, const petrel_msg_t *m
     if (!exec) return PETREL_EINVAL;
     if (petrel_msg_delay_level(m) > 0) return PETREL_EINVAL;
     send_ctx_t *c = NULL;
-    petrel_err_t err = prepare(p, m, 1, &c);
+    petrel_err_t err = prepare(p, m, 1, 0, &c);
     if (err != PETREL_OK) return err;
     petrel_send_result_t r;
     err = send_sync_ctx(p, c, &r);
