@@ -701,9 +701,16 @@ static int start_offset(petrel_push_consumer_t *c, const petrel_mq_t *mq, int64_
 }
 
 static void drop_pq(petrel_push_consumer_t *c, pq_t *pq) {
-    /* Persist where consumption got to, then let the broker lock go. */
-    int64_t off;
+    /* Persist where consumption got to, then let the broker lock go. An orderly queue is
+     * released only once the worker draining it has stopped (bounded), so the next owner
+     * never consumes it at the same time. */
+    int64_t off, deadline = mono_ms() + 2000;
     pthread_mutex_lock(&c->mu);
+    while (pq->orderly_busy && mono_ms() < deadline) {
+        pthread_mutex_unlock(&c->mu);
+        usleep(1000);
+        pthread_mutex_lock(&c->mu);
+    }
     off = pq_consumed(pq);
     pq->committed = off;
     pthread_mutex_unlock(&c->mu);
@@ -791,6 +798,21 @@ static int rebalance_topic(petrel_push_consumer_t *c, const petrel__sub_t *sub) 
         for (pq_t *pq = c->pqs; pq && !have; pq = pq->next) have = petrel__mq_cmp(&pq->mq, mq) == 0;
         pthread_mutex_unlock(&c->mu);
         if (have) continue;
+        /* Orderly: own the broker lock before reading the offset (as Java does), so the
+         * offset is the one the previous owner stored before unlocking. */
+        int64_t lock_until = 0;
+        if (c->orderly && !broadcasting(c)) {
+            char addr[64];
+            int ok = 0;
+            if (petrel__inst_broker_addr(c->inst, mq->broker_name, addr, sizeof(addr)) == 0)
+                lock_batch(c, addr, mq, 1, 1, &ok, 1);
+            if (!ok) {
+                int64_t soon = mono_ms() + 1000;
+                if (c->next_rebalance > soon) c->next_rebalance = soon;
+                continue;
+            }
+            lock_until = mono_ms() + 30000;
+        }
         int64_t off;
         if (start_offset(c, mq, &off) != 0) continue;
         pq_t *pq = xcalloc(1, sizeof(*pq));
@@ -799,13 +821,7 @@ static int rebalance_topic(petrel_push_consumer_t *c, const petrel__sub_t *sub) 
         pq->next_offset = pq->seen_end = off;
         pq->committed = off;
         pq->sub = sub;
-        if (c->orderly && !broadcasting(c)) {
-            char addr[64];
-            int ok = 0;
-            if (petrel__inst_broker_addr(c->inst, mq->broker_name, addr, sizeof(addr)) == 0)
-                lock_batch(c, addr, mq, 1, 1, &ok, 1);
-            pq->lock_until = ok ? mono_ms() + 30000 : 0;
-        }
+        pq->lock_until = lock_until;
         PLOG_INFO("rebalance: taking %s:%s:%d at offset %lld", mq->topic, mq->broker_name,
                   mq->queue_id, (long long)off);
         pthread_mutex_lock(&c->mu);
@@ -838,6 +854,11 @@ static void consumer_tick(void *owner, int64_t now) {
     if (c->orderly && !broadcasting(c) && now >= c->next_lock) {
         relock_all(c);
         c->next_lock = now + 20000;
+        /* Queues we own but could not lock (the previous owner still held them): retry soon. */
+        pthread_mutex_lock(&c->mu);
+        for (pq_t *pq = c->pqs; pq; pq = pq->next)
+            if (pq->lock_until <= now) c->next_lock = now + 1000;
+        pthread_mutex_unlock(&c->mu);
     }
     if (now >= c->next_persist) {
         persist_offsets(c, 0);

@@ -433,6 +433,49 @@ static void test_orderly(void **state) {
     mb_stop(mb);
 }
 
+static petrel_push_consumer_t *orderly_consumer(mb_t *mb, const char *topic, ord_t *o) {
+    petrel_conf_t *c = conf_for(mb, "CGO2");
+    petrel_push_consumer_t *pc = NULL;
+    assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
+    petrel_conf_destroy(c);
+    petrel_push_consumer_subscribe(pc, topic, "*");
+    petrel_push_consumer_set_orderly_listener(pc, on_ordered, o);
+    assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
+    return pc;
+}
+
+/* Orderly queues handed over while consuming: order holds across consumers, nothing lost. */
+static void test_orderly_handover(void **state) {
+    const char *topics[] = {"TopicOH:4", NULL};
+    mb_t *mb = mb_start(topics);
+    petrel_producer_t *p = producer(mb);
+    ord_t o;
+    memset(&o, 0, sizeof(o));
+    pthread_mutex_init(&o.mu, NULL);
+    for (int q = 0; q < 8; q++) o.last[q] = -1;
+    petrel_push_consumer_t *a = orderly_consumer(mb, "TopicOH", &o);
+    for (int i = 0; i < 400; i++) {
+        char key[32], shard[16];
+        snprintf(key, sizeof(key), "h%d", i);
+        snprintf(shard, sizeof(shard), "s%d", i % 8);
+        petrel_msg_t *m = mk("TopicOH", key, NULL, 10);
+        assert_int_equal(petrel_producer_send_orderly(p, m, shard, NULL), PETREL_OK);
+        petrel_msg_destroy(m);
+        if (i == 100) {
+            petrel_push_consumer_t *b = orderly_consumer(mb, "TopicOH", &o);
+            assert_true(TU_WAIT_FOR(petrel_push_consumer_assignment(b, NULL, 0) >= 2, 10000));
+            /* b takes half of the queues, consumes a while, then leaves. */
+            assert_true(TU_WAIT_FOR(o.n >= 101, 10000));
+            petrel_push_consumer_destroy(b);
+        }
+    }
+    assert_true(TU_WAIT_FOR(o.n >= 400, 15000));
+    assert_int_equal(o.violations, 0);
+    petrel_push_consumer_destroy(a);
+    petrel_producer_destroy(p);
+    mb_stop(mb);
+}
+
 static void test_pull_consumer(void **state) {
     const char *topics[] = {"TopicP:3", NULL};
     mb_t *mb = mb_start(topics);
@@ -569,7 +612,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_modes),     cmocka_unit_test(test_tags_and_retry),
         cmocka_unit_test(test_rebalance),      cmocka_unit_test(test_broadcast_restart),
-        cmocka_unit_test(test_orderly),        cmocka_unit_test(test_pull_consumer),
+        cmocka_unit_test(test_orderly),        cmocka_unit_test(test_orderly_handover),
+        cmocka_unit_test(test_pull_consumer),
         cmocka_unit_test(test_transactions),   cmocka_unit_test(test_cycles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
