@@ -35,14 +35,27 @@ int main(int argc, char **argv) {
     int size = 100, async = 0, opt;
     while ((opt = getopt(argc, argv, "n:t:c:s:aw:")) != -1) {
         switch (opt) {
-        case 'n': ns = optarg; break;
-        case 't': topic = optarg; break;
-        case 'c': count = atol(optarg); break;
-        case 's': size = atoi(optarg); break;
-        case 'a': async = 1; break;
-        case 'w': window = atol(optarg); break;
-        default: fprintf(stderr, "usage: %s [-n ns] [-t topic] [-c n] [-s bytes] [-a] [-w w]\n",
-                         argv[0]);
+        case 'n':
+            ns = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'c':
+            count = atol(optarg);
+            break;
+        case 's':
+            size = atoi(optarg);
+            break;
+        case 'a':
+            async = 1;
+            break;
+        case 'w':
+            window = atol(optarg);
+            break;
+        default:
+            fprintf(stderr, "usage: %s [-n ns] [-t topic] [-c n] [-s bytes] [-a] [-w w]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -71,7 +84,8 @@ int main(int argc, char **argv) {
     long sync_failed = 0;
     for (long i = 0; i < count; i++) {
         if (async) {
-            while (atomic_load(&inflight) >= window) usleep(50);
+            while (atomic_load(&inflight) >= window)
+                usleep(50);
             atomic_fetch_add(&inflight, 1);
             if (petrel_producer_send_async(p, msg, on_sent, NULL) != PETREL_OK) {
                 atomic_fetch_sub(&inflight, 1);
@@ -86,7 +100,8 @@ int main(int argc, char **argv) {
             atomic_fetch_add(&done, 1);
         }
     }
-    while (atomic_load(&done) < count) usleep(100);
+    while (atomic_load(&done) < count)
+        usleep(100);
     double dt = now_s() - t0;
     long bad = async ? atomic_load(&failed) : sync_failed;
     printf("%s %ld msgs of %d B in %.2f s: %.0f msg/s, %.1f MiB/s, %ld failed\n",

@@ -17,11 +17,20 @@ int main(int argc, char **argv) {
     int opt;
     while ((opt = getopt(argc, argv, "n:t:g:c:")) != -1) {
         switch (opt) {
-        case 'n': ns = optarg; break;
-        case 't': topic = optarg; break;
-        case 'g': group = optarg; break;
-        case 'c': count = atol(optarg); break;
-        default: fprintf(stderr, "usage: %s [-n ns] [-t topic] [-g group] [-c n]\n", argv[0]);
+        case 'n':
+            ns = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'g':
+            group = optarg;
+            break;
+        case 'c':
+            count = atol(optarg);
+            break;
+        default:
+            fprintf(stderr, "usage: %s [-n ns] [-t topic] [-g group] [-c n]\n", argv[0]);
             return 2;
         }
     }
@@ -52,7 +61,8 @@ int main(int argc, char **argv) {
     while (got < count) {
         size_t n = 0;
         if (petrel_pull_consumer_poll(c, 3000, batch, 64, &n) != PETREL_OK || n == 0) break;
-        for (size_t i = 0; i < n; i++) petrel_msg_destroy(batch[i]);
+        for (size_t i = 0; i < n; i++)
+            petrel_msg_destroy(batch[i]);
         got += (long)n;
     }
     petrel_pull_consumer_commit(c);

@@ -41,12 +41,23 @@ int main(int argc, char **argv) {
     int bcast = 0, opt;
     while ((opt = getopt(argc, argv, "n:t:g:c:b")) != -1) {
         switch (opt) {
-        case 'n': ns = optarg; break;
-        case 't': topic = optarg; break;
-        case 'g': group = optarg; break;
-        case 'c': count = atol(optarg); break;
-        case 'b': bcast = 1; break;
-        default: fprintf(stderr, "usage: %s [-n ns] [-t topic] [-g group] [-c n] [-b]\n", argv[0]);
+        case 'n':
+            ns = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'g':
+            group = optarg;
+            break;
+        case 'c':
+            count = atol(optarg);
+            break;
+        case 'b':
+            bcast = 1;
+            break;
+        default:
+            fprintf(stderr, "usage: %s [-n ns] [-t topic] [-g group] [-c n] [-b]\n", argv[0]);
             return 2;
         }
     }

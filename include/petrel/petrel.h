@@ -59,49 +59,49 @@ typedef struct petrel_pull_consumer_s petrel_pull_consumer_t;
  * negative; positive values are RocketMQ ResponseCode numbers sent by a broker
  * or NameServer, so a grep for the Java name finds the counterpart.
  */
-#define PETREL_ERR_MAP(X)                                                                   \
-    X(OK, 0, 0, "success")                                                                  \
-    X(EINVAL, -1, 0, "invalid argument")                                                    \
-    X(ENOMEM, -2, 0, "out of memory")                                                       \
-    X(AGAIN, -3, 1, "would block, try again later")                                         \
-    X(ESTATE, -4, 0, "object is in the wrong state for this call (not started, or closed)") \
-    X(ENOROUTE, -5, 1, "no route for the topic (unknown topic or no writable queue)")       \
-    X(ECONFIG, -6, 0, "unknown configuration key or bad value")                            \
-    X(ETOOBIG, -7, 0, "message body or properties too large")                              \
-    X(EIO, -8, 0, "local file I/O failed")                                                  \
-    X(ENOMSG, -9, 1, "no message available")                                                \
-    X(ETXUNKNOWN, -10, 0, "transaction state unknown: the broker will check back")         \
-    X(ETIMEOUT, -1001, 1, "request timed out")                                              \
-    X(ECONNECT, -1002, 1, "could not connect to the server")                                \
-    X(ECLOSED, -1003, 1, "connection closed before the response")                          \
-    X(ESHUTDOWN, -1004, 0, "client is shutting down")                                       \
-    X(EPROTO, -1005, 0, "malformed or unexpected response")                                 \
-    X(SYSTEM_ERROR, 1, 1, "broker: system error")                                           \
-    X(SYSTEM_BUSY, 2, 1, "broker: system busy")                                             \
-    X(REQUEST_CODE_NOT_SUPPORTED, 3, 0, "broker: request code not supported")               \
-    X(TRANSACTION_FAILED, 4, 0, "broker: transaction failed")                               \
-    X(FLUSH_DISK_TIMEOUT, 10, 0, "broker: stored, but flushing to disk timed out")         \
-    X(SLAVE_NOT_AVAILABLE, 11, 0, "broker: stored, but no slave available")                \
-    X(FLUSH_SLAVE_TIMEOUT, 12, 0, "broker: stored, but replication to the slave timed out") \
-    X(MESSAGE_ILLEGAL, 13, 0, "broker: message illegal (size, properties or topic)")       \
-    X(SERVICE_NOT_AVAILABLE, 14, 1, "broker: service not available")                       \
-    X(VERSION_NOT_SUPPORTED, 15, 0, "broker: version not supported")                       \
-    X(NO_PERMISSION, 16, 0, "broker: no permission")                                        \
-    X(TOPIC_NOT_EXIST, 17, 1, "topic does not exist")                                       \
-    X(TOPIC_EXIST_ALREADY, 18, 0, "topic exists already")                                   \
-    X(PULL_NOT_FOUND, 19, 1, "no new message")                                              \
-    X(PULL_RETRY_IMMEDIATELY, 20, 1, "no matched message, pull again")                     \
-    X(PULL_OFFSET_MOVED, 21, 1, "pull offset illegal (moved)")                              \
-    X(QUERY_NOT_FOUND, 22, 0, "not found")                                                  \
-    X(SUBSCRIPTION_PARSE_FAILED, 23, 0, "subscription expression could not be parsed")     \
-    X(SUBSCRIPTION_NOT_EXIST, 24, 1, "subscription does not exist")                        \
-    X(SUBSCRIPTION_NOT_LATEST, 25, 1, "subscription not latest")                           \
-    X(SUBSCRIPTION_GROUP_NOT_EXIST, 26, 0, "subscription group does not exist")            \
-    X(INVALID_PARAMETER, 29, 0, "broker: invalid parameter")                               \
-    X(TRANSACTION_SHOULD_COMMIT, 200, 0, "transaction should commit")                      \
-    X(TRANSACTION_SHOULD_ROLLBACK, 201, 0, "transaction should roll back")                 \
-    X(TRANSACTION_STATE_UNKNOW, 202, 0, "transaction state unknown")                       \
-    X(CONSUMER_NOT_ONLINE, 206, 0, "consumer not online")                                   \
+#define PETREL_ERR_MAP(X)                                                                          \
+    X(OK, 0, 0, "success")                                                                         \
+    X(EINVAL, -1, 0, "invalid argument")                                                           \
+    X(ENOMEM, -2, 0, "out of memory")                                                              \
+    X(AGAIN, -3, 1, "would block, try again later")                                                \
+    X(ESTATE, -4, 0, "object is in the wrong state for this call (not started, or closed)")        \
+    X(ENOROUTE, -5, 1, "no route for the topic (unknown topic or no writable queue)")              \
+    X(ECONFIG, -6, 0, "unknown configuration key or bad value")                                    \
+    X(ETOOBIG, -7, 0, "message body or properties too large")                                      \
+    X(EIO, -8, 0, "local file I/O failed")                                                         \
+    X(ENOMSG, -9, 1, "no message available")                                                       \
+    X(ETXUNKNOWN, -10, 0, "transaction state unknown: the broker will check back")                 \
+    X(ETIMEOUT, -1001, 1, "request timed out")                                                     \
+    X(ECONNECT, -1002, 1, "could not connect to the server")                                       \
+    X(ECLOSED, -1003, 1, "connection closed before the response")                                  \
+    X(ESHUTDOWN, -1004, 0, "client is shutting down")                                              \
+    X(EPROTO, -1005, 0, "malformed or unexpected response")                                        \
+    X(SYSTEM_ERROR, 1, 1, "broker: system error")                                                  \
+    X(SYSTEM_BUSY, 2, 1, "broker: system busy")                                                    \
+    X(REQUEST_CODE_NOT_SUPPORTED, 3, 0, "broker: request code not supported")                      \
+    X(TRANSACTION_FAILED, 4, 0, "broker: transaction failed")                                      \
+    X(FLUSH_DISK_TIMEOUT, 10, 0, "broker: stored, but flushing to disk timed out")                 \
+    X(SLAVE_NOT_AVAILABLE, 11, 0, "broker: stored, but no slave available")                        \
+    X(FLUSH_SLAVE_TIMEOUT, 12, 0, "broker: stored, but replication to the slave timed out")        \
+    X(MESSAGE_ILLEGAL, 13, 0, "broker: message illegal (size, properties or topic)")               \
+    X(SERVICE_NOT_AVAILABLE, 14, 1, "broker: service not available")                               \
+    X(VERSION_NOT_SUPPORTED, 15, 0, "broker: version not supported")                               \
+    X(NO_PERMISSION, 16, 0, "broker: no permission")                                               \
+    X(TOPIC_NOT_EXIST, 17, 1, "topic does not exist")                                              \
+    X(TOPIC_EXIST_ALREADY, 18, 0, "topic exists already")                                          \
+    X(PULL_NOT_FOUND, 19, 1, "no new message")                                                     \
+    X(PULL_RETRY_IMMEDIATELY, 20, 1, "no matched message, pull again")                             \
+    X(PULL_OFFSET_MOVED, 21, 1, "pull offset illegal (moved)")                                     \
+    X(QUERY_NOT_FOUND, 22, 0, "not found")                                                         \
+    X(SUBSCRIPTION_PARSE_FAILED, 23, 0, "subscription expression could not be parsed")             \
+    X(SUBSCRIPTION_NOT_EXIST, 24, 1, "subscription does not exist")                                \
+    X(SUBSCRIPTION_NOT_LATEST, 25, 1, "subscription not latest")                                   \
+    X(SUBSCRIPTION_GROUP_NOT_EXIST, 26, 0, "subscription group does not exist")                    \
+    X(INVALID_PARAMETER, 29, 0, "broker: invalid parameter")                                       \
+    X(TRANSACTION_SHOULD_COMMIT, 200, 0, "transaction should commit")                              \
+    X(TRANSACTION_SHOULD_ROLLBACK, 201, 0, "transaction should roll back")                         \
+    X(TRANSACTION_STATE_UNKNOW, 202, 0, "transaction state unknown")                               \
+    X(CONSUMER_NOT_ONLINE, 206, 0, "consumer not online")                                          \
     X(NO_MESSAGE, 208, 0, "no message")
 
 typedef enum {
@@ -333,8 +333,8 @@ typedef int (*petrel_queue_selector_fn)(int n_queues, const petrel_msg_t *msg, v
  * queue, so per-key order holds. */
 PETREL_EXPORT petrel_err_t petrel_producer_send_select(petrel_producer_t *producer,
                                                        const petrel_msg_t *msg,
-                                                       petrel_queue_selector_fn selector,
-                                                       void *arg, petrel_send_result_t *result);
+                                                       petrel_queue_selector_fn selector, void *arg,
+                                                       petrel_send_result_t *result);
 /** @brief Ordered send by sharding key: queue = hash(key) mod queue count (stable while the
  * route is). */
 PETREL_EXPORT petrel_err_t petrel_producer_send_orderly(petrel_producer_t *producer,
@@ -385,8 +385,8 @@ typedef petrel_consume_status_t (*petrel_listener_fn)(petrel_push_consumer_t *co
 
 /** @brief Creates a push consumer. Needs namesrvAddr and groupName. */
 PETREL_EXPORT petrel_err_t petrel_push_consumer_create(const petrel_conf_t *conf,
-                                                       petrel_push_consumer_t **out,
-                                                       char *errstr, size_t errstr_size);
+                                                       petrel_push_consumer_t **out, char *errstr,
+                                                       size_t errstr_size);
 /** @brief Subscribes topic with a tag expression ("*", "TagA || TagB"). Before start. */
 PETREL_EXPORT petrel_err_t petrel_push_consumer_subscribe(petrel_push_consumer_t *consumer,
                                                           const char *topic,
@@ -419,8 +419,8 @@ PETREL_EXPORT size_t petrel_push_consumer_assignment(petrel_push_consumer_t *con
 /** @brief Creates a pull consumer (groupName, namesrvAddr; messageModel decides whether
  * subscribe rebalances with the group (CLUSTERING) or takes every queue). */
 PETREL_EXPORT petrel_err_t petrel_pull_consumer_create(const petrel_conf_t *conf,
-                                                       petrel_pull_consumer_t **out,
-                                                       char *errstr, size_t errstr_size);
+                                                       petrel_pull_consumer_t **out, char *errstr,
+                                                       size_t errstr_size);
 /** @brief Subscribes (queues assigned by rebalance). Before start. */
 PETREL_EXPORT petrel_err_t petrel_pull_consumer_subscribe(petrel_pull_consumer_t *consumer,
                                                           const char *topic,

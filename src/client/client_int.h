@@ -26,10 +26,10 @@
 
 void petrel__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern _Atomic int petrel__log_min;
-#define PLOG(lvl, ...)                                                         \
-    do {                                                                       \
-        if ((lvl) >= atomic_load_explicit(&petrel__log_min, memory_order_relaxed)) \
-            petrel__log((lvl), __VA_ARGS__);                                   \
+#define PLOG(lvl, ...)                                                                             \
+    do {                                                                                           \
+        if ((lvl) >= atomic_load_explicit(&petrel__log_min, memory_order_relaxed))                 \
+            petrel__log((lvl), __VA_ARGS__);                                                       \
     } while (0)
 #define PLOG_DEBUG(...) PLOG(PETREL_LOG_DEBUG, __VA_ARGS__)
 #define PLOG_INFO(...) PLOG(PETREL_LOG_INFO, __VA_ARGS__)
@@ -79,15 +79,15 @@ typedef struct petrel__prop_s {
 } petrel__prop_t;
 
 struct petrel_msg_s {
-    char *topic;              /* owned (outgoing) or in the block (received) */
-    petrel__prop_t *props;    /* properties in order */
+    char *topic;           /* owned (outgoing) or in the block (received) */
+    petrel__prop_t *props; /* properties in order */
     size_t n_props;
     size_t cap_props;
-    uint8_t *body;            /* owned, or in the block, or inflated */
+    uint8_t *body; /* owned, or in the block, or inflated */
     size_t body_len;
     int32_t flag;
-    uint8_t received;         /* read-only; strings live in the same allocation */
-    uint8_t body_owned;       /* received: body was inflated into its own buffer */
+    uint8_t received;   /* read-only; strings live in the same allocation */
+    uint8_t body_owned; /* received: body was inflated into its own buffer */
     /* received-message attributes */
     int32_t queue_id;
     int32_t sys_flag;
@@ -146,8 +146,8 @@ typedef struct petrel__qdata_s {
 
 typedef struct petrel__bdata_s {
     char broker_name[128];
-    char master[64];   /* id 0 address, "" when no master */
-    char any[64];      /* some address (master preferred) */
+    char master[64]; /* id 0 address, "" when no master */
+    char any[64];    /* some address (master preferred) */
 } petrel__bdata_t;
 
 typedef struct petrel__route_s {
@@ -156,7 +156,7 @@ typedef struct petrel__route_s {
     int nq;
     petrel__bdata_t *b;
     int nb;
-    char *order_conf;    /* orderTopicConf or NULL */
+    char *order_conf; /* orderTopicConf or NULL */
 } petrel__route_t;
 
 /* Parses a TopicRouteData body (tolerates fastjson's bare numeric keys). NULL when bad. */
@@ -182,8 +182,8 @@ char *petrel__json_quote_keys(const char *json, size_t len);
  * the sorted cids. Writes up to n_mqs indices into out, returns the count (0 when self is
  * not among cids).
  */
-int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n_mqs, char *const *cids,
-                     int n_cids, const char *self, int *out);
+int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n_mqs, char *const *cids, int n_cids,
+                     const char *self, int *out);
 int petrel__mq_cmp(const void *a, const void *b);
 
 /* ---- local offset file (broadcasting) ------------------------------------ */
@@ -212,7 +212,7 @@ typedef struct petrel__inst_s petrel__inst_t;
 typedef void (*petrel__task_fn)(void *arg);
 
 typedef struct petrel__inst_cbs_s {
-    void (*tick)(void *owner, int64_t now_ms);           /* service thread, every ~50 ms */
+    void (*tick)(void *owner, int64_t now_ms); /* service thread, every ~50 ms */
     void (*on_request)(void *owner, const char *addr, rm_cmd_t *req); /* I/O thread */
     void *owner;
 } petrel__inst_cbs_t;
@@ -259,7 +259,9 @@ petrel_err_t petrel__call(petrel__inst_t *inst, const char *addr, int32_t code,
                           const char *const *ext, const void *body, uint32_t body_len,
                           int timeout_ms, rm_response_t **resp);
 /* Maps an rm status or a response code to petrel_err_t. */
-static inline petrel_err_t petrel__err_from_rm(int status) { return (petrel_err_t)status; }
+static inline petrel_err_t petrel__err_from_rm(int status) {
+    return (petrel_err_t)status;
+}
 
 /* GET_CONSUMER_LIST_BY_GROUP: sorted malloc'd strings (free with petrel__strv_free). */
 petrel_err_t petrel__consumer_ids(petrel__inst_t *inst, const char *addr, const char *group,

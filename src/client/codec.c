@@ -201,9 +201,11 @@ petrel_err_t petrel__sub_init(petrel__sub_t *s, const char *topic, const char *e
     if (strcmp(expr, "*") == 0) return PETREL_OK;
     char *copy = xstrdup(expr), *save = NULL;
     for (char *t = strtok_r(copy, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
-        while (isspace((unsigned char)*t)) t++;
+        while (isspace((unsigned char)*t))
+            t++;
         char *e = t + strlen(t);
-        while (e > t && isspace((unsigned char)e[-1])) *--e = 0;
+        while (e > t && isspace((unsigned char)e[-1]))
+            *--e = 0;
         if (!*t) continue;
         s->tags = xrealloc(s->tags, (size_t)(s->n_tags + 1) * sizeof(char *));
         s->tags[s->n_tags++] = xstrdup(t);
@@ -213,7 +215,8 @@ petrel_err_t petrel__sub_init(petrel__sub_t *s, const char *topic, const char *e
 }
 
 void petrel__sub_free(petrel__sub_t *s) {
-    for (int i = 0; i < s->n_tags; i++) free(s->tags[i]);
+    for (int i = 0; i < s->n_tags; i++)
+        free(s->tags[i]);
     free(s->tags);
     free(s->topic);
     free(s->expr);

@@ -18,7 +18,8 @@ static const char *const alloc_names[] = {"AVG", "AVG_BY_CIRCLE", "CONSISTENT_HA
 
 #define F(x) CFG_FIELD(petrel_conf_t, x)
 static const cfg_def_t conf_defs[] = {
-    {"namesrvAddr", CFG_STR, F(namesrvAddr), "", 1, 0, NULL, 0, "NameServer list host:port;host:port"},
+    {"namesrvAddr", CFG_STR, F(namesrvAddr), "", 1, 0, NULL, 0,
+     "NameServer list host:port;host:port"},
     {"groupName", CFG_STR, F(groupName), "", 1, 0, NULL, 0, "producer or consumer group"},
     {"instanceName", CFG_STR, F(instanceName), "", 1, 0, NULL, 0, "instance name (default: pid#n)"},
     {"unitName", CFG_STR, F(unitName), "", 1, 0, NULL, 0, "unit name appended to the client id"},
@@ -27,11 +28,12 @@ static const cfg_def_t conf_defs[] = {
      "extra attempts on another broker"},
     {"compressMsgBodyOverHowmuch", CFG_INT, F(compressMsgBodyOverHowmuch), "4096", 0, 1 << 30, NULL,
      0, "zlib-compress bodies at least this large"},
-    {"maxMessageSize", CFG_INT, F(maxMessageSize), "4194304", 1, 1 << 30, NULL, 0, "max body bytes"},
+    {"maxMessageSize", CFG_INT, F(maxMessageSize), "4194304", 1, 1 << 30, NULL, 0,
+     "max body bytes"},
     {"pollNameServerInterval", CFG_INT, F(pollNameServerInterval), "30000", 100, 3600000, NULL, 0,
      "route refresh, ms"},
-    {"heartbeatBrokerInterval", CFG_INT, F(heartbeatBrokerInterval), "30000", 100, 3600000, NULL,
-     0, "heartbeat period, ms"},
+    {"heartbeatBrokerInterval", CFG_INT, F(heartbeatBrokerInterval), "30000", 100, 3600000, NULL, 0,
+     "heartbeat period, ms"},
     {"messageModel", CFG_ENUM, F(messageModel), "CLUSTERING", 1, 0, model_names, 0,
      "CLUSTERING or BROADCASTING"},
     {"consumeFromWhere", CFG_ENUM, F(consumeFromWhere), "CONSUME_FROM_LAST_OFFSET", 1, 0,
@@ -67,7 +69,9 @@ petrel_conf_t *petrel_conf_new(void) {
     return c;
 }
 
-void petrel__conf_free(petrel_conf_t *conf) { cfg_free(conf_defs, conf); }
+void petrel__conf_free(petrel_conf_t *conf) {
+    cfg_free(conf_defs, conf);
+}
 
 void petrel_conf_destroy(petrel_conf_t *conf) {
     if (!conf) return;

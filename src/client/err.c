@@ -12,8 +12,9 @@
 
 const char *petrel_strerror(int err) {
     switch (err) {
-#define PETREL_ERR_STR_(name, val, retr, msg) \
-    case val: return msg;
+#define PETREL_ERR_STR_(name, val, retr, msg)                                                      \
+    case val:                                                                                      \
+        return msg;
         PETREL_ERR_MAP(PETREL_ERR_STR_)
 #undef PETREL_ERR_STR_
     }
@@ -22,8 +23,9 @@ const char *petrel_strerror(int err) {
 
 const char *petrel_err_name(int err) {
     switch (err) {
-#define PETREL_ERR_NAME_(name, val, retr, msg) \
-    case val: return "PETREL_" #name;
+#define PETREL_ERR_NAME_(name, val, retr, msg)                                                     \
+    case val:                                                                                      \
+        return "PETREL_" #name;
         PETREL_ERR_MAP(PETREL_ERR_NAME_)
 #undef PETREL_ERR_NAME_
     }
@@ -32,15 +34,18 @@ const char *petrel_err_name(int err) {
 
 int petrel_err_is_retriable(int err) {
     switch (err) {
-#define PETREL_ERR_RETR_(name, val, retr, msg) \
-    case val: return retr;
+#define PETREL_ERR_RETR_(name, val, retr, msg)                                                     \
+    case val:                                                                                      \
+        return retr;
         PETREL_ERR_MAP(PETREL_ERR_RETR_)
 #undef PETREL_ERR_RETR_
     }
     return 0;
 }
 
-const char *petrel_version(void) { return PETREL_VERSION_STR; }
+const char *petrel_version(void) {
+    return PETREL_VERSION_STR;
+}
 
 static petrel_log_cb log_cb;
 static void *log_opaque;

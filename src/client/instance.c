@@ -24,7 +24,7 @@
 typedef struct task_s {
     petrel__task_fn fn;
     void *arg;
-    int64_t due;            /* mono ms */
+    int64_t due; /* mono ms */
     struct task_s *next;
 } task_t;
 
@@ -35,18 +35,18 @@ typedef struct route_ent_s {
 } route_ent_t;
 
 struct petrel__inst_s {
-    rm_client_t *rm;                 /* remoting client (own I/O thread) */
-    char **ns;                       /* NameServer addresses */
+    rm_client_t *rm; /* remoting client (own I/O thread) */
+    char **ns;       /* NameServer addresses */
     int n_ns;
-    _Atomic int ns_idx;              /* preferred NameServer */
+    _Atomic int ns_idx; /* preferred NameServer */
     char client_id[256];
-    int timeout_ms;                  /* sync calls (sendMsgTimeout) */
+    int timeout_ms; /* sync calls (sendMsgTimeout) */
     int poll_ns_ms;
     petrel__inst_cbs_t cbs;
-    pthread_mutex_t mu;              /* guards everything below */
+    pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;
     route_ent_t *routes;
-    task_t *tasks;                   /* deferred work, unsorted */
+    task_t *tasks; /* deferred work, unsorted */
     pthread_t thr;
     int started;
     int stop;
@@ -118,8 +118,12 @@ petrel_err_t petrel__inst_create(const petrel_conf_t *conf, const petrel__inst_c
     return PETREL_OK;
 }
 
-rm_client_t *petrel__inst_rm(petrel__inst_t *inst) { return inst->rm; }
-const char *petrel__inst_client_id(const petrel__inst_t *inst) { return inst->client_id; }
+rm_client_t *petrel__inst_rm(petrel__inst_t *inst) {
+    return inst->rm;
+}
+const char *petrel__inst_client_id(const petrel__inst_t *inst) {
+    return inst->client_id;
+}
 
 static void *service_main(void *arg) {
     petrel__inst_t *inst = arg;
@@ -236,7 +240,8 @@ void petrel__inst_destroy(petrel__inst_t *inst) {
         free(r);
         r = n;
     }
-    for (int i = 0; i < inst->n_ns; i++) free(inst->ns[i]);
+    for (int i = 0; i < inst->n_ns; i++)
+        free(inst->ns[i]);
     free(inst->ns);
     pthread_mutex_destroy(&inst->mu);
     pthread_cond_destroy(&inst->cv);
@@ -388,7 +393,8 @@ int petrel__inst_brokers(petrel__inst_t *inst, char (**addrs)[64]) {
             const char *a = e->route->b[i].master;
             if (!*a) continue;
             int dup = 0;
-            for (int k = 0; k < n && !dup; k++) dup = strcmp(v[k], a) == 0;
+            for (int k = 0; k < n && !dup; k++)
+                dup = strcmp(v[k], a) == 0;
             if (dup) continue;
             v = xrealloc(v, (size_t)(n + 1) * sizeof(*v));
             snprintf(v[n++], 64, "%s", a);
@@ -442,7 +448,8 @@ static int str_cmp(const void *a, const void *b) {
 }
 
 void petrel__strv_free(char **v, int n) {
-    for (int i = 0; i < n; i++) free(v[i]);
+    for (int i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -450,17 +457,17 @@ petrel_err_t petrel__consumer_ids(petrel__inst_t *inst, const char *addr, const 
                                   char ***ids, int *n) {
     const char *ext[] = {"consumerGroup", group, NULL};
     rm_response_t *resp = NULL;
-    petrel_err_t err = petrel__call(inst, addr, GET_CONSUMER_LIST_BY_GROUP, ext, NULL, 0, 3000,
-                                    &resp);
+    petrel_err_t err =
+        petrel__call(inst, addr, GET_CONSUMER_LIST_BY_GROUP, ext, NULL, 0, 3000, &resp);
     if (err != PETREL_OK) return err;
     if (resp->cmd.code != SUCCESS) {
         err = (petrel_err_t)resp->cmd.code;
         rm_response_free(resp);
         return err;
     }
-    cJSON *root = resp->cmd.body ? cJSON_ParseWithLength((const char *)resp->cmd.body,
-                                                         resp->cmd.body_len)
-                                 : NULL;
+    cJSON *root = resp->cmd.body
+                      ? cJSON_ParseWithLength((const char *)resp->cmd.body, resp->cmd.body_len)
+                      : NULL;
     rm_response_free(resp);
     if (!root) return PETREL_EPROTO;
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "consumerIdList"), *e;
@@ -505,7 +512,7 @@ void petrel__update_offset(petrel__inst_t *inst, const char *addr, const char *g
     snprintf(qid, sizeof(qid), "%d", mq->queue_id);
     snprintf(o, sizeof(o), "%lld", (long long)off);
     const char *ext[] = {"consumerGroup", group, "topic", mq->topic, "queueId", qid,
-                         "commitOffset", o, NULL};
+                         "commitOffset",  o,     NULL};
     rm_request_t req = {UPDATE_CONSUMER_OFFSET, NULL, ext, NULL, 0};
     rm_client_invoke_oneway(inst->rm, addr, &req);
 }
@@ -519,8 +526,10 @@ static petrel_err_t offset_call(petrel__inst_t *inst, const char *addr, int code
     rm_response_t *resp = NULL;
     petrel_err_t err = petrel__call(inst, addr, code, ext, NULL, 0, 3000, &resp);
     if (err != PETREL_OK) return err;
-    if (resp->cmd.code != SUCCESS) err = (petrel_err_t)resp->cmd.code;
-    else if (rm_ext_i64(&resp->cmd, "offset", off) != 0) err = PETREL_EPROTO;
+    if (resp->cmd.code != SUCCESS)
+        err = (petrel_err_t)resp->cmd.code;
+    else if (rm_ext_i64(&resp->cmd, "offset", off) != 0)
+        err = PETREL_EPROTO;
     rm_response_free(resp);
     return err;
 }
@@ -537,7 +546,9 @@ petrel_err_t petrel__offset_from_where(petrel__inst_t *inst, const petrel_conf_t
                                        const char *addr, const petrel_mq_t *mq, int64_t *off) {
     int retry = strncmp(mq->topic, "%RETRY%", 7) == 0;
     switch (conf->consumeFromWhere) {
-    case PETREL__FROM_FIRST: *off = 0; return PETREL_OK;
+    case PETREL__FROM_FIRST:
+        *off = 0;
+        return PETREL_OK;
     case PETREL__FROM_TIMESTAMP:
         if (!retry) {
             char ts[32];

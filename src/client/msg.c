@@ -80,7 +80,9 @@ petrel_err_t petrel_msg_set_topic(petrel_msg_t *m, const char *topic) {
     return PETREL_OK;
 }
 
-static int bad_prop_text(const char *s) { return strchr(s, 1) || strchr(s, 2); }
+static int bad_prop_text(const char *s) {
+    return strchr(s, 1) || strchr(s, 2);
+}
 
 petrel_err_t petrel_msg_set_property(petrel_msg_t *m, const char *name, const char *value) {
     if (!m || m->received || !name || !*name || bad_prop_text(name)) return PETREL_EINVAL;
@@ -162,7 +164,9 @@ const char *petrel__msg_prop(const petrel_msg_t *m, const char *name) {
     return NULL;
 }
 
-const char *petrel_msg_topic(const petrel_msg_t *m) { return m ? m->topic : NULL; }
+const char *petrel_msg_topic(const petrel_msg_t *m) {
+    return m ? m->topic : NULL;
+}
 const char *petrel_msg_tags(const petrel_msg_t *m) {
     return m ? petrel__msg_prop(m, PETREL_PROP_TAGS) : NULL;
 }
@@ -176,7 +180,9 @@ const void *petrel_msg_body(const petrel_msg_t *m, size_t *len) {
 const char *petrel_msg_property(const petrel_msg_t *m, const char *name) {
     return m && name ? petrel__msg_prop(m, name) : NULL;
 }
-size_t petrel_msg_property_count(const petrel_msg_t *m) { return m ? m->n_props : 0; }
+size_t petrel_msg_property_count(const petrel_msg_t *m) {
+    return m ? m->n_props : 0;
+}
 petrel_err_t petrel_msg_property_at(const petrel_msg_t *m, size_t i, const char **name,
                                     const char **value) {
     if (!m || i >= m->n_props) return PETREL_EINVAL;
@@ -188,7 +194,9 @@ int petrel_msg_delay_level(const petrel_msg_t *m) {
     const char *d = m ? petrel__msg_prop(m, PETREL_PROP_DELAY) : NULL;
     return d ? atoi(d) : 0;
 }
-int32_t petrel_msg_flag(const petrel_msg_t *m) { return m ? m->flag : 0; }
+int32_t petrel_msg_flag(const petrel_msg_t *m) {
+    return m ? m->flag : 0;
+}
 const char *petrel_msg_id(const petrel_msg_t *m) {
     if (!m) return NULL;
     const char *u = petrel__msg_prop(m, PETREL_PROP_UNIQ_KEY);
@@ -201,21 +209,33 @@ const char *petrel_msg_offset_id(const petrel_msg_t *m) {
 const char *petrel_msg_broker_name(const petrel_msg_t *m) {
     return m && m->broker_name[0] ? m->broker_name : NULL;
 }
-int petrel_msg_queue_id(const petrel_msg_t *m) { return m ? m->queue_id : -1; }
-int64_t petrel_msg_queue_offset(const petrel_msg_t *m) { return m ? m->queue_offset : 0; }
+int petrel_msg_queue_id(const petrel_msg_t *m) {
+    return m ? m->queue_id : -1;
+}
+int64_t petrel_msg_queue_offset(const petrel_msg_t *m) {
+    return m ? m->queue_offset : 0;
+}
 int64_t petrel_msg_commit_log_offset(const petrel_msg_t *m) {
     return m ? m->commit_log_offset : 0;
 }
-int petrel_msg_reconsume_times(const petrel_msg_t *m) { return m ? m->reconsume_times : 0; }
-int64_t petrel_msg_born_timestamp(const petrel_msg_t *m) { return m ? m->born_ts : 0; }
-int64_t petrel_msg_store_timestamp(const petrel_msg_t *m) { return m ? m->store_ts : 0; }
+int petrel_msg_reconsume_times(const petrel_msg_t *m) {
+    return m ? m->reconsume_times : 0;
+}
+int64_t petrel_msg_born_timestamp(const petrel_msg_t *m) {
+    return m ? m->born_ts : 0;
+}
+int64_t petrel_msg_store_timestamp(const petrel_msg_t *m) {
+    return m ? m->store_ts : 0;
+}
 const char *petrel_msg_born_host(const petrel_msg_t *m) {
     return m && m->born_host[0] ? m->born_host : NULL;
 }
 const char *petrel_msg_store_host(const petrel_msg_t *m) {
     return m && m->store_host[0] ? m->store_host : NULL;
 }
-int32_t petrel_msg_sys_flag(const petrel_msg_t *m) { return m ? m->sys_flag : 0; }
+int32_t petrel_msg_sys_flag(const petrel_msg_t *m) {
+    return m ? m->sys_flag : 0;
+}
 
 void petrel__props_put(buf_t *out, const char *k, const char *v) {
     buf_append_str(out, k);

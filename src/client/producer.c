@@ -26,7 +26,7 @@
 /* The writable queues of a topic computed from one route, shared by the sends using it. */
 typedef struct qlist_s {
     _Atomic int refs;
-    petrel__route_t *route;         /* the route they came from (retained) */
+    petrel__route_t *route; /* the route they came from (retained) */
     char topic[256];
     petrel_mq_t *mqs;
     int n;
@@ -40,18 +40,18 @@ static void qlist_release(qlist_t *q) {
 }
 
 struct petrel_producer_s {
-    petrel_conf_t conf;             /* private copy */
+    petrel_conf_t conf; /* private copy */
     petrel__inst_t *inst;
-    _Atomic uint32_t rr;            /* round-robin queue counter */
+    _Atomic uint32_t rr; /* round-robin queue counter */
     _Atomic int started;
     _Atomic int closing;
-    _Atomic int pending;            /* async sends in flight */
-    int64_t next_hb;                /* service thread only */
-    int known_brokers;              /* service thread: heartbeat at once when this grows */
+    _Atomic int pending; /* async sends in flight */
+    int64_t next_hb;     /* service thread only */
+    int known_brokers;   /* service thread: heartbeat at once when this grows */
     petrel_tx_check_fn tx_check;
     void *tx_opaque;
-    pthread_mutex_t qmu;            /* guards ql */
-    qlist_t **ql;                   /* per-topic queue lists, rebuilt when the route changes */
+    pthread_mutex_t qmu; /* guards ql */
+    qlist_t **ql;        /* per-topic queue lists, rebuilt when the route changes */
     int n_ql;
 };
 
@@ -59,26 +59,26 @@ struct petrel_producer_s {
 typedef struct send_ctx_s {
     petrel_producer_t *p;
     char topic[256];
-    qlist_t *ql;                    /* candidate queues (retained) */
-    petrel_mq_t *mqs;               /* = ql->mqs */
+    qlist_t *ql;      /* candidate queues (retained) */
+    petrel_mq_t *mqs; /* = ql->mqs */
     int n_mqs;
     int attempts_left;
     char last_broker[128];
     int batch;
-    uint8_t *props;                 /* properties text */
+    uint8_t *props; /* properties text */
     size_t props_len;
-    uint8_t *body;                  /* possibly compressed */
+    uint8_t *body; /* possibly compressed */
     size_t body_len;
-    int body_borrowed;              /* sync sends use the caller's body in place */
+    int body_borrowed; /* sync sends use the caller's body in place */
     int32_t sys_flag;
     int32_t flag;
     int64_t born;
     char uniq[64];
     int count;
-    int fixed_queue;                /* selector/orderly: never move */
+    int fixed_queue; /* selector/orderly: never move */
     petrel_send_cb cb;
     void *opaque;
-    petrel_mq_t cur;                /* queue of the attempt in flight */
+    petrel_mq_t cur; /* queue of the attempt in flight */
 } send_ctx_t;
 
 static void producer_tick(void *owner, int64_t now);
@@ -140,13 +140,15 @@ void petrel_producer_destroy(petrel_producer_t *p) {
     if (!p) return;
     atomic_store(&p->closing, 1);
     /* Let async sends in flight finish (bounded by their timeouts and retries). */
-    int64_t deadline = mono_ms() + (int64_t)p->conf.sendMsgTimeout *
-                                       (p->conf.retryTimesWhenSendFailed + 1) + 1000;
-    while (atomic_load(&p->pending) > 0 && mono_ms() < deadline) usleep(1000);
+    int64_t deadline =
+        mono_ms() + (int64_t)p->conf.sendMsgTimeout * (p->conf.retryTimesWhenSendFailed + 1) + 1000;
+    while (atomic_load(&p->pending) > 0 && mono_ms() < deadline)
+        usleep(1000);
     petrel__inst_stop(p->inst);
     if (atomic_load(&p->started)) petrel__inst_unregister(p->inst, p->conf.groupName, NULL);
     petrel__inst_destroy(p->inst);
-    for (int i = 0; i < p->n_ql; i++) qlist_release(p->ql[i]);
+    for (int i = 0; i < p->n_ql; i++)
+        qlist_release(p->ql[i]);
     free(p->ql);
     pthread_mutex_destroy(&p->qmu);
     petrel__conf_free(&p->conf);
@@ -171,8 +173,7 @@ static petrel_err_t topic_queues(petrel_producer_t *p, const char *topic, qlist_
         err = petrel__inst_route(p->inst, topic, 0, &r);
         petrel__inst_kick(p->inst); /* heartbeat any broker this route names */
     }
-    if (err == PETREL_TOPIC_NOT_EXIST)
-        err = petrel__inst_route(p->inst, "TBW102", 0, &r);
+    if (err == PETREL_TOPIC_NOT_EXIST) err = petrel__inst_route(p->inst, "TBW102", 0, &r);
     if (err != PETREL_OK) return err == PETREL_TOPIC_NOT_EXIST ? PETREL_ENOROUTE : err;
     pthread_mutex_lock(&p->qmu);
     int slot = -1;
@@ -282,22 +283,34 @@ static void build_ext(petrel_producer_t *p, send_ctx_t *c, ext_buf_t *e) {
     snprintf(e->s[1], 24, "%d", c->sys_flag);
     snprintf(e->s[2], 24, "%lld", (long long)c->born);
     snprintf(e->s[3], 24, "%d", c->flag);
-    e->ext[k++] = "a"; e->ext[k++] = p->conf.groupName;
-    e->ext[k++] = "b"; e->ext[k++] = c->topic;
-    e->ext[k++] = "c"; e->ext[k++] = "TBW102";
-    e->ext[k++] = "d"; e->ext[k++] = "4";
-    e->ext[k++] = "e"; e->ext[k++] = e->s[0];
-    e->ext[k++] = "f"; e->ext[k++] = e->s[1];
-    e->ext[k++] = "g"; e->ext[k++] = e->s[2];
-    e->ext[k++] = "h"; e->ext[k++] = e->s[3];
-    e->ext[k++] = "i"; e->ext[k++] = (const char *)c->props;
-    e->ext[k++] = "j"; e->ext[k++] = "0";
-    e->ext[k++] = "k"; e->ext[k++] = "false";
+    e->ext[k++] = "a";
+    e->ext[k++] = p->conf.groupName;
+    e->ext[k++] = "b";
+    e->ext[k++] = c->topic;
+    e->ext[k++] = "c";
+    e->ext[k++] = "TBW102";
+    e->ext[k++] = "d";
+    e->ext[k++] = "4";
+    e->ext[k++] = "e";
+    e->ext[k++] = e->s[0];
+    e->ext[k++] = "f";
+    e->ext[k++] = e->s[1];
+    e->ext[k++] = "g";
+    e->ext[k++] = e->s[2];
+    e->ext[k++] = "h";
+    e->ext[k++] = e->s[3];
+    e->ext[k++] = "i";
+    e->ext[k++] = (const char *)c->props;
+    e->ext[k++] = "j";
+    e->ext[k++] = "0";
+    e->ext[k++] = "k";
+    e->ext[k++] = "false";
     if (c->batch) {
         e->ext[k++] = "m";
         e->ext[k++] = "true";
     }
-    e->ext[k++] = "n"; e->ext[k++] = c->cur.broker_name;
+    e->ext[k++] = "n";
+    e->ext[k++] = c->cur.broker_name;
     e->ext[k] = NULL;
 }
 
@@ -305,11 +318,20 @@ static void build_ext(petrel_producer_t *p, send_ctx_t *c, ext_buf_t *e) {
 static petrel_err_t parse_send_resp(send_ctx_t *c, const rm_cmd_t *r, petrel_send_result_t *res) {
     petrel_send_status_t st;
     switch (r->code) {
-    case SUCCESS: st = PETREL_SEND_OK; break;
-    case FLUSH_DISK_TIMEOUT: st = PETREL_SEND_FLUSH_DISK_TIMEOUT; break;
-    case FLUSH_SLAVE_TIMEOUT: st = PETREL_SEND_FLUSH_SLAVE_TIMEOUT; break;
-    case SLAVE_NOT_AVAILABLE: st = PETREL_SEND_SLAVE_NOT_AVAILABLE; break;
-    default: return (petrel_err_t)r->code;
+    case SUCCESS:
+        st = PETREL_SEND_OK;
+        break;
+    case FLUSH_DISK_TIMEOUT:
+        st = PETREL_SEND_FLUSH_DISK_TIMEOUT;
+        break;
+    case FLUSH_SLAVE_TIMEOUT:
+        st = PETREL_SEND_FLUSH_SLAVE_TIMEOUT;
+        break;
+    case SLAVE_NOT_AVAILABLE:
+        st = PETREL_SEND_SLAVE_NOT_AVAILABLE;
+        break;
+    default:
+        return (petrel_err_t)r->code;
     }
     memset(res, 0, sizeof(*res));
     res->status = st;
@@ -333,11 +355,18 @@ static petrel_err_t parse_send_resp(send_ctx_t *c, const rm_cmd_t *r, petrel_sen
 
 static int retriable(petrel_err_t e) {
     switch ((int)e) {
-    case PETREL_ETIMEOUT: case PETREL_ECONNECT: case PETREL_ECLOSED: case PETREL_SYSTEM_ERROR:
-    case PETREL_SYSTEM_BUSY: case PETREL_SERVICE_NOT_AVAILABLE: case PETREL_NO_PERMISSION:
-    case PETREL_TOPIC_NOT_EXIST: case PETREL_ENOROUTE:
+    case PETREL_ETIMEOUT:
+    case PETREL_ECONNECT:
+    case PETREL_ECLOSED:
+    case PETREL_SYSTEM_ERROR:
+    case PETREL_SYSTEM_BUSY:
+    case PETREL_SERVICE_NOT_AVAILABLE:
+    case PETREL_NO_PERMISSION:
+    case PETREL_TOPIC_NOT_EXIST:
+    case PETREL_ENOROUTE:
         return 1;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -435,8 +464,7 @@ static void async_resp(int status, rm_cmd_t *resp, void *arg) {
             return;
         }
     }
-    if (retriable(err) && !c->fixed_queue && c->attempts_left > 0 &&
-        err != PETREL_ESHUTDOWN) {
+    if (retriable(err) && !c->fixed_queue && c->attempts_left > 0 && err != PETREL_ESHUTDOWN) {
         c->attempts_left--;
         snprintf(c->last_broker, sizeof(c->last_broker), "%s", c->cur.broker_name);
         /* Not on the I/O thread: the retry may need a connect. */
@@ -623,12 +651,25 @@ static void end_tx(petrel_producer_t *p, const char *addr, int64_t qoff, int64_t
     char a[24], b[24], c[8];
     snprintf(a, sizeof(a), "%lld", (long long)qoff);
     snprintf(b, sizeof(b), "%lld", (long long)cloff);
-    snprintf(c, sizeof(c), "%d", st == PETREL_TX_COMMIT ? TX_COMMIT
-                                 : st == PETREL_TX_ROLLBACK ? TX_ROLLBACK : 0);
-    const char *ext[] = {"producerGroup", p->conf.groupName, "tranStateTableOffset", a,
-                         "commitLogOffset", b, "commitOrRollback", c, "fromTransactionCheck",
-                         from_check ? "true" : "false", "msgId", msg_id, "transactionId",
-                         tx_id ? tx_id : msg_id, NULL};
+    snprintf(c, sizeof(c), "%d",
+             st == PETREL_TX_COMMIT     ? TX_COMMIT
+             : st == PETREL_TX_ROLLBACK ? TX_ROLLBACK
+                                        : 0);
+    const char *ext[] = {"producerGroup",
+                         p->conf.groupName,
+                         "tranStateTableOffset",
+                         a,
+                         "commitLogOffset",
+                         b,
+                         "commitOrRollback",
+                         c,
+                         "fromTransactionCheck",
+                         from_check ? "true" : "false",
+                         "msgId",
+                         msg_id,
+                         "transactionId",
+                         tx_id ? tx_id : msg_id,
+                         NULL};
     rm_request_t req = {END_TRANSACTION, NULL, ext, NULL, 0};
     rm_client_invoke_oneway(petrel__inst_rm(p->inst), addr, &req);
 }

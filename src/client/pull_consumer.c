@@ -18,8 +18,8 @@
 
 typedef struct asg_s {
     petrel_mq_t mq;
-    int64_t pos;          /* next offset to pull */
-    int64_t committed;    /* last committed position */
+    int64_t pos;       /* next offset to pull */
+    int64_t committed; /* last committed position */
     const petrel__sub_t *sub;
 } asg_t;
 
@@ -29,7 +29,7 @@ struct petrel_pull_consumer_s {
     petrel__sub_t *subs;
     int n_subs;
     int started;
-    pthread_mutex_t mu;   /* guards asg */
+    pthread_mutex_t mu; /* guards asg */
     asg_t *asg;
     int n_asg;
     int rr;
@@ -154,15 +154,17 @@ static void rebalance(petrel_pull_consumer_t *c) {
         int *mine = xcalloc((size_t)n + 1, sizeof(int)), k = 0;
         int ok = 1;
         if (bcast(c)) {
-            for (int i = 0; i < n; i++) mine[k++] = i;
+            for (int i = 0; i < n; i++)
+                mine[k++] = i;
         } else if (n) {
             const char *addr = NULL;
             for (int i = 0; i < r->nb && !addr; i++)
                 if (r->b[i].master[0]) addr = r->b[i].master;
             char **cids = NULL;
             int nc = 0;
-            if (addr && petrel__consumer_ids(c->inst, addr, c->conf.groupName, &cids, &nc) ==
-                            PETREL_OK && nc > 0)
+            if (addr &&
+                petrel__consumer_ids(c->inst, addr, c->conf.groupName, &cids, &nc) == PETREL_OK &&
+                nc > 0)
                 k = petrel__allocate(c->conf.allocateMessageQueueStrategy, all, n, cids, nc,
                                      petrel__inst_client_id(c->inst), mine);
             else
@@ -172,7 +174,8 @@ static void rebalance(petrel_pull_consumer_t *c) {
         petrel__route_release(r);
         if (ok) {
             petrel_mq_t *sel = xcalloc((size_t)k + 1, sizeof(*sel));
-            for (int i = 0; i < k; i++) sel[i] = all[mine[i]];
+            for (int i = 0; i < k; i++)
+                sel[i] = all[mine[i]];
             set_assignment(c, c->subs[s].topic, sel, k, &c->subs[s]);
             free(sel);
         }
@@ -270,10 +273,29 @@ static petrel_err_t pull_once(petrel_pull_consumer_t *c, const asg_t *a, int max
     snprintf(qoff, sizeof(qoff), "%lld", (long long)a->pos);
     snprintf(mx, sizeof(mx), "%d", max);
     const char *expr = a->sub ? a->sub->expr : "*";
-    const char *ext[] = {"consumerGroup", c->conf.groupName, "topic", a->mq.topic, "queueId", qid,
-                         "queueOffset", qoff, "maxMsgNums", mx, "sysFlag", "4", "commitOffset",
-                         "0", "suspendTimeoutMillis", "0", "subscription", expr, "subVersion",
-                         "0", "expressionType", "TAG", NULL};
+    const char *ext[] = {"consumerGroup",
+                         c->conf.groupName,
+                         "topic",
+                         a->mq.topic,
+                         "queueId",
+                         qid,
+                         "queueOffset",
+                         qoff,
+                         "maxMsgNums",
+                         mx,
+                         "sysFlag",
+                         "4",
+                         "commitOffset",
+                         "0",
+                         "suspendTimeoutMillis",
+                         "0",
+                         "subscription",
+                         expr,
+                         "subVersion",
+                         "0",
+                         "expressionType",
+                         "TAG",
+                         NULL};
     rm_response_t *resp = NULL;
     petrel_err_t err = petrel__call(c->inst, addr, PULL_MESSAGE, ext, NULL, 0, 10000, &resp);
     if (err != PETREL_OK) return err;
@@ -297,8 +319,12 @@ static petrel_err_t pull_once(petrel_pull_consumer_t *c, const asg_t *a, int max
         }
         break;
     }
-    case PULL_NOT_FOUND: case PULL_RETRY_IMMEDIATELY: case PULL_OFFSET_MOVED: break;
-    default: err = (petrel_err_t)resp->cmd.code;
+    case PULL_NOT_FOUND:
+    case PULL_RETRY_IMMEDIATELY:
+    case PULL_OFFSET_MOVED:
+        break;
+    default:
+        err = (petrel_err_t)resp->cmd.code;
     }
     rm_response_free(resp);
     if (err == PETREL_OK) *next = nb;
@@ -320,8 +346,8 @@ petrel_err_t petrel_pull_consumer_poll(petrel_pull_consumer_t *c, int timeout_ms
         pthread_mutex_unlock(&c->mu);
         for (int i = 0; i < na && *n < max; i++) {
             asg_t *a = &snap[(start + i) % na];
-            int want = (int)(max - *n) < c->conf.pullBatchSize ? (int)(max - *n)
-                                                                : c->conf.pullBatchSize;
+            int want =
+                (int)(max - *n) < c->conf.pullBatchSize ? (int)(max - *n) : c->conf.pullBatchSize;
             int64_t next = -1;
             petrel_err_t err = pull_once(c, a, want, msgs, n, &next);
             if (err != PETREL_OK) {
@@ -365,8 +391,15 @@ petrel_err_t petrel_pull_consumer_commit(petrel_pull_consumer_t *c) {
             }
             snprintf(qid, sizeof(qid), "%d", a->mq.queue_id);
             snprintf(o, sizeof(o), "%lld", (long long)a->pos);
-            const char *ext[] = {"consumerGroup", c->conf.groupName, "topic", a->mq.topic,
-                                 "queueId", qid, "commitOffset", o, NULL};
+            const char *ext[] = {"consumerGroup",
+                                 c->conf.groupName,
+                                 "topic",
+                                 a->mq.topic,
+                                 "queueId",
+                                 qid,
+                                 "commitOffset",
+                                 o,
+                                 NULL};
             rm_response_t *resp = NULL;
             petrel_err_t err =
                 petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp);
@@ -412,7 +445,8 @@ void petrel_pull_consumer_destroy(petrel_pull_consumer_t *c) {
         petrel__inst_unregister(c->inst, NULL, c->conf.groupName);
     }
     petrel__inst_destroy(c->inst);
-    for (int i = 0; i < c->n_subs; i++) petrel__sub_free(&c->subs[i]);
+    for (int i = 0; i < c->n_subs; i++)
+        petrel__sub_free(&c->subs[i]);
     free(c->subs);
     free(c->asg);
     petrel__offtab_free(&c->offtab);

@@ -31,21 +31,21 @@ enum { PULL_IDLE = 0, PULL_IN_FLIGHT = 1, PULL_WAIT = 2 };
 
 typedef struct pq_s {
     petrel_mq_t mq;
-    int refs;                 /* under c->mu: list + pull in flight + tasks */
-    int dropped;              /* removed by rebalance or shutdown */
-    int pull_state;           /* PULL_* */
-    int64_t pull_due;         /* PULL_WAIT until (mono ms) */
-    int64_t next_offset;      /* next pull offset */
-    int64_t seen_end;         /* nextBeginOffset of the latest pull */
-    int64_t committed;        /* last offset persisted, -1 none */
-    int64_t *offs;            /* in-flight message offsets, ring, ascending */
+    int refs;            /* under c->mu: list + pull in flight + tasks */
+    int dropped;         /* removed by rebalance or shutdown */
+    int pull_state;      /* PULL_* */
+    int64_t pull_due;    /* PULL_WAIT until (mono ms) */
+    int64_t next_offset; /* next pull offset */
+    int64_t seen_end;    /* nextBeginOffset of the latest pull */
+    int64_t committed;   /* last offset persisted, -1 none */
+    int64_t *offs;       /* in-flight message offsets, ring, ascending */
     uint8_t *done;
     size_t head, cnt, cap;
     size_t cached_bytes;
-    int64_t lock_until;       /* orderly clustering: broker lock valid until (mono ms) */
-    int orderly_busy;         /* a worker drains this queue */
+    int64_t lock_until; /* orderly clustering: broker lock valid until (mono ms) */
+    int orderly_busy;   /* a worker drains this queue */
     int token_queued;
-    petrel_msg_t **om;        /* orderly: messages waiting, ring */
+    petrel_msg_t **om; /* orderly: messages waiting, ring */
     size_t om_head, om_cnt, om_cap;
     const petrel__sub_t *sub;
     struct pq_s *next;
@@ -53,7 +53,7 @@ typedef struct pq_s {
 
 typedef struct task_s {
     pq_t *pq;
-    petrel_msg_t *msg;        /* NULL: orderly token */
+    petrel_msg_t *msg; /* NULL: orderly token */
 } task_t;
 
 struct petrel_push_consumer_s {
@@ -65,17 +65,17 @@ struct petrel_push_consumer_s {
     void *opaque;
     int orderly;
     int started;
-    pthread_mutex_t mu;       /* guards pqs, pq fields, tasks, stopping */
-    pthread_cond_t cv;        /* workers wait for tasks */
+    pthread_mutex_t mu; /* guards pqs, pq fields, tasks, stopping */
+    pthread_cond_t cv;  /* workers wait for tasks */
     pq_t *pqs;
-    task_t *tasks;            /* ring */
+    task_t *tasks; /* ring */
     size_t t_head, t_cnt, t_cap;
     pthread_t *workers;
     int n_workers;
     int stopping;
     _Atomic int rebalance_now;
     int64_t next_rebalance, next_persist, next_hb, next_lock;
-    petrel__offtab_t offtab;  /* broadcasting */
+    petrel__offtab_t offtab; /* broadcasting */
     char *offpath;
     int offtab_dirty;
 };
@@ -200,7 +200,8 @@ static void om_push(pq_t *pq, petrel_msg_t *m) {
     if (pq->om_cnt == pq->om_cap) {
         size_t ncap = pq->om_cap ? pq->om_cap * 2 : 64;
         petrel_msg_t **n = xmalloc(ncap * sizeof(*n));
-        for (size_t i = 0; i < pq->om_cnt; i++) n[i] = pq->om[(pq->om_head + i) % pq->om_cap];
+        for (size_t i = 0; i < pq->om_cnt; i++)
+            n[i] = pq->om[(pq->om_head + i) % pq->om_cap];
         free(pq->om);
         pq->om = n;
         pq->om_head = 0;
@@ -214,7 +215,8 @@ static void task_push(petrel_push_consumer_t *c, pq_t *pq, petrel_msg_t *m) {
     if (c->t_cnt == c->t_cap) {
         size_t ncap = c->t_cap ? c->t_cap * 2 : 256;
         task_t *n = xmalloc(ncap * sizeof(*n));
-        for (size_t i = 0; i < c->t_cnt; i++) n[i] = c->tasks[(c->t_head + i) % c->t_cap];
+        for (size_t i = 0; i < c->t_cnt; i++)
+            n[i] = c->tasks[(c->t_head + i) % c->t_cap];
         free(c->tasks);
         c->tasks = n;
         c->t_head = 0;
@@ -287,10 +289,29 @@ static void issue_pull(petrel_push_consumer_t *c, pq_t *pq) {
     snprintf(coff, sizeof(coff), "%lld", (long long)(commit_flag ? commit : 0));
     snprintf(susp, sizeof(susp), "%d", c->conf.suspendTimeoutMillis);
     snprintf(subv, sizeof(subv), "%lld", (long long)pq->sub->version);
-    const char *ext[] = {"consumerGroup", c->conf.groupName, "topic", pq->mq.topic, "queueId", qid,
-                         "queueOffset", qoff, "maxMsgNums", max, "sysFlag", sys, "commitOffset",
-                         coff, "suspendTimeoutMillis", susp, "subscription", pq->sub->expr,
-                         "subVersion", subv, "expressionType", "TAG", NULL};
+    const char *ext[] = {"consumerGroup",
+                         c->conf.groupName,
+                         "topic",
+                         pq->mq.topic,
+                         "queueId",
+                         qid,
+                         "queueOffset",
+                         qoff,
+                         "maxMsgNums",
+                         max,
+                         "sysFlag",
+                         sys,
+                         "commitOffset",
+                         coff,
+                         "suspendTimeoutMillis",
+                         susp,
+                         "subscription",
+                         pq->sub->expr,
+                         "subVersion",
+                         subv,
+                         "expressionType",
+                         "TAG",
+                         NULL};
     rm_request_t req = {PULL_MESSAGE, NULL, ext, NULL, 0};
     pull_arg_t *a = xmalloc(sizeof(*a));
     *a = (pull_arg_t){c, pq};
@@ -339,7 +360,8 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
             break;
         }
         case PULL_NOT_FOUND:
-        case PULL_RETRY_IMMEDIATELY: break;
+        case PULL_RETRY_IMMEDIATELY:
+            break;
         case PULL_OFFSET_MOVED:
             PLOG_WARN("pull offset of %s:%s:%d moved to %lld", pq->mq.topic, pq->mq.broker_name,
                       pq->mq.queue_id, (long long)next);
@@ -363,8 +385,10 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
         }
         for (size_t i = 0; i < n; i++) {
             pq_track(pq, msgs[i]->queue_offset);
-            if (c->orderly) om_push(pq, msgs[i]);
-            else task_push(c, pq, msgs[i]);
+            if (c->orderly)
+                om_push(pq, msgs[i]);
+            else
+                task_push(c, pq, msgs[i]);
             msgs[i] = NULL;
         }
         pq->cached_bytes += bytes;
@@ -376,7 +400,8 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
     }
     pq_release_locked(pq);
     pthread_mutex_unlock(&c->mu);
-    for (size_t i = 0; i < n; i++) petrel_msg_destroy(msgs[i]);
+    for (size_t i = 0; i < n; i++)
+        petrel_msg_destroy(msgs[i]);
     free(msgs);
     if (status != PETREL_ESHUTDOWN) petrel__inst_kick(c->inst);
 }
@@ -389,12 +414,15 @@ static petrel_err_t send_back(petrel_push_consumer_t *c, const petrel_msg_t *m) 
         return PETREL_ENOROUTE;
     char off[24], maxr[16];
     snprintf(off, sizeof(off), "%lld", (long long)m->commit_log_offset);
-    snprintf(maxr, sizeof(maxr), "%d", c->conf.maxReconsumeTimes < 0 ? 16 : c->conf.maxReconsumeTimes);
-    const char *ext[] = {"offset", off, "group", c->conf.groupName, "delayLevel", "0",
-                         "originMsgId", m->msg_id, "originTopic", m->topic,
-                         "maxReconsumeTimes", maxr, "unitMode", "false", NULL};
+    snprintf(maxr, sizeof(maxr), "%d",
+             c->conf.maxReconsumeTimes < 0 ? 16 : c->conf.maxReconsumeTimes);
+    const char *ext[] = {
+        "offset",      off,       "group",       c->conf.groupName, "delayLevel",        "0",
+        "originMsgId", m->msg_id, "originTopic", m->topic,          "maxReconsumeTimes", maxr,
+        "unitMode",    "false",   NULL};
     rm_response_t *resp = NULL;
-    petrel_err_t err = petrel__call(c->inst, addr, CONSUMER_SEND_MSG_BACK, ext, NULL, 0, 3000, &resp);
+    petrel_err_t err =
+        petrel__call(c->inst, addr, CONSUMER_SEND_MSG_BACK, ext, NULL, 0, 3000, &resp);
     if (err == PETREL_OK && resp->cmd.code != SUCCESS) err = (petrel_err_t)resp->cmd.code;
     rm_response_free(resp);
     return err;
@@ -479,14 +507,17 @@ static void *worker_main(void *arg) {
     petrel_push_consumer_t *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stopping && c->t_cnt == 0) pthread_cond_wait(&c->cv, &c->mu);
+        while (!c->stopping && c->t_cnt == 0)
+            pthread_cond_wait(&c->cv, &c->mu);
         if (c->stopping) break;
         task_t t = c->tasks[c->t_head];
         c->t_head = (c->t_head + 1) % c->t_cap;
         c->t_cnt--;
         pthread_mutex_unlock(&c->mu);
-        if (t.msg) consume_one(c, t.pq, t.msg);
-        else consume_orderly(c, t.pq);
+        if (t.msg)
+            consume_one(c, t.pq, t.msg);
+        else
+            consume_orderly(c, t.pq);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
@@ -525,8 +556,15 @@ static void persist_offsets(petrel_push_consumer_t *c, int final) {
             char qid[16], o[24];
             snprintf(qid, sizeof(qid), "%d", items[i].mq.queue_id);
             snprintf(o, sizeof(o), "%lld", (long long)items[i].off);
-            const char *ext[] = {"consumerGroup", c->conf.groupName, "topic", items[i].mq.topic,
-                                 "queueId", qid, "commitOffset", o, NULL};
+            const char *ext[] = {"consumerGroup",
+                                 c->conf.groupName,
+                                 "topic",
+                                 items[i].mq.topic,
+                                 "queueId",
+                                 qid,
+                                 "commitOffset",
+                                 o,
+                                 NULL};
             rm_response_t *resp = NULL;
             if (petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp) ==
                 PETREL_OK)
@@ -628,7 +666,8 @@ static void relock_all(petrel_push_consumer_t *c) {
         int *gok = xcalloc((size_t)g, sizeof(int));
         if (petrel__inst_broker_addr(c->inst, mqs[i].broker_name, addr, sizeof(addr)) == 0)
             lock_batch(c, addr, grp, g, 1, gok, 1);
-        for (int k = 0; k < g; k++) ok[idx[k]] = gok[k];
+        for (int k = 0; k < g; k++)
+            ok[idx[k]] = gok[k];
         free(gok);
         free(grp);
         free(idx);
@@ -658,8 +697,9 @@ static void send_heartbeat(petrel_push_consumer_t *c) {
                                         "CONSUME_FROM_TIMESTAMP"};
     buf_append_str(&b, "{\"clientID\":");
     buf_json_str(&b, cid, strlen(cid));
-    buf_printf(&b, ",\"consumerDataSet\":[{\"consumeFromWhere\":\"%s\","
-                   "\"consumeType\":\"CONSUME_PASSIVELY\",\"groupName\":",
+    buf_printf(&b,
+               ",\"consumerDataSet\":[{\"consumeFromWhere\":\"%s\","
+               "\"consumeType\":\"CONSUME_PASSIVELY\",\"groupName\":",
                where[c->conf.consumeFromWhere]);
     buf_json_str(&b, c->conf.groupName, strlen(c->conf.groupName));
     buf_printf(&b, ",\"messageModel\":\"%s\",\"subscriptionDataSet\":[",
@@ -738,7 +778,8 @@ static int rebalance_topic(petrel_push_consumer_t *c, const petrel__sub_t *sub) 
     int *mine = xcalloc((size_t)n + 1, sizeof(int));
     int k = 0;
     if (broadcasting(c)) {
-        for (int i = 0; i < n; i++) mine[k++] = i;
+        for (int i = 0; i < n; i++)
+            mine[k++] = i;
     } else if (n > 0) {
         const char *addr = NULL;
         for (int i = 0; i < r->nb && !addr; i++)
@@ -768,7 +809,8 @@ static int rebalance_topic(petrel_push_consumer_t *c, const petrel__sub_t *sub) 
     for (pq_t **pp = &c->pqs; *pp;) {
         pq_t *pq = *pp;
         int keep = strcmp(pq->mq.topic, sub->topic) != 0;
-        for (int i = 0; i < k && !keep; i++) keep = petrel__mq_cmp(&pq->mq, &all[mine[i]]) == 0;
+        for (int i = 0; i < k && !keep; i++)
+            keep = petrel__mq_cmp(&pq->mq, &all[mine[i]]) == 0;
         if (keep) {
             pp = &pq->next;
             continue;
@@ -795,7 +837,8 @@ static int rebalance_topic(petrel_push_consumer_t *c, const petrel__sub_t *sub) 
         const petrel_mq_t *mq = &all[mine[i]];
         int have = 0;
         pthread_mutex_lock(&c->mu);
-        for (pq_t *pq = c->pqs; pq && !have; pq = pq->next) have = petrel__mq_cmp(&pq->mq, mq) == 0;
+        for (pq_t *pq = c->pqs; pq && !have; pq = pq->next)
+            have = petrel__mq_cmp(&pq->mq, mq) == 0;
         pthread_mutex_unlock(&c->mu);
         if (have) continue;
         /* Orderly: own the broker lock before reading the offset (as Java does), so the
@@ -837,7 +880,8 @@ static int rebalance_topic(petrel_push_consumer_t *c, const petrel__sub_t *sub) 
 
 static void rebalance(petrel_push_consumer_t *c) {
     int changed = 0;
-    for (int i = 0; i < c->n_subs; i++) changed |= rebalance_topic(c, &c->subs[i]);
+    for (int i = 0; i < c->n_subs; i++)
+        changed |= rebalance_topic(c, &c->subs[i]);
     if (changed && broadcasting(c)) persist_offsets(c, 0);
 }
 
@@ -879,7 +923,8 @@ static void consumer_tick(void *owner, int64_t now) {
         if (c->orderly) maybe_token(c, pq);
     }
     pthread_mutex_unlock(&c->mu);
-    for (int i = 0; i < n; i++) issue_pull(c, due[i]);
+    for (int i = 0; i < n; i++)
+        issue_pull(c, due[i]);
     free(due);
 }
 
@@ -907,7 +952,8 @@ petrel_err_t petrel_push_consumer_start(petrel_push_consumer_t *c) {
     for (int i = 0; i < c->n_subs; i++) {
         petrel__route_t *r = NULL;
         petrel_err_t err = petrel__inst_route(c->inst, c->subs[i].topic, 1, &r);
-        if (err == PETREL_OK) petrel__route_release(r);
+        if (err == PETREL_OK)
+            petrel__route_release(r);
         else if (i < c->n_subs - (broadcasting(c) ? 0 : 1))
             PLOG_WARN("no route for %s yet: %s", c->subs[i].topic, petrel_strerror(err));
     }
@@ -919,7 +965,8 @@ petrel_err_t petrel_push_consumer_start(petrel_push_consumer_t *c) {
     c->next_lock = now + 20000;
     c->n_workers = c->conf.consumeThreadNums;
     c->workers = xcalloc((size_t)c->n_workers, sizeof(pthread_t));
-    for (int i = 0; i < c->n_workers; i++) pthread_create(&c->workers[i], NULL, worker_main, c);
+    for (int i = 0; i < c->n_workers; i++)
+        pthread_create(&c->workers[i], NULL, worker_main, c);
     return petrel__inst_start(c->inst);
 }
 
@@ -942,7 +989,8 @@ void petrel_push_consumer_destroy(petrel_push_consumer_t *c) {
         c->stopping = 1;
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);
-        for (int i = 0; i < c->n_workers; i++) pthread_join(c->workers[i], NULL);
+        for (int i = 0; i < c->n_workers; i++)
+            pthread_join(c->workers[i], NULL);
         petrel__inst_stop(c->inst);
         persist_offsets(c, 1);
         if (c->orderly && !broadcasting(c)) {
@@ -975,7 +1023,8 @@ void petrel_push_consumer_destroy(petrel_push_consumer_t *c) {
     pthread_mutex_unlock(&c->mu);
     free(c->tasks);
     free(c->workers);
-    for (int i = 0; i < c->n_subs; i++) petrel__sub_free(&c->subs[i]);
+    for (int i = 0; i < c->n_subs; i++)
+        petrel__sub_free(&c->subs[i]);
     free(c->subs);
     petrel__offtab_free(&c->offtab);
     free(c->offpath);

@@ -23,8 +23,10 @@ char *petrel__json_quote_keys(const char *j, size_t len) {
         char c = j[i];
         if (in_str) {
             out[o++] = c;
-            if (c == '\\' && i + 1 < len) out[o++] = j[++i];
-            else if (c == '"') in_str = 0;
+            if (c == '\\' && i + 1 < len)
+                out[o++] = j[++i];
+            else if (c == '"')
+                in_str = 0;
             continue;
         }
         if (c == '"') {
@@ -35,9 +37,11 @@ char *petrel__json_quote_keys(const char *j, size_t len) {
         }
         if ((prev == '{' || prev == ',') && (isdigit((unsigned char)c) || c == '-')) {
             size_t k = i + 1;
-            while (k < len && isdigit((unsigned char)j[k])) k++;
+            while (k < len && isdigit((unsigned char)j[k]))
+                k++;
             size_t m = k;
-            while (m < len && isspace((unsigned char)j[m])) m++;
+            while (m < len && isspace((unsigned char)j[m]))
+                m++;
             if (m < len && j[m] == ':') {
                 out[o++] = '"';
                 memcpy(out + o, j + i, k - i);
@@ -205,7 +209,8 @@ int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n, char *const *c
     if (idx < 0 || n <= 0) return 0;
     int k = 0;
     if (strategy == PETREL__ALLOC_AVG_BY_CIRCLE) {
-        for (int j = idx; j < n; j += c) out[k++] = j;
+        for (int j = idx; j < n; j += c)
+            out[k++] = j;
         return k;
     }
     if (strategy == PETREL__ALLOC_CONSISTENT_HASH) {
@@ -230,8 +235,10 @@ int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n, char *const *c
             int lo = 0, hi = c * VNODES;
             while (lo < hi) {
                 int mid = (lo + hi) / 2;
-                if (ring[mid].h < h) lo = mid + 1;
-                else hi = mid;
+                if (ring[mid].h < h)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             if (lo == c * VNODES) lo = 0;
             if (ring[lo].cid == idx) out[k++] = j;
@@ -244,6 +251,7 @@ int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n, char *const *c
     int size = n <= c ? 1 : (mod > 0 && idx < mod ? n / c + 1 : n / c);
     int start = (mod > 0 && idx < mod) ? idx * size : idx * size + mod;
     int range = n - start < size ? n - start : size;
-    for (int i = 0; i < range; i++) out[k++] = (start + i) % n;
+    for (int i = 0; i < range; i++)
+        out[k++] = (start + i) % n;
     return k;
 }

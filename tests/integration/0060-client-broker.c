@@ -57,9 +57,23 @@ static int route_ready(const char *topic, int queues) {
 static void create_topic(const char *topic, int queues) {
     char q[16];
     snprintf(q, sizeof(q), "%d", queues);
-    const char *ext[] = {"topic", topic, "defaultTopic", "TBW102", "readQueueNums", q,
-                         "writeQueueNums", q, "perm", "6", "topicFilterType", "SINGLE_TAG",
-                         "topicSysFlag", "0", "order", "false", NULL};
+    const char *ext[] = {"topic",
+                         topic,
+                         "defaultTopic",
+                         "TBW102",
+                         "readQueueNums",
+                         q,
+                         "writeQueueNums",
+                         q,
+                         "perm",
+                         "6",
+                         "topicFilterType",
+                         "SINGLE_TAG",
+                         "topicSysFlag",
+                         "0",
+                         "order",
+                         "false",
+                         NULL};
     rm_response_t *r = NULL;
     assert_int_equal(admin_call(br_addr, UPDATE_AND_CREATE_TOPIC, ext, &r), 0);
     assert_int_equal(r->cmd.code, SUCCESS);
@@ -86,9 +100,17 @@ static int setup(void **state) {
     snprintf(bport, sizeof(bport), "--listenPort=%d", br_port);
     snprintf(nsa, sizeof(nsa), "--namesrvAddr=%s", ns_addr);
     snprintf(log, sizeof(log), "%s/broker.log", dir);
-    char *bargv[] = {NULL, "broker", root, bport, nsa, "--brokerIP1=127.0.0.1",
-                     "--brokerName=broker-a", "--mappedFileSizeCommitLog=4194304",
-                     "--transactionCheckInterval=500", "--transactionTimeOut=200", NULL};
+    char *bargv[] = {NULL,
+                     "broker",
+                     root,
+                     bport,
+                     nsa,
+                     "--brokerIP1=127.0.0.1",
+                     "--brokerName=broker-a",
+                     "--mappedFileSizeCommitLog=4194304",
+                     "--transactionCheckInterval=500",
+                     "--transactionTimeOut=200",
+                     NULL};
     br_pid = tu_spawn(bargv, log);
     if (tu_wait_port(br_port, 15000) != 0) return -1;
     if (!TU_WAIT_FOR(route_ready("TBW102", 0), 15000)) return -1;
@@ -154,7 +176,8 @@ static int seen_unique(seen_t *s) {
     int u = 0;
     for (int i = 0; i < s->n; i++) {
         int dup = 0;
-        for (int k = 0; k < i && !dup; k++) dup = strcmp(s->keys[i], s->keys[k]) == 0;
+        for (int k = 0; k < i && !dup; k++)
+            dup = strcmp(s->keys[i], s->keys[k]) == 0;
         u += !dup;
     }
     pthread_mutex_unlock(&s->mu);
@@ -192,7 +215,8 @@ static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, siz
     size_t kl = strlen(key);
     uint8_t *b = malloc(kl + size);
     memcpy(b, key, kl);
-    for (size_t i = kl; i < kl + size; i++) b[i] = (uint8_t)(i * 7);
+    for (size_t i = kl; i < kl + size; i++)
+        b[i] = (uint8_t)(i * 7);
     petrel_msg_set_body(m, b, kl + size);
     free(b);
     petrel_msg_set_keys(m, key);
@@ -215,8 +239,10 @@ static petrel_push_consumer_t *consumer(petrel_conf_t *c, const char *topic, con
 static _Atomic int async_ok, async_err;
 static void on_sent(petrel_producer_t *p, petrel_err_t err, const petrel_send_result_t *r,
                     void *opaque) {
-    if (err == PETREL_OK) async_ok++;
-    else async_err++;
+    if (err == PETREL_OK)
+        async_ok++;
+    else
+        async_err++;
 }
 
 static void test_send_modes(void **state) {
@@ -253,7 +279,8 @@ static void test_send_modes(void **state) {
         batch[i] = mk("CliTopicA", key, "B", 20);
     }
     assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
-    for (int i = 0; i < 10; i++) petrel_msg_destroy(batch[i]);
+    for (int i = 0; i < 10; i++)
+        petrel_msg_destroy(batch[i]);
     /* An unknown topic is created by the broker from TBW102. */
     petrel_msg_t *m = mk("CliFresh", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
@@ -348,7 +375,8 @@ static void test_broadcast_restart(void **state) {
             assert_true(TU_WAIT_FOR(seen_count(&s) == 5, 20000));
             tu_sleep_ms(500);
             assert_int_equal(seen_count(&s), 5);
-            for (int i = 0; i < s.n; i++) assert_true(atoi(s.keys[i] + 1) >= 12);
+            for (int i = 0; i < s.n; i++)
+                assert_true(atoi(s.keys[i] + 1) >= 12);
         }
         petrel_push_consumer_destroy(pc);
     }
@@ -397,7 +425,8 @@ static void test_orderly(void **state) {
     ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
-    for (int q = 0; q < 16; q++) o.last[q] = -1;
+    for (int q = 0; q < 16; q++)
+        o.last[q] = -1;
     petrel_conf_t *c = conf_for("CliCGO");
     petrel_push_consumer_t *pc = NULL;
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
@@ -431,7 +460,8 @@ static void test_pull_consumer(void **state) {
         size_t n = 0;
         assert_int_equal(petrel_pull_consumer_poll(pc, 5000, batch, 16, &n), PETREL_OK);
         assert_true(n > 0);
-        for (size_t i = 0; i < n; i++) petrel_msg_destroy(batch[i]);
+        for (size_t i = 0; i < n; i++)
+            petrel_msg_destroy(batch[i]);
         got += (int)n;
     }
     assert_int_equal(got, 30);
@@ -461,8 +491,17 @@ static petrel_tx_state_t tx_check(petrel_producer_t *p, const petrel_msg_t *m, v
 
 static void test_transactions(void **state) {
     /* END_TRANSACTION is oneway for clients; ask two-way once to see whether the broker has it. */
-    const char *probe[] = {"producerGroup", "CliPGX", "tranStateTableOffset", "0",
-                           "commitLogOffset", "0", "commitOrRollback", "0", "msgId", "x", NULL};
+    const char *probe[] = {"producerGroup",
+                           "CliPGX",
+                           "tranStateTableOffset",
+                           "0",
+                           "commitLogOffset",
+                           "0",
+                           "commitOrRollback",
+                           "0",
+                           "msgId",
+                           "x",
+                           NULL};
     rm_response_t *pr = NULL;
     assert_int_equal(admin_call(br_addr, END_TRANSACTION, probe, &pr), 0);
     int unsupported = pr->cmd.code == REQUEST_CODE_NOT_SUPPORTED;
@@ -495,7 +534,8 @@ static void test_transactions(void **state) {
     assert_true(checks >= 1);
     tu_sleep_ms(500);
     assert_int_equal(seen_count(&s), 2);
-    for (int i = 0; i < s.n; i++) assert_string_not_equal(s.keys[i], "tx-rollback");
+    for (int i = 0; i < s.n; i++)
+        assert_string_not_equal(s.keys[i], "tx-rollback");
     petrel_push_consumer_destroy(pc);
     petrel_producer_destroy(p);
 }
@@ -510,9 +550,9 @@ int main(void) {
         return 0;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_send_modes),     cmocka_unit_test(test_rebalance),
+        cmocka_unit_test(test_send_modes),        cmocka_unit_test(test_rebalance),
         cmocka_unit_test(test_broadcast_restart), cmocka_unit_test(test_orderly),
-        cmocka_unit_test(test_pull_consumer),  cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_pull_consumer),     cmocka_unit_test(test_transactions),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

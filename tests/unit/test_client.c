@@ -38,7 +38,8 @@ static void test_conf(void **state) {
     char buf[128], err[256];
     assert_int_equal(petrel_conf_get(c, "retryTimesWhenSendFailed", buf, sizeof(buf)), PETREL_OK);
     assert_string_equal(buf, "2");
-    assert_int_equal(petrel_conf_set(c, "messageModel", "broadcasting", err, sizeof(err)), PETREL_OK);
+    assert_int_equal(petrel_conf_set(c, "messageModel", "broadcasting", err, sizeof(err)),
+                     PETREL_OK);
     assert_int_equal(c->messageModel, PETREL__BROADCASTING);
     assert_int_equal(petrel_conf_set(c, "nope", "1", err, sizeof(err)), PETREL_ECONFIG);
     assert_non_null(strstr(err, "nope"));
@@ -78,8 +79,10 @@ static void test_msg(void **state) {
     buf_t b;
     buf_init(&b);
     petrel__props_encode(d, &b);
-    assert_int_equal(b.len, strlen("TAGS\001TagA\002KEYS\001k1 k2\002color\001blue\002DELAY\0013\002"));
-    assert_memory_equal(b.data, "TAGS\001TagA\002KEYS\001k1 k2\002color\001blue\002DELAY\0013\002", b.len);
+    assert_int_equal(b.len,
+                     strlen("TAGS\001TagA\002KEYS\001k1 k2\002color\001blue\002DELAY\0013\002"));
+    assert_memory_equal(b.data, "TAGS\001TagA\002KEYS\001k1 k2\002color\001blue\002DELAY\0013\002",
+                        b.len);
     buf_free(&b);
     petrel_msg_destroy(m);
     petrel_msg_destroy(d);
@@ -93,8 +96,8 @@ static void make_record(buf_t *b, const char *topic, const char *props, const vo
     buf_put_be32(b, (uint32_t)(91 + blen + tl + pl));
     buf_put_be32(b, 0xDAA320A7u);
     buf_put_be32(b, 0);
-    buf_put_be32(b, 3);            /* queue id */
-    buf_put_be32(b, 7);            /* flag */
+    buf_put_be32(b, 3); /* queue id */
+    buf_put_be32(b, 7); /* flag */
     buf_put_be64(b, (uint64_t)qoff);
     buf_put_be64(b, (uint64_t)phys);
     buf_put_be32(b, (uint32_t)sys);
@@ -104,7 +107,7 @@ static void make_record(buf_t *b, const char *topic, const char *props, const vo
     buf_put_be64(b, 1700000000123ull);
     uint8_t store[8] = {192, 168, 0, 10, 0, 0, 0x2A, 0x9F};
     buf_append(b, store, 8);
-    buf_put_be32(b, 2);            /* reconsume */
+    buf_put_be32(b, 2); /* reconsume */
     buf_put_be64(b, 0);
     buf_put_be32(b, (uint32_t)blen);
     buf_append(b, body, blen);
@@ -120,7 +123,8 @@ static void test_record_decode(void **state) {
     make_record(&b, "TopicTest", "TAGS\001A\002UNIQ_KEY\001ABCDEF\002junk\002", "body!", 5, 0, 42,
                 3000);
     uint8_t big[10000];
-    for (size_t i = 0; i < sizeof(big); i++) big[i] = (uint8_t)(i % 7);
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i % 7);
     uint8_t *z;
     size_t zn;
     assert_int_equal(petrel__zlib_compress(big, sizeof(big), &z, &zn), 0);
@@ -171,15 +175,17 @@ static void test_ids(void **state) {
     petrel__uniq_id(b2);
     assert_int_equal(strlen(a), 32);
     assert_string_not_equal(a, b2);
-    for (int i = 0; i < 32; i++) assert_true(strchr("0123456789ABCDEF", a[i]) != NULL);
+    for (int i = 0; i < 32; i++)
+        assert_true(strchr("0123456789ABCDEF", a[i]) != NULL);
     assert_memory_equal(a, b2, 20); /* ip, pid, random: fixed per process */
     uint8_t ip[4] = {192, 168, 0, 10};
     char id[33], addr[64];
     petrel__offset_msg_id(ip, 10911, 3000, id);
     assert_string_equal(id, "C0A8000A00002A9F0000000000000BB8");
     int64_t off;
-    assert_int_equal(petrel__decode_offset_msg_id("c0a8000a00002a9f0000000000000bb8", addr,
-                                                  sizeof(addr), &off), 0);
+    assert_int_equal(
+        petrel__decode_offset_msg_id("c0a8000a00002a9f0000000000000bb8", addr, sizeof(addr), &off),
+        0);
     assert_string_equal(addr, "192.168.0.10:10911");
     assert_int_equal(off, 3000);
     assert_int_equal(petrel__decode_offset_msg_id("XYZ", addr, sizeof(addr), &off), -1);
@@ -266,11 +272,14 @@ static void check_partition(int strategy, int n, int c) {
     int *owner = calloc((size_t)n, sizeof(int)), out[64];
     for (int i = 0; i < c; i++) {
         int k = petrel__allocate(strategy, mqs, n, cids, c, cids[i], out);
-        for (int j = 0; j < k; j++) owner[out[j]]++;
+        for (int j = 0; j < k; j++)
+            owner[out[j]]++;
     }
-    for (int j = 0; j < n; j++) assert_int_equal(owner[j], 1);
+    for (int j = 0; j < n; j++)
+        assert_int_equal(owner[j], 1);
     assert_int_equal(petrel__allocate(strategy, mqs, n, cids, c, "stranger", out), 0);
-    for (int i = 0; i < c; i++) free(cids[i]);
+    for (int i = 0; i < c; i++)
+        free(cids[i]);
     free(owner);
     free(mqs);
 }
@@ -278,7 +287,8 @@ static void check_partition(int strategy, int n, int c) {
 static void test_allocate(void **state) {
     for (int s = 0; s < 3; s++)
         for (int n = 1; n <= 12; n++)
-            for (int c = 1; c <= 5; c++) check_partition(s, n, c);
+            for (int c = 1; c <= 5; c++)
+                check_partition(s, n, c);
     /* AVG on 8 queues, 3 consumers: 3,3,2 in order (Java's example). */
     petrel_mq_t *mqs = mk_mqs(8);
     char *cids[3] = {"a", "b", "c"};
@@ -344,11 +354,11 @@ static void test_offtab(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),   cmocka_unit_test(test_conf),
-        cmocka_unit_test(test_msg),      cmocka_unit_test(test_record_decode),
-        cmocka_unit_test(test_ids),      cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_route),    cmocka_unit_test(test_allocate),
-        cmocka_unit_test(test_sub),      cmocka_unit_test(test_offtab),
+        cmocka_unit_test(test_errors), cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_msg),    cmocka_unit_test(test_record_decode),
+        cmocka_unit_test(test_ids),    cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_route),  cmocka_unit_test(test_allocate),
+        cmocka_unit_test(test_sub),    cmocka_unit_test(test_offtab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,10 +53,10 @@ typedef struct seen_s {
     char keys[SEEN_MAX][32];
     int queue[SEEN_MAX];
     int64_t qoff[SEEN_MAX];
-    int fail_first;          /* RECONSUME_LATER on the first delivery of key "retry-me" */
+    int fail_first; /* RECONSUME_LATER on the first delivery of key "retry-me" */
     int retried;
     int reconsume_seen;
-    int bad;                 /* content checks failed */
+    int bad; /* content checks failed */
     char topic_seen[64];
 } seen_t;
 
@@ -77,7 +77,8 @@ static int seen_unique(seen_t *s) {
     int u = 0;
     for (int i = 0; i < s->n; i++) {
         int dup = 0;
-        for (int k = 0; k < i && !dup; k++) dup = strcmp(s->keys[i], s->keys[k]) == 0;
+        for (int k = 0; k < i && !dup; k++)
+            dup = strcmp(s->keys[i], s->keys[k]) == 0;
         u += !dup;
     }
     pthread_mutex_unlock(&s->mu);
@@ -127,7 +128,8 @@ static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, siz
     uint8_t *b = malloc(size + 32);
     size_t kl = strlen(key);
     memcpy(b, key, kl);
-    for (size_t i = kl; i < kl + size; i++) b[i] = (uint8_t)(i * 7);
+    for (size_t i = kl; i < kl + size; i++)
+        b[i] = (uint8_t)(i * 7);
     petrel_msg_set_body(m, b, kl + size);
     free(b);
     petrel_msg_set_keys(m, key);
@@ -151,8 +153,10 @@ static petrel_push_consumer_t *consumer(mb_t *mb, const char *group, const char 
 static _Atomic int async_ok, async_err;
 static void on_sent(petrel_producer_t *p, petrel_err_t err, const petrel_send_result_t *r,
                     void *opaque) {
-    if (err == PETREL_OK && r && strlen(r->msg_id) == 32) async_ok++;
-    else async_err++;
+    if (err == PETREL_OK && r && strlen(r->msg_id) == 32)
+        async_ok++;
+    else
+        async_err++;
 }
 
 static void test_send_modes(void **state) {
@@ -173,7 +177,8 @@ static void test_send_modes(void **state) {
         petrel_msg_destroy(m);
     }
     /* Round-robin: 20 sends over 4 queues, 5 each. */
-    for (int q = 0; q < 4; q++) assert_int_equal(mb_queue_len(mb, "TopicA", q), 5);
+    for (int q = 0; q < 4; q++)
+        assert_int_equal(mb_queue_len(mb, "TopicA", q), 5);
     async_ok = async_err = 0;
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "async%d", i);
@@ -196,7 +201,8 @@ static void test_send_modes(void **state) {
     }
     assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
     assert_int_equal(r.count, 10);
-    for (int i = 0; i < 10; i++) petrel_msg_destroy(batch[i]);
+    for (int i = 0; i < 10; i++)
+        petrel_msg_destroy(batch[i]);
     /* A new topic goes through TBW102 and is auto-created with 4 queues. */
     petrel_msg_t *m = mk("FreshTopic", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
@@ -215,10 +221,12 @@ static void test_send_modes(void **state) {
     assert_int_equal(s.bad, 0);
     /* Offsets reach the broker (periodic persistence). */
     int64_t total = 0;
-    for (int q = 0; q < 4; q++) total += mb_queue_len(mb, "TopicA", q);
+    for (int q = 0; q < 4; q++)
+        total += mb_queue_len(mb, "TopicA", q);
     assert_true(TU_WAIT_FOR(mb_offset(mb, "CG1", "TopicA", 0) + mb_offset(mb, "CG1", "TopicA", 1) +
                                     mb_offset(mb, "CG1", "TopicA", 2) +
-                                    mb_offset(mb, "CG1", "TopicA", 3) == total,
+                                    mb_offset(mb, "CG1", "TopicA", 3) ==
+                                total,
                             5000));
     assert_true(TU_WAIT_FOR(mb_count(mb, HEART_BEAT) >= 2, 5000)); /* producer and consumer */
     petrel_push_consumer_destroy(c);
@@ -248,7 +256,8 @@ static void test_tags_and_retry(void **state) {
     assert_int_equal(mb_count(mb, CONSUMER_SEND_MSG_BACK), 1);
     assert_int_equal(s.reconsume_seen, 1);
     assert_string_equal(s.topic_seen, "TopicT");
-    for (int i = 0; i < s.n; i++) assert_true(s.keys[i][0] != 'b');
+    for (int i = 0; i < s.n; i++)
+        assert_true(s.keys[i][0] != 'b');
     petrel_push_consumer_destroy(c);
     petrel_producer_destroy(p);
     mb_stop(mb);
@@ -349,7 +358,8 @@ static void test_broadcast_restart(void **state) {
             assert_true(TU_WAIT_FOR(seen_count(&s) == 5, 10000));
             tu_sleep_ms(300); /* nothing old comes back */
             assert_int_equal(seen_count(&s), 5);
-            for (int i = 0; i < s.n; i++) assert_memory_equal(s.keys[i], "second", 6);
+            for (int i = 0; i < s.n; i++)
+                assert_memory_equal(s.keys[i], "second", 6);
         }
         petrel_push_consumer_destroy(pc);
     }
@@ -416,7 +426,8 @@ static void test_orderly(void **state) {
     ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
-    for (int q = 0; q < 8; q++) o.last[q] = -1;
+    for (int q = 0; q < 8; q++)
+        o.last[q] = -1;
     petrel_conf_t *c = conf_for(mb, "CGO");
     petrel_push_consumer_t *pc = NULL;
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
@@ -452,7 +463,8 @@ static void test_orderly_handover(void **state) {
     ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
-    for (int q = 0; q < 8; q++) o.last[q] = -1;
+    for (int q = 0; q < 8; q++)
+        o.last[q] = -1;
     petrel_push_consumer_t *a = orderly_consumer(mb, "TopicOH", &o);
     for (int i = 0; i < 400; i++) {
         char key[32], shard[16];
@@ -503,7 +515,8 @@ static void test_pull_consumer(void **state) {
         size_t n = 0;
         assert_int_equal(petrel_pull_consumer_poll(pc, 2000, batch, 16, &n), PETREL_OK);
         assert_true(n > 0);
-        for (size_t i = 0; i < n; i++) petrel_msg_destroy(batch[i]);
+        for (size_t i = 0; i < n; i++)
+            petrel_msg_destroy(batch[i]);
         got += (int)n;
     }
     assert_int_equal(got, 30);
@@ -610,11 +623,11 @@ static void test_cycles(void **state) {
 int main(void) {
     if (getenv("PETREL_TEST_LOG")) petrel_set_log_cb(petrel_log_stderr, PETREL_LOG_DEBUG, NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_send_modes),     cmocka_unit_test(test_tags_and_retry),
-        cmocka_unit_test(test_rebalance),      cmocka_unit_test(test_broadcast_restart),
-        cmocka_unit_test(test_orderly),        cmocka_unit_test(test_orderly_handover),
-        cmocka_unit_test(test_pull_consumer),
-        cmocka_unit_test(test_transactions),   cmocka_unit_test(test_cycles),
+        cmocka_unit_test(test_send_modes),    cmocka_unit_test(test_tags_and_retry),
+        cmocka_unit_test(test_rebalance),     cmocka_unit_test(test_broadcast_restart),
+        cmocka_unit_test(test_orderly),       cmocka_unit_test(test_orderly_handover),
+        cmocka_unit_test(test_pull_consumer), cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_cycles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,12 +30,12 @@
 typedef struct mb_topic_s {
     char name[256];
     int nq;
-    int64_t *idx[64];     /* per queue: phys offsets */
+    int64_t *idx[64]; /* per queue: phys offsets */
     size_t n[64], cap[64];
 } mb_topic_t;
 
 typedef struct mb_off_s {
-    char key[512];        /* group@topic@qid */
+    char key[512]; /* group@topic@qid */
     int64_t off;
 } mb_off_t;
 
@@ -46,7 +46,7 @@ typedef struct mb_member_s {
 } mb_member_t;
 
 typedef struct mb_lock_s {
-    char key[512];        /* group@topic@broker@qid */
+    char key[512]; /* group@topic@broker@qid */
     char cid[256];
 } mb_lock_t;
 
@@ -68,7 +68,7 @@ typedef struct mb_s {
     int port;
     char addr[64];
     pthread_mutex_t mu;
-    buf_t log;                     /* every record back to back; phys offset = position */
+    buf_t log; /* every record back to back; phys offset = position */
     mb_topic_t topics[MB_MAX];
     int n_topics;
     mb_off_t offs[MB_MAX * 4];
@@ -81,9 +81,9 @@ typedef struct mb_s {
     /* counters, for assertions */
     int code_count[1000];
     int notifies;
-    int end_tx[3];                 /* commit, rollback, unknown */
+    int end_tx[3]; /* commit, rollback, unknown */
     char last_unregister[256];
-    rm_conn_t *producer_conn;      /* last producer that heartbeated */
+    rm_conn_t *producer_conn; /* last producer that heartbeated */
 } mb_t;
 
 static mb_topic_t *mb_topic(mb_t *mb, const char *name, int create_nq) {
@@ -285,8 +285,10 @@ static int mb_pull_answer(mb_t *mb, rm_conn_t *conn, const rm_reqinfo_t *ri, con
     int64_t n = t && qid < t->nq ? (int64_t)t->n[qid] : 0;
     int code;
     int64_t next = off;
-    if (off < n) code = SUCCESS;
-    else if (off == n) code = PULL_NOT_FOUND;
+    if (off < n)
+        code = SUCCESS;
+    else if (off == n)
+        code = PULL_NOT_FOUND;
     else {
         code = PULL_OFFSET_MOVED;
         next = n;
@@ -296,7 +298,8 @@ static int mb_pull_answer(mb_t *mb, rm_conn_t *conn, const rm_reqinfo_t *ri, con
     rm_conn_reply_begin_info(conn, &e, ri, code, NULL);
     int k = 0;
     if (code == SUCCESS) {
-        for (int64_t o = off; o < n && k < max; o++, k++) next = o + 1;
+        for (int64_t o = off; o < n && k < max; o++, k++)
+            next = o + 1;
     }
     rm_enc_ext_i64(&e, "nextBeginOffset", next);
     rm_enc_ext_i64(&e, "minOffset", 0);
@@ -368,17 +371,26 @@ static void mb_handler(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     mb_t *mb = ctx;
     pthread_mutex_lock(&mb->mu);
     if (req->code >= 0 && req->code < 1000) mb->code_count[req->code]++;
-    if (getenv("MB_TRACE")) fprintf(stderr, "mock: code %d from %s\n", req->code, rm_conn_peer(conn));
+    if (getenv("MB_TRACE"))
+        fprintf(stderr, "mock: code %d from %s\n", req->code, rm_conn_peer(conn));
     const char *g = rm_ext_get(req, "consumerGroup");
     const char *topic = rm_ext_get(req, "topic");
     int32_t qid = 0;
     rm_ext_i32(req, "queueId", &qid);
     switch (req->code) {
-    case GET_ROUTEINFO_BY_TOPIC: mb_route(mb, conn, req); break;
-    case HEART_BEAT: mb_heartbeat(mb, conn, req); break;
+    case GET_ROUTEINFO_BY_TOPIC:
+        mb_route(mb, conn, req);
+        break;
+    case HEART_BEAT:
+        mb_heartbeat(mb, conn, req);
+        break;
     case SEND_MESSAGE_V2:
-    case SEND_BATCH_MESSAGE: mb_send(mb, conn, req); break;
-    case PULL_MESSAGE: mb_pull(mb, conn, req); break;
+    case SEND_BATCH_MESSAGE:
+        mb_send(mb, conn, req);
+        break;
+    case PULL_MESSAGE:
+        mb_pull(mb, conn, req);
+        break;
     case QUERY_CONSUMER_OFFSET: {
         int64_t *o = mb_off_slot(mb, g, topic, qid, 0);
         if (!o) {
@@ -559,7 +571,9 @@ static void mb_handler(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         rm_conn_reply(conn, req, SUCCESS, NULL);
         break;
     }
-    default: rm_conn_reply(conn, req, REQUEST_CODE_NOT_SUPPORTED, "mock: not supported"); break;
+    default:
+        rm_conn_reply(conn, req, REQUEST_CODE_NOT_SUPPORTED, "mock: not supported");
+        break;
     }
     pthread_mutex_unlock(&mb->mu);
 }
@@ -580,7 +594,9 @@ static void mb_timer_cb(uv_timer_t *t) {
     pthread_mutex_unlock(&mb->mu);
 }
 
-static void mb_closed(uv_handle_t *h) { (void)h; }
+static void mb_closed(uv_handle_t *h) {
+    (void)h;
+}
 
 static void mb_stop_cb(uv_async_t *a) {
     mb_t *mb = a->data;
@@ -642,7 +658,8 @@ static void mb_stop(mb_t *mb) {
     pthread_join(mb->thr, NULL);
     uv_loop_close(&mb->loop);
     for (int i = 0; i < mb->n_topics; i++)
-        for (int q = 0; q < 64; q++) free(mb->topics[i].idx[q]);
+        for (int q = 0; q < 64; q++)
+            free(mb->topics[i].idx[q]);
     buf_free(&mb->log);
     pthread_mutex_destroy(&mb->mu);
     free(mb);
@@ -675,7 +692,8 @@ static int64_t mb_offset(mb_t *mb, const char *g, const char *topic, int qid) {
 static int mb_members(mb_t *mb, const char *g) {
     pthread_mutex_lock(&mb->mu);
     int n = 0;
-    for (int i = 0; i < mb->n_members; i++) n += strcmp(mb->members[i].group, g) == 0;
+    for (int i = 0; i < mb->n_members; i++)
+        n += strcmp(mb->members[i].group, g) == 0;
     pthread_mutex_unlock(&mb->mu);
     return n;
 }
