@@ -928,11 +928,100 @@ static void consumer_tick(void *owner, int64_t now) {
     free(due);
 }
 
+typedef struct reset_req_s {
+    petrel_push_consumer_t *c;
+    char *body;
+} reset_req_t;
+
+/*
+ * RESET_CONSUMER_CLIENT_OFFSET (admin resetOffsetByTime): store the new offsets, drop the
+ * affected queues, and let a rebalance take them again from there. Reads the list form
+ * {"offsetTable":[{"brokerName","offset","queueId","topic"}]} that brokers send to non-Java
+ * clients (Java's form has JSON objects as keys and is not JSON).
+ */
+static void run_reset(void *arg) {
+    reset_req_t *rr = arg;
+    petrel_push_consumer_t *c = rr->c;
+    cJSON *root = cJSON_Parse(rr->body);
+    cJSON *tab = cJSON_GetObjectItemCaseSensitive(root, "offsetTable"), *e;
+    if (!cJSON_IsArray(tab)) {
+        PLOG_WARN("offset reset: body not understood; ignored");
+        tab = NULL;
+    }
+    cJSON_ArrayForEach(e, tab) {
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "topic");
+        cJSON *bn = cJSON_GetObjectItemCaseSensitive(e, "brokerName");
+        cJSON *q = cJSON_GetObjectItemCaseSensitive(e, "queueId");
+        cJSON *o = cJSON_GetObjectItemCaseSensitive(e, "offset");
+        if (!cJSON_IsString(t) || !cJSON_IsString(bn) || !cJSON_IsNumber(q) || !cJSON_IsNumber(o))
+            continue;
+        petrel_mq_t mq;
+        memset(&mq, 0, sizeof(mq));
+        snprintf(mq.topic, sizeof(mq.topic), "%s", t->valuestring);
+        snprintf(mq.broker_name, sizeof(mq.broker_name), "%s", bn->valuestring);
+        mq.queue_id = q->valueint;
+        int64_t off = (int64_t)o->valuedouble;
+        pq_t *gone = NULL;
+        pthread_mutex_lock(&c->mu);
+        for (pq_t **pp = &c->pqs; *pp; pp = &(*pp)->next) {
+            if (petrel__mq_cmp(&(*pp)->mq, &mq) != 0) continue;
+            gone = *pp;
+            *pp = gone->next;
+            gone->dropped = 1;
+            break;
+        }
+        pthread_mutex_unlock(&c->mu);
+        char addr[64];
+        if (broadcasting(c)) {
+            petrel__offtab_set(&c->offtab, &mq, off);
+            c->offtab_dirty = 1;
+        } else if (petrel__inst_broker_addr(c->inst, mq.broker_name, addr, sizeof(addr)) == 0) {
+            char qid[16], os[24];
+            snprintf(qid, sizeof(qid), "%d", mq.queue_id);
+            snprintf(os, sizeof(os), "%lld", (long long)off);
+            const char *ext[] = {"consumerGroup",
+                                 c->conf.groupName,
+                                 "topic",
+                                 mq.topic,
+                                 "queueId",
+                                 qid,
+                                 "commitOffset",
+                                 os,
+                                 NULL};
+            rm_response_t *resp = NULL;
+            if (petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp) ==
+                PETREL_OK)
+                rm_response_free(resp);
+        }
+        PLOG_INFO("offset of %s:%s:%d reset to %lld", mq.topic, mq.broker_name, mq.queue_id,
+                  (long long)off);
+        if (gone) {
+            pthread_mutex_lock(&c->mu);
+            pq_release_locked(gone);
+            pthread_mutex_unlock(&c->mu);
+        }
+    }
+    cJSON_Delete(root);
+    if (broadcasting(c) && c->offpath) petrel__offtab_save(&c->offtab, c->offpath);
+    atomic_store(&c->rebalance_now, 1);
+    free(rr->body);
+    free(rr);
+}
+
 static void consumer_request(void *owner, const char *addr, rm_cmd_t *req) {
     petrel_push_consumer_t *c = owner;
     if (req->code == NOTIFY_CONSUMER_IDS_CHANGED) {
         atomic_store(&c->rebalance_now, 1);
         petrel__inst_kick(c->inst);
+    } else if (req->code == RESET_CONSUMER_CLIENT_OFFSET && req->body_len) {
+        const char *g = rm_ext_get(req, "group");
+        if (g && strcmp(g, c->conf.groupName) != 0) return;
+        reset_req_t *rr = xmalloc(sizeof(*rr));
+        rr->c = c;
+        rr->body = xmalloc(req->body_len + 1);
+        memcpy(rr->body, req->body, req->body_len);
+        rr->body[req->body_len] = 0;
+        petrel__inst_defer(c->inst, 0, run_reset, rr);
     }
 }
 

@@ -478,6 +478,34 @@ static void test_pull_consumer(void **state) {
     petrel_producer_destroy(p);
 }
 
+/* mqadmin resetOffsetByTime: the broker tells the consumer (RESET_CONSUMER_CLIENT_OFFSET). */
+static void test_offset_reset(void **state) {
+    create_topic("CliTopicZ", 2);
+    petrel_producer_t *p = producer("CliPG");
+    send_keys(p, "CliTopicZ", 0, 10);
+    seen_t s;
+    seen_init(&s);
+    petrel_push_consumer_t *pc = consumer(conf_for("CliCGZ"), "CliTopicZ", "*", &s);
+    assert_true(TU_WAIT_FOR(seen_count(&s) == 10, 20000));
+    tu_sleep_ms(700); /* offsets committed */
+    const char *ext[] = {"topic", "CliTopicZ", "group", "CliCGZ", "timestamp",
+                         "0",     "isForce",   "true",  NULL};
+    rm_response_t *r = NULL;
+    assert_int_equal(admin_call(br_addr, INVOKE_BROKER_TO_RESET_OFFSET, ext, &r), 0);
+    int code = r->cmd.code;
+    rm_response_free(r);
+    if (code == REQUEST_CODE_NOT_SUPPORTED) {
+        petrel_push_consumer_destroy(pc);
+        petrel_producer_destroy(p);
+        skip();
+    }
+    assert_int_equal(code, SUCCESS);
+    assert_true(TU_WAIT_FOR(seen_count(&s) == 20, 20000)); /* everything again */
+    assert_int_equal(seen_unique(&s), 10);
+    petrel_push_consumer_destroy(pc);
+    petrel_producer_destroy(p);
+}
+
 static petrel_tx_state_t tx_exec(petrel_producer_t *p, const petrel_msg_t *m, void *arg) {
     return *(petrel_tx_state_t *)arg;
 }
@@ -552,7 +580,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_modes),        cmocka_unit_test(test_rebalance),
         cmocka_unit_test(test_broadcast_restart), cmocka_unit_test(test_orderly),
-        cmocka_unit_test(test_pull_consumer),     cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_pull_consumer),     cmocka_unit_test(test_offset_reset),
+        cmocka_unit_test(test_transactions),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
