@@ -157,7 +157,44 @@ int mkdir_p(const char *path, int mode) {
 }
 
 int32_t java_string_hash(const char *s, size_t len) {
+    /* Java hashes UTF-16 code units: decode UTF-8, split supplementary code
+     * points into surrogate pairs, and hash malformed bytes as U+FFFD like
+     * Java's decoder, so non-ASCII tags get the codes Java clients compute. */
+    const uint8_t *p = (const uint8_t *)s, *end = p + len;
     uint32_t h = 0;
-    for (size_t i = 0; i < len; i++) h = 31 * h + (uint8_t)s[i];
+    while (p < end) {
+        uint32_t cp = *p, need = 0, min = 0;
+        if (cp < 0x80) {
+            p++;
+            h = 31 * h + cp;
+            continue;
+        } else if ((cp & 0xE0) == 0xC0) {
+            cp &= 0x1F, need = 1, min = 0x80;
+        } else if ((cp & 0xF0) == 0xE0) {
+            cp &= 0x0F, need = 2, min = 0x800;
+        } else if ((cp & 0xF8) == 0xF0) {
+            cp &= 0x07, need = 3, min = 0x10000;
+        } else {
+            p++;
+            h = 31 * h + 0xFFFD;
+            continue;
+        }
+        const uint8_t *q = p + 1;
+        uint32_t i = 0;
+        for (; i < need && q < end && (*q & 0xC0) == 0x80; i++, q++) cp = (cp << 6) | (*q & 0x3F);
+        if (i < need || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            p++;
+            h = 31 * h + 0xFFFD;
+            continue;
+        }
+        p = q;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            h = 31 * h + (0xD800 + (cp >> 10));
+            h = 31 * h + (0xDC00 + (cp & 0x3FF));
+        } else {
+            h = 31 * h + cp;
+        }
+    }
     return (int32_t)h;
 }

@@ -251,53 +251,54 @@ static int java_double_cmp(double x, double y) {
  * ComparisonExpression.__compare with string conversion on: converts the
  * operands to a common type (strings are parsed as the other side's type),
  * then compares. Returns -1 where Java throws (bad number, Boolean vs String).
+ * Converts *l and *r in place.
  */
-static int java_compare(val_t l, val_t r, int *cmp) {
-    if (l.t != r.t) {
+static int java_compare(val_t *l, val_t *r, int *cmp) {
+    if (l->t != r->t) {
         int rc = 0;
-        switch (l.t) {
+        switch (l->t) {
         case T_BOOL:
-            if (r.t == T_STR) return -1; /* ClassCastException in Java */
+            if (r->t == T_STR) return -1; /* ClassCastException in Java */
             *cmp = -1;
             return 0;
         case T_INT:
-            if (r.t == T_LONG)
-                l.t = T_LONG;
-            else if (r.t == T_DOUBLE)
-                rc = to_number(&l, T_DOUBLE);
-            else if (r.t == T_STR)
-                rc = to_number(&r, T_INT);
+            if (r->t == T_LONG)
+                l->t = T_LONG;
+            else if (r->t == T_DOUBLE)
+                rc = to_number(l, T_DOUBLE);
+            else if (r->t == T_STR)
+                rc = to_number(r, T_INT);
             else {
                 *cmp = -1;
                 return 0;
             }
             break;
         case T_LONG:
-            if (r.t == T_INT)
-                r.t = T_LONG;
-            else if (r.t == T_DOUBLE)
-                rc = to_number(&l, T_DOUBLE);
-            else if (r.t == T_STR)
-                rc = to_number(&r, T_LONG);
+            if (r->t == T_INT)
+                r->t = T_LONG;
+            else if (r->t == T_DOUBLE)
+                rc = to_number(l, T_DOUBLE);
+            else if (r->t == T_STR)
+                rc = to_number(r, T_LONG);
             else {
                 *cmp = -1;
                 return 0;
             }
             break;
         case T_DOUBLE:
-            if (r.t == T_INT || r.t == T_LONG || r.t == T_STR)
-                rc = to_number(&r, T_DOUBLE);
+            if (r->t == T_INT || r->t == T_LONG || r->t == T_STR)
+                rc = to_number(r, T_DOUBLE);
             else {
                 *cmp = -1;
                 return 0;
             }
             break;
         case T_STR:
-            if (r.t == T_BOOL) {
-                l.u.i = java_bool_of(l.u.s.p, l.u.s.n);
-                l.t = T_BOOL;
-            } else if (r.t == T_INT || r.t == T_LONG || r.t == T_DOUBLE) {
-                rc = to_number(&l, r.t);
+            if (r->t == T_BOOL) {
+                l->u.i = java_bool_of(l->u.s.p, l->u.s.n);
+                l->t = T_BOOL;
+            } else if (r->t == T_INT || r->t == T_LONG || r->t == T_DOUBLE) {
+                rc = to_number(l, r->t);
             } else {
                 *cmp = -1;
                 return 0;
@@ -309,19 +310,19 @@ static int java_compare(val_t l, val_t r, int *cmp) {
         }
         if (rc < 0) return -1;
     }
-    switch (l.t) {
+    switch (l->t) {
     case T_BOOL:
     case T_INT:
     case T_LONG:
-        *cmp = (l.u.i > r.u.i) - (l.u.i < r.u.i);
+        *cmp = (l->u.i > r->u.i) - (l->u.i < r->u.i);
         return 0;
     case T_DOUBLE:
-        *cmp = java_double_cmp(l.u.d, r.u.d);
+        *cmp = java_double_cmp(l->u.d, r->u.d);
         return 0;
     case T_STR: {
-        size_t m = l.u.s.n < r.u.s.n ? l.u.s.n : r.u.s.n;
-        int c = m ? memcmp(l.u.s.p, r.u.s.p, m) : 0;
-        if (c == 0) c = (l.u.s.n > r.u.s.n) - (l.u.s.n < r.u.s.n);
+        size_t m = l->u.s.n < r->u.s.n ? l->u.s.n : r->u.s.n;
+        int c = m ? memcmp(l->u.s.p, r->u.s.p, m) : 0;
+        if (c == 0) c = (l->u.s.n > r->u.s.n) - (l->u.s.n < r->u.s.n);
         *cmp = (c > 0) - (c < 0);
         return 0;
     }
@@ -377,53 +378,58 @@ static int bytes_eq(const char *a, const char *b, size_t n) {
 #define SWAR 1
 #endif
 
-/* First 0x02 in [s, end), or end. */
-static const unsigned char *find_item_end(const unsigned char *s, const unsigned char *end) {
+/* Last 0x02 in [start, e), or NULL; eight bytes at a time from the end. */
+static const unsigned char *find_prev_sep(const unsigned char *start, const unsigned char *e) {
 #ifdef SWAR
-    while (end - s >= 8) {
+    while (e - start >= 8) {
         uint64_t w;
-        memcpy(&w, s, 8);
+        memcpy(&w, e - 8, 8);
         w ^= 2 * ONES;
-        uint64_t z = (w - ONES) & ~w & HIGHS;
-        if (z) return s + (__builtin_ctzll(z) >> 3);
-        s += 8;
+        /* exact zero-byte mask (no borrow false positives, which the highest bit would see) */
+        uint64_t z = ~(((w & ~HIGHS) + ~HIGHS) | w | ~HIGHS);
+        if (z) return e - 8 + ((63 - __builtin_clzll(z)) >> 3);
+        e -= 8;
     }
 #endif
-    while (s < end && *s != 2)
-        s++;
-    return s;
+    while (e > start)
+        if (*--e == 2) return e;
+    return NULL;
 }
 
 /*
- * One pass over props filling the slots: only item boundaries (0x02) are
- * searched; an item is a candidate when its first byte starts some key, then
- * "key 0x01" is compared in place (keys never contain 0x01/0x02).
+ * Fills the slots with one backward pass over props, so the first valid item
+ * seen for a key is the one Java keeps (its HashMap keeps the last) and the
+ * scan stops once every key is found. Only item boundaries (0x02) are
+ * searched; an item is compared only when its first byte starts some key
+ * (keys never contain 0x01/0x02, so "key 0x01" is compared in place).
  */
 static void prescan(ctx_t *c) {
     const sql92_expr_t *e = c->e;
-    uint32_t ns = c->nslots;
+    uint32_t ns = c->nslots, left = ns;
     for (uint32_t k = 0; k < ns; k++)
         c->slots[k].p = NULL;
     if (ns == 0 || c->plen == 0) return;
-    const unsigned char *st = (const unsigned char *)c->props, *end = st + c->plen;
+    const unsigned char *start = (const unsigned char *)c->props, *ie = start + c->plen;
     for (;;) {
-        const unsigned char *ie = find_item_end(st, end);
+        const unsigned char *sep = find_prev_sep(start, ie);
+        const unsigned char *st = sep ? sep + 1 : start;
         if (ie - st >= 3 && (e->first_bytes[*st >> 6] >> (*st & 63) & 1)) {
             size_t il = (size_t)(ie - st);
             for (uint32_t k = 0; k < ns; k++) {
                 const str_t *ks = &e->strs[e->keys[k]];
                 size_t kl = ks->len;
-                /* Java skips items with an empty value; a later duplicate wins. */
-                if (il > kl + 1 && st[kl] == 1 &&
+                /* Java skips items with an empty key or value. */
+                if (!c->slots[k].p && il > kl + 1 && st[kl] == 1 &&
                     bytes_eq(e->pool + ks->off, (const char *)st, kl)) {
                     c->slots[k].p = (const char *)st + kl + 1;
                     c->slots[k].n = il - kl - 1;
+                    if (--left == 0) return;
                     break;
                 }
             }
         }
-        if (ie == end) break;
-        st = ie + 1;
+        if (!sep) return;
+        ie = sep;
     }
 }
 
@@ -486,6 +492,31 @@ static void set_bool(val_t *v, int b) {
     v->u.i = b != 0;
 }
 
+static int eval(const ctx_t *c, uint32_t n, val_t *out);
+
+/* Leaves (properties, constants) without the recursive call: most operands are leaves. */
+static inline int operand(const ctx_t *c, uint32_t n, val_t *out) {
+    const sql92_expr_t *e = c->e;
+    const node_t *nd = &e->nodes[n];
+    if (nd->op == OP_PROP) {
+        lookup(c, nd->a, out);
+        return 0;
+    }
+    if (nd->op == OP_CONST) {
+        out->t = nd->ctype;
+        if (nd->ctype == T_STR) {
+            out->u.s.p = e->pool + e->strs[nd->a].off;
+            out->u.s.n = e->strs[nd->a].len;
+        } else if (nd->ctype == T_DOUBLE) {
+            out->u.d = nd->k.d;
+        } else {
+            out->u.i = nd->k.i;
+        }
+        return 0;
+    }
+    return eval(c, n, out);
+}
+
 /* Evaluates node n. Returns 0, or -1 where Java throws (the whole match then fails). */
 static int eval(const ctx_t *c, uint32_t n, val_t *out) {
     const sql92_expr_t *e = c->e;
@@ -508,7 +539,7 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
         lookup(c, nd->a, out);
         return 0;
     case OP_NEG:
-        if (eval(c, nd->a, &l) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0) return -1;
         out->t = l.t;
         if (l.t == T_INT)
             out->u.i = (int32_t)(0u - (uint32_t)l.u.i);
@@ -520,7 +551,7 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
             out->t = T_NULL; /* not a number: null */
         return 0;
     case OP_NOT:
-        if (eval(c, nd->a, &l) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0) return -1;
         if (l.t == T_NULL) {
             out->t = T_NULL;
             return 0;
@@ -529,7 +560,7 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
         set_bool(out, !l.u.i);
         return 0;
     case OP_BOOLCAST:
-        if (eval(c, nd->a, &l) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0) return -1;
         if (l.t == T_NULL)
             out->t = T_NULL;
         else
@@ -557,7 +588,7 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
         return 0;
     }
     case OP_EQ: {
-        if (eval(c, nd->a, &l) < 0 || eval(c, nd->b, &r) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0 || operand(c, nd->b, &r) < 0) return -1;
         if ((l.t == T_NULL) != (r.t == T_NULL)) {
             if (l.t == T_NULL)
                 out->t = T_NULL;
@@ -570,12 +601,12 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
             return 0;
         }
         int cmp;
-        if (java_compare(l, r, &cmp) < 0) return -1;
+        if (java_compare(&l, &r, &cmp) < 0) return -1;
         set_bool(out, cmp == 0);
         return 0;
     }
     case OP_ISNULL:
-        if (eval(c, nd->a, &l) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0) return -1;
         set_bool(out, l.t == T_NULL);
         return 0;
     case OP_GT:
@@ -583,12 +614,12 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
     case OP_LT:
     case OP_LE: {
         int cmp;
-        if (eval(c, nd->a, &l) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0) return -1;
         if (l.t == T_NULL) {
             out->t = T_NULL;
             return 0;
         }
-        if (eval(c, nd->b, &r) < 0) return -1;
+        if (operand(c, nd->b, &r) < 0) return -1;
         if (r.t == T_NULL) {
             out->t = T_NULL;
             return 0;
@@ -597,7 +628,7 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
             /* Two strings are only ordered as doubles; otherwise Java throws. */
             if (to_number(&l, T_DOUBLE) < 0 || to_number(&r, T_DOUBLE) < 0) return -1;
             cmp = java_double_cmp(l.u.d, r.u.d);
-        } else if (java_compare(l, r, &cmp) < 0) {
+        } else if (java_compare(&l, &r, &cmp) < 0) {
             return -1;
         }
         switch (nd->op) {
@@ -617,7 +648,7 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
         return 0;
     }
     case OP_IN:
-        if (eval(c, nd->a, &l) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0) return -1;
         if (l.t != T_STR) {
             out->t = T_NULL;
             return 0;
@@ -634,7 +665,7 @@ static int eval(const ctx_t *c, uint32_t n, val_t *out) {
             set_bool(out, 0);
             return 0;
         }
-        if (eval(c, nd->a, &l) < 0) return -1;
+        if (operand(c, nd->a, &l) < 0) return -1;
         if (l.t != T_STR) { /* null or not a string: FALSE, also for the NOT forms */
             set_bool(out, 0);
             return 0;
@@ -742,6 +773,7 @@ typedef struct {
     char msg[256];
     int failed;
     int nest;
+    unsigned flags; /* SQL92_LENIENT */
 } parser_t;
 
 static void perr(parser_t *p, size_t pos, const char *fmt, ...)
@@ -771,7 +803,10 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
         while (pos < n && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r' ||
                            s[pos] == '\f'))
             pos++;
-        if (pos + 1 < n && s[pos] == '-' && s[pos + 1] == '-') { /* to end of line or input */
+        /* "--" to end of line (or input; RocketMQ needs the newline: lenient mode follows it) */
+        if (pos + 1 < n && s[pos] == '-' && s[pos + 1] == '-' &&
+            (!(p->flags & SQL92_LENIENT) || memchr(s + pos, '\n', n - pos) ||
+             memchr(s + pos, '\r', n - pos))) {
             while (pos < n && s[pos] != '\n' && s[pos] != '\r')
                 pos++;
             continue;
@@ -868,7 +903,11 @@ static size_t lex(parser_t *p, size_t pos, token_t *t) {
                         q++;
                 }
             }
-            if (!is_float && q < n && (s[q] == 'l' || s[q] == 'L')) q++;
+            if (!is_float && ch == '0' && (p->flags & SQL92_LENIENT)) {
+                q = pos + 1; /* RocketMQ lexes "007" as "0" "07" and "0L" as "0" "L" */
+            } else if (!is_float && q < n && (s[q] == 'l' || s[q] == 'L')) {
+                q++;
+            }
             t->kind = is_float ? TK_FLOAT : TK_INT;
         } else if (is_id_start(ch)) {
             while (q < n && is_id_part((unsigned char)s[q]))
@@ -1405,7 +1444,7 @@ static int64_t parse_cmp(parser_t *p) {
                 }
                 const_val(p, a, &va);
                 const_val(p, b, &vb);
-                if (java_compare(vb, va, &cmp) < 0) {
+                if (java_compare(&vb, &va, &cmp) < 0) {
                     perr(p, optok.start, "BETWEEN bounds cannot be compared with each other");
                     return -1;
                 }
@@ -1505,7 +1544,8 @@ void sql92_free(sql92_expr_t *e) {
     free(e);
 }
 
-int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err, size_t errlen) {
+int sql92_compile_ex(const char *expr, size_t len, unsigned flags, sql92_expr_t **out, char *err,
+                     size_t errlen) {
     *out = NULL;
     if (err && errlen) err[0] = '\0';
     if (!expr) {
@@ -1522,6 +1562,7 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
     memset(&p, 0, sizeof(p));
     p.src = expr;
     p.len = len;
+    p.flags = flags;
     p.e = xcalloc(1, sizeof(sql92_expr_t));
     p.e->tags_key = -1;
     p.prev.kind = TK_EOF;
@@ -1531,7 +1572,11 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
         perr(&p, 0, "empty expression");
     } else if (p.tok.kind != TK_ERR) {
         root = parse_or(&p);
-        if (root >= 0 && p.tok.kind != TK_EOF) {
+        if (root >= 0 && p.tok.kind != TK_EOF && p.tok.kind != TK_ERR && (flags & SQL92_LENIENT)) {
+            if (err && errlen)
+                snprintf(err, errlen, "SQL92 warning: text from column %zu on ignored",
+                         p.tok.start + 1);
+        } else if (root >= 0 && p.tok.kind != TK_EOF) {
             char b[64];
             if (p.tok.kind != TK_ERR)
                 perr(&p, p.tok.start, "unexpected %s after a complete condition",
@@ -1558,8 +1603,12 @@ int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err,
     return 0;
 }
 
+int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err, size_t errlen) {
+    return sql92_compile_ex(expr, len, 0, out, err, errlen);
+}
+
 int sql92_compile(const char *expr, sql92_expr_t **out, char *err, size_t errlen) {
-    return sql92_compile_n(expr, expr ? strlen(expr) : 0, out, err, errlen);
+    return sql92_compile_ex(expr, expr ? strlen(expr) : 0, 0, out, err, errlen);
 }
 
 const char *sql92_text(const sql92_expr_t *e) {

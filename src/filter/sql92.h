@@ -33,8 +33,21 @@ typedef struct sql92_expr_s sql92_expr_t;
  * err may be NULL. Suitable for SUBSCRIPTION_PARSE_FAILED remarks.
  */
 int sql92_compile(const char *expr, sql92_expr_t **out, char *err, size_t errlen);
-/* Same for a counted string (a NUL byte inside is a syntax error). */
+/* Same for a counted string (a NUL byte outside string constants is a syntax error). */
 int sql92_compile_n(const char *expr, size_t len, sql92_expr_t **out, char *err, size_t errlen);
+
+/*
+ * SQL92_LENIENT: accept what RocketMQ's parser accepts: text after the first
+ * complete condition is ignored when its first token is valid ("a = 1 b = 2"
+ * means "a = 1"), "007" reads as "0" followed by ignored text, and "--"
+ * without a following newline is two minus signs. On success with ignored
+ * text, err receives "SQL92 warning: text from column N on ignored" (else "").
+ * Default (0): trailing text and "007" are syntax errors, "--" always starts
+ * a comment (to the end of the line or of the text).
+ */
+#define SQL92_LENIENT 1u
+int sql92_compile_ex(const char *expr, size_t len, unsigned flags, sql92_expr_t **out, char *err,
+                     size_t errlen);
 void sql92_free(sql92_expr_t *e);
 
 /*

@@ -128,7 +128,7 @@ static const char *TOPIC_NOT_EXIST_FMT =
 /* Required extFields: answers SYSTEM_ERROR like Java's @CFNotNull check. */
 static const char *need(rm_conn_t *conn, rm_cmd_t *req, const char *key) {
     const char *v = rm_ext_get(req, key);
-    if (v && *v) return v;
+    if (v) return v; /* like @CFNotNull: only absence is an error */
     char msg[128];
     snprintf(msg, sizeof(msg), "the custom field <%s> is null", key);
     rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
@@ -177,6 +177,9 @@ static void h_register_broker(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             return;
         }
     }
+    log_debug("REGISTER_BROKER %s %s id %" PRId64 " from %s: %u body bytes%s, version %d", name,
+              addr, id, rm_conn_peer(conn), req->body_len, compressed ? " (compressed)" : "",
+              req->version);
     ns_reg_body_t body;
     char err[256];
     if (ns_reg_body_parse(req->body, req->body_len, compressed, &body, err, sizeof(err)) != 0) {

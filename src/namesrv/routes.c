@@ -292,9 +292,8 @@ static void remove_topics_of_broker(ns_routes_t *r, const char *broker_name) {
 /* Drops a whole brokerName: its BrokerData, its cluster membership, its queues. */
 static void remove_broker_name(ns_routes_t *r, const char *name) {
     broker_t *b = nsmap_del(&r->brokers, name);
-    char *cname = b && b->cluster ? xstrdup(b->cluster) : NULL;
     broker_free(b);
-    /* the cluster set: the recorded cluster first, then any other holding it */
+    /* every cluster set holding it (a broker may have moved between clusters) */
     size_t nc;
     const char **ck = nsmap_sorted_keys(&r->clusters, &nc);
     for (size_t i = 0; i < nc; i++) {
@@ -308,7 +307,6 @@ static void remove_broker_name(ns_routes_t *r, const char *name) {
         }
     }
     free(ck);
-    free(cname);
     remove_topics_of_broker(r, name);
 }
 

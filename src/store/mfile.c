@@ -103,6 +103,25 @@ void mfile_destroy(mfile_t *f) {
     mfile_unref(f);
 }
 
+int mfile_sync_range(mfile_t *f, int64_t from, int64_t to) {
+    /* msync(MS_SYNC) of a range = fdatasync limited to it: pages prefaulted ahead stay dirty. */
+    int64_t a = from & ~(int64_t)4095;
+    if (to > f->size) to = f->size;
+    if (to <= a) return 0;
+    if (msync(f->base + a, (size_t)(to - a), MS_SYNC) != 0) {
+        int e = errno;
+        log_error("msync %s: %s", f->path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+void mfile_prefault(mfile_t *f, int64_t from, int64_t to) {
+    int64_t a = from & ~(int64_t)4095;
+    if (to > f->size) to = f->size;
+    if (to > a) (void)madvise(f->base + a, (size_t)(to - a), MADV_POPULATE_WRITE);
+}
+
 int mfile_sync(mfile_t *f) {
     if (fdatasync(f->fd) != 0) {
         int e = errno;

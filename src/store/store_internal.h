@@ -43,6 +43,10 @@ void mfile_unref(mfile_t *f);
 void mfile_destroy(mfile_t *f);
 /* fdatasync; returns 0 or -errno. */
 int mfile_sync(mfile_t *f);
+/* Durably writes the bytes [from, to) of the file (msync MS_SYNC). 0 or -errno. */
+int mfile_sync_range(mfile_t *f, int64_t from, int64_t to);
+/* Faults [from, to) in writable ahead of the writer (MADV_POPULATE_WRITE; no data change). */
+void mfile_prefault(mfile_t *f, int64_t from, int64_t to);
 /* Zeroes [pos, size) so stale bytes never look like data after a truncation. */
 void mfile_zero_from(mfile_t *f, int64_t pos);
 

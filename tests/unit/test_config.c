@@ -93,6 +93,10 @@ static void test_json_escape(void **state) {
     assert_string_equal((char *)b.data, "\"a\\\"b\\\\\\u0001\\n\"");
     buf_free(&b);
     assert_int_equal(java_string_hash("TagA", 4), 2598919);
+    /* "标签" in Java: 0x6807 * 31 + 0x7B7E */
+    assert_int_equal(java_string_hash("\xe6\xa0\x87\xe7\xad\xbe", 6), 0x6807 * 31 + 0x7B7E);
+    /* U+1F600 is a surrogate pair in Java */
+    assert_int_equal(java_string_hash("\xf0\x9f\x98\x80", 4), 0xD83D * 31 + 0xDE00);
 }
 
 int main(void) {

@@ -398,6 +398,46 @@ static void test_syntax_errors(void **state) {
     assert_non_null(strstr(buf, "unexpected byte 0x00"));
 }
 
+/* Compiles in SQL92_LENIENT mode; returns the match against spec, -1 if it does not compile. */
+static int run_lenient(const char *expr, const char *spec, char *err, size_t errlen) {
+    sql92_expr_t *e;
+    if (sql92_compile_ex(expr, strlen(expr), SQL92_LENIENT, &e, err, errlen) != 0) return -1;
+    size_t n;
+    const char *p = props(spec, &n);
+    int r = sql92_match(e, p, n);
+    sql92_free(e);
+    return r;
+}
+
+/* SQL92_LENIENT accepts exactly what RocketMQ's parser accepts (checked against its Java code). */
+static void test_lenient(void **state) {
+    (void)state;
+    char err[256];
+    assert_int_equal(run_lenient("a = 1 b = 2", "a=1", err, sizeof(err)), 1);
+    assert_string_equal(err, "SQL92 warning: text from column 7 on ignored");
+    assert_int_equal(run_lenient("a = 1 b = 2", "a=2;b=2", err, sizeof(err)), 0);
+    assert_int_equal(run_lenient("a = 007", "a=0", err, sizeof(err)), 1); /* "0" then "07" */
+    assert_non_null(strstr(err, "column 6"));
+    assert_int_equal(run_lenient("a >= 0L", "a=0", err, sizeof(err)), 1); /* "0" then "L" */
+    assert_int_equal(run_lenient("a = --5", "a=5", err, sizeof(err)), 1); /* no newline: minuses */
+    assert_string_equal(err, "");
+    assert_int_equal(run_lenient("a = 1 -- note", "a=1", err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "warning"));
+    assert_int_equal(run_lenient("a = 1 -- note\n", "a=1", err, sizeof(err)), 1); /* a comment */
+    assert_string_equal(err, "");
+    assert_int_equal(run_lenient("(a = 1) (", "a=1", err, sizeof(err)), 1);
+    assert_int_equal(run_lenient("a = 1", "a=1", err, sizeof(err)), 1);
+    assert_string_equal(err, "");
+    /* still errors, as in RocketMQ */
+    assert_int_equal(run_lenient("a = 1 #", "a=1", err, sizeof(err)), -1); /* next token is lexed */
+    assert_non_null(strstr(err, "unexpected character '#'"));
+    assert_int_equal(run_lenient("a NOT x", "a=1", err, sizeof(err)), -1);
+    assert_int_equal(run_lenient("a IS 5", "a=1", err, sizeof(err)), -1);
+    assert_int_equal(run_lenient("5 b", "", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a boolean"));
+    assert_int_equal(run_lenient("a = 1 AND", "a=1", err, sizeof(err)), -1);
+}
+
 /* A long flat AND chain stays shallow (flattened), so it compiles. */
 static void test_long_chain(void **state) {
     (void)state;
@@ -612,6 +652,7 @@ int main(void) {
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_props_format),
         cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_lenient),
         cmocka_unit_test(test_long_chain),
         cmocka_unit_test(test_props_differential),
         cmocka_unit_test(test_fuzz),

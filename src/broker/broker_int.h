@@ -1,0 +1,380 @@
+/*
+ * broker_int: what the broker's modules share: the broker object, the
+ * managers' types and every module's functions. All of it lives on the
+ * broker's loop thread unless a comment says otherwise.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef PETREL_BROKER_INT_H
+#define PETREL_BROKER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "broker/broker.h"
+#include "broker/smap.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "remoting/remoting.h"
+
+struct store_s;
+struct cJSON;
+
+#define SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
+#define PERM_INHERIT 1
+#define PERM_WRITE 2
+#define PERM_READ 4
+#define TOPIC_MAX 255
+#define NAME_MAX_LEN 256
+
+/* PullSysFlag */
+#define PULL_FLAG_COMMIT 0x1
+#define PULL_FLAG_SUSPEND 0x2
+#define PULL_FLAG_SUBSCRIPTION 0x4
+
+/* Message sysFlag */
+#define MSG_FLAG_MULTI_TAGS 0x2
+#define MSG_TX_MASK 0xC
+#define MSG_TX_PREPARED 0x4
+#define MSG_TX_COMMIT 0x8
+#define MSG_TX_ROLLBACK 0xC
+
+extern const cfg_def_t broker_cfg_defs[];
+void broker_config_copy(broker_config_t *dst, const broker_config_t *src);
+int broker_parse_delay_levels(const char *s, int64_t *out, int max);
+
+typedef struct data_version_s {
+    int64_t counter;
+    int64_t timestamp;
+} data_version_t;
+
+typedef struct topic_cfg_s {
+    char name[NAME_MAX_LEN];
+    int32_t rq, wq, perm;
+    int multi_tag;            /* topicFilterType MULTI_TAG */
+    int32_t sysflag;
+    int order;
+    char *attrs;              /* attributes object as JSON text, or NULL */
+} topic_cfg_t;
+
+typedef struct group_cfg_s {
+    char name[NAME_MAX_LEN];
+    int consume_enable, from_min_enable, broadcast_enable, orderly;
+    int32_t retry_queue_nums, retry_max_times;
+    int64_t broker_id, slow_broker_id;
+    int notify_enable;
+    int32_t sysflag, timeout_minute;
+} group_cfg_t;
+
+typedef struct offset_tab_s {
+    int32_t n;
+    int64_t *off;             /* by queueId; -1 = none */
+} offset_tab_t;
+
+/* A client connection known from heartbeats (rm_conn data). */
+typedef struct bclient_s {
+    rm_conn_t *conn;
+    char client_id[NAME_MAX_LEN];
+    char addr[64];
+    int lang, version;
+    int nrefs;                /* groups it belongs to */
+} bclient_t;
+
+typedef struct sub_data_s {
+    char topic[NAME_MAX_LEN];
+    char *sub_string;
+    char *expr_type;          /* "TAG" / "SQL92" */
+    int64_t sub_version;
+    int all;                  /* "*" or empty */
+    int ntags;
+    char **tags;
+    int32_t *codes;
+} sub_data_t;
+
+typedef struct chan_s {
+    bclient_t *cl;
+    int64_t last_update;
+} chan_t;
+
+typedef struct cgroup_s {
+    char name[NAME_MAX_LEN];
+    int consume_type;         /* 0 CONSUME_ACTIVELY, 1 CONSUME_PASSIVELY, 2 POP */
+    int message_model;        /* 0 BROADCASTING, 1 CLUSTERING */
+    int cfw;                  /* ConsumeFromWhere ordinal */
+    int nsubs;
+    sub_data_t *subs;
+    int nchans, cap;
+    chan_t *chans;
+} cgroup_t;
+
+typedef struct pgroup_s {
+    char name[NAME_MAX_LEN];
+    int nchans, cap;
+    chan_t *chans;
+} pgroup_t;
+
+/* A tag filter built from a subscription. */
+typedef struct tag_filter_s {
+    int all;
+    int n;
+    int32_t codes[64];
+} tag_filter_t;
+
+/* A parsed PULL_MESSAGE, kept while a long poll holds it. */
+typedef struct pull_req_s {
+    char group[NAME_MAX_LEN];
+    char topic[NAME_MAX_LEN];
+    int32_t qid;
+    int64_t offset;
+    int32_t max_nums;
+    int32_t sysflag;
+    int64_t commit_offset;
+    int64_t suspend_ms;
+    int64_t sub_version;
+    int32_t max_bytes;
+    tag_filter_t filter;
+} pull_req_t;
+
+typedef struct held_pull_s {
+    struct held_pull_s *next, *prev;
+    rm_conn_t *conn;
+    rm_reqinfo_t ri;
+    pull_req_t pr;
+    int64_t deadline;
+} held_pull_t;
+
+/* An arrival posted by the store's dispatch thread. */
+typedef struct arrival_s {
+    char topic[NAME_MAX_LEN];
+    int32_t qid;
+    int64_t max_offset;
+} arrival_t;
+
+typedef struct tps_s {
+    int64_t samples[64];      /* counter snapshot every 10 s, ring */
+    int64_t times[64];
+    int n, pos;
+} tps_t;
+
+struct broker_s {
+    broker_config_t conf;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    int thread_started;
+    uv_async_t stop_async;
+    uv_async_t arrival_async;
+    uv_async_t done_async;    /* deferred replies finished off-loop (SYNC_FLUSH) */
+    uv_timer_t t_register, t_offsets, t_scan, t_hold, t_stats;
+    int stopping;
+    rm_server_t *srv;
+    int port;
+    struct store_s *store;
+    uint8_t store_ip[4];      /* brokerIP1, for offset msgIds */
+
+    rm_client_t *ns;
+    char **ns_addrs;
+    int n_ns;
+
+    smap_t topics;
+    data_version_t topics_ver;
+    smap_t groups;
+    data_version_t groups_ver;
+    smap_t offsets;           /* "topic@group" -> offset_tab_t */
+    int offsets_dirty;
+    data_version_t offsets_ver;
+
+    smap_t cgroups;           /* consumer group -> cgroup_t */
+    smap_t pgroups;           /* producer group -> pgroup_t */
+
+    smap_t holds;             /* "topic@qid" -> held_pull_t list head (sentinel) */
+    _Atomic int nholds;
+
+    pthread_mutex_t arr_mu;   /* arrivals from the dispatch thread */
+    arrival_t *arr;
+    int narr, arr_cap;
+    int arr_overflow;
+
+    pthread_mutex_t done_mu;
+    struct pending_send_s *done_head;
+
+    int64_t boot_ts;
+    int64_t put_total, get_total, get_found, get_miss;
+    tps_t put_tps, get_tps;
+    char config_dir[1100];
+    int64_t delay_levels[32];
+    int n_delay_levels;
+    int64_t delay_offsets[32];  /* next offset per level (delayOffset.json) */
+    int delay_dirty;
+    uv_timer_t t_schedule, t_delay_persist;
+    smap_t locks;
+    smap_t txn_resolved;      /* half queue offsets committed/rolled back */
+    smap_t txn_checks;        /* half queue offset -> check count */
+    int64_t txn_check_off;
+    uv_timer_t t_txn;
+    buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
+    struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
+    int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
+
+    int startup_status;       /* for broker_start: 0 ok, -1 failed */
+    char startup_err[512];
+    uv_sem_t started;
+};
+
+/* ---- helpers (util) ---- */
+int bk_valid_topic(const char *t, char *err, size_t errlen);
+int bk_is_forbidden_send_topic(const char *t);
+int bk_ext_str(const rm_cmd_t *c, const char *key, const char *alt, const char **out);
+/* Copies a required extField into out; replies with an error and returns -1 when missing. */
+int bk_req_str(rm_conn_t *conn, rm_cmd_t *req, const char *key, char *out, size_t n);
+int bk_req_i64(rm_conn_t *conn, rm_cmd_t *req, const char *key, int64_t *out);
+int bk_req_i32(rm_conn_t *conn, rm_cmd_t *req, const char *key, int32_t *out);
+void bk_reply_json(rm_conn_t *conn, rm_cmd_t *req, buf_t *body);
+void bk_offset_msg_id(broker_t *b, int64_t phys, char out[33]);
+int64_t bk_decode_offset_msg_id(const char *id);
+void bk_dv_json(buf_t *out, const data_version_t *dv);
+void bk_dv_bump(data_version_t *dv);
+/* fastjson writes bare integer keys ({0:1}); quote them so cJSON reads the text. */
+char *bk_json_fix_keys(const char *text);
+struct cJSON *bk_json_parse(const char *text, size_t len);
+int64_t bk_json_i64(const struct cJSON *o, const char *key, int64_t def);
+int bk_json_bool(const struct cJSON *o, const char *key, int def);
+const char *bk_json_str(const struct cJSON *o, const char *key, const char *def);
+/* Persists text to <config_dir>/<name> off the loop (thread pool), atomically. */
+void bk_persist(broker_t *b, const char *name, buf_t *text);
+void bk_persist_sync(broker_t *b, const char *name, buf_t *text);
+void tag_filter_from_string(tag_filter_t *f, const char *sub);
+int tag_filter_match(const tag_filter_t *f, int64_t tags_code);
+
+/* ---- topics.c ---- */
+void topics_init(broker_t *b);
+int topics_load(broker_t *b, char *err, size_t errlen);
+void topics_free(broker_t *b);
+topic_cfg_t *topics_get(broker_t *b, const char *name);
+/* Creates or replaces; persists; registers with the NameServers when `reg`. */
+topic_cfg_t *topics_put(broker_t *b, const topic_cfg_t *tc, int reg);
+int topics_delete(broker_t *b, const char *name);
+/* Auto-creation on send (TBW102 inheritance), retry/DLQ creation. NULL if impossible. */
+topic_cfg_t *topics_create_on_send(broker_t *b, const char *topic, const char *def_topic,
+                                   int32_t queue_nums, int32_t sysflag);
+topic_cfg_t *topics_create_sys(broker_t *b, const char *topic, int32_t qn, int32_t perm);
+void topics_json(broker_t *b, buf_t *out, int with_mapping);
+void topic_cfg_json(buf_t *out, const topic_cfg_t *t);
+void topics_persist(broker_t *b);
+int topics_is_system(broker_t *b, const char *t);
+void topic_cfg_describe(const topic_cfg_t *t, char *out, size_t n);
+
+/* ---- groups.c ---- */
+void groups_init(broker_t *b);
+int groups_load(broker_t *b, char *err, size_t errlen);
+void groups_free(broker_t *b);
+group_cfg_t *groups_get(broker_t *b, const char *name);
+/* Finds, or auto-creates when autoCreateSubscriptionGroup (NULL otherwise). */
+group_cfg_t *groups_find_or_create(broker_t *b, const char *name);
+void groups_put(broker_t *b, const group_cfg_t *g);
+int groups_delete(broker_t *b, const char *name);
+void group_cfg_defaults(group_cfg_t *g, const char *name);
+void group_cfg_json(buf_t *out, const group_cfg_t *g);
+int group_cfg_from_json(group_cfg_t *g, const struct cJSON *o);
+void groups_json(broker_t *b, buf_t *out);
+
+/* ---- offsets.c ---- */
+void offsets_init(broker_t *b);
+int offsets_load(broker_t *b, char *err, size_t errlen);
+void offsets_free(broker_t *b);
+int64_t offsets_get(broker_t *b, const char *topic, const char *group, int32_t qid);
+void offsets_set(broker_t *b, const char *topic, const char *group, int32_t qid, int64_t off);
+void offsets_json(broker_t *b, buf_t *out);
+void offsets_persist(broker_t *b, int sync);
+void offsets_delete_topic(broker_t *b, const char *topic);
+void offsets_delete_group(broker_t *b, const char *group);
+/* Calls fn for every (topic, group) table. */
+void offsets_each(broker_t *b, void (*fn)(const char *topic, const char *group,
+                                          offset_tab_t *t, void *arg), void *arg);
+
+/* ---- clients.c ---- */
+void clients_init(broker_t *b);
+void clients_free(broker_t *b);
+void clients_on_close(rm_conn_t *conn, void *ctx);
+void clients_scan_expired(broker_t *b);
+cgroup_t *clients_cgroup(broker_t *b, const char *group);
+pgroup_t *clients_pgroup(broker_t *b, const char *group);
+sub_data_t *cgroup_find_sub(cgroup_t *g, const char *topic);
+void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_unregister_client(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_get_consumer_list_by_group(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_get_consumer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_get_producer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_check_client_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+const char *cfw_name(int v);
+
+/* ---- register.c ---- */
+int register_init(broker_t *b, char *err, size_t errlen);
+void register_all(broker_t *b);
+void unregister_all(broker_t *b);
+void register_free(broker_t *b);
+
+/* ---- send.c ---- */
+void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void send_drain_done(broker_t *b);
+
+/* ---- pull.c ---- */
+void h_pull_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void pull_init(broker_t *b);
+void pull_on_arrivals(broker_t *b);
+void pull_check_holds(broker_t *b, int all_expired);
+void pull_free(broker_t *b);
+/* Store dispatch thread: a message reached (topic, qid); max_offset = new max. */
+struct store_arrival_s;
+void pull_arrival_cb(void *arg, const struct store_arrival_s *a);
+
+/* ---- query.c (offsets, messages) ---- */
+void h_query_consumer_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_update_consumer_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_get_max_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_get_min_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_search_offset_by_timestamp(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_get_earliest_msg_storetime(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_query_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_view_message_by_id(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+
+/* ---- schedule.c / sendback.c / locks.c ---- */
+struct record_view_s;
+struct store_msg_s;
+int schedule_level_of(const char *props, size_t len);
+int64_t schedule_deliver_time(broker_t *b, int level, int64_t store_ts);
+int64_t schedule_tags_code_fn(const struct record_view_s *rv, void *arg);
+void schedule_persist(broker_t *b, int sync);
+void schedule_json(broker_t *b, buf_t *out);
+int schedule_load(broker_t *b, char *err, size_t errlen);
+void schedule_tick(broker_t *b);
+void schedule_redirect(broker_t *b, struct store_msg_s *m, buf_t *props, int level,
+                       char *topic_buf);
+void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_lock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_unlock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void locks_free(broker_t *b);
+void txn_init(broker_t *b);
+void txn_free(broker_t *b);
+void txn_load(broker_t *b);
+void txn_redirect_half(broker_t *b, struct store_msg_s *m, buf_t *props);
+void h_end_transaction(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void txn_check_tick(broker_t *b);
+
+/* ---- admin.c ---- */
+void admin_register_handlers(broker_t *b);
+void stats_tick(broker_t *b);
+
+/* ---- bstore.c: the broker's view of the store ---- */
+int bs_open(broker_t *b, char *err, size_t errlen);
+void bs_close(broker_t *b);
+int64_t bs_min_offset(broker_t *b, const char *topic, int32_t qid);
+int64_t bs_max_offset(broker_t *b, const char *topic, int32_t qid);
+int64_t bs_offset_by_time(broker_t *b, const char *topic, int32_t qid, int64_t ts, int upper);
+/* Store time of the message at queue offset `off`, or -1. */
+int64_t bs_store_time(broker_t *b, const char *topic, int32_t qid, int64_t off);
+void bs_delete_topic(broker_t *b, const char *topic);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * offsets: the ConsumerOffsetManager: "topic@group" -> {queueId: next
+ * offset}, kept in memory and written to consumerOffset.json every
+ * flushConsumerOffsetInterval and at shutdown.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "common/util.h"
+
+#define OFFSETS_FILE "consumerOffset.json"
+
+void offsets_init(broker_t *b) {
+    smap_init(&b->offsets);
+    b->offsets_ver.timestamp = now_ms();
+}
+
+static void free_tab(offset_tab_t *t) {
+    if (!t) return;
+    free(t->off);
+    free(t);
+}
+
+void offsets_free(broker_t *b) {
+    size_t i;
+    SMAP_FOREACH(&b->offsets, e, i) free_tab(e->val);
+    smap_free(&b->offsets);
+}
+
+static void key_of(char *k, size_t n, const char *topic, const char *group) {
+    snprintf(k, n, "%s@%s", topic, group);
+}
+
+int64_t offsets_get(broker_t *b, const char *topic, const char *group, int32_t qid) {
+    char k[NAME_MAX_LEN * 2 + 2];
+    key_of(k, sizeof(k), topic, group);
+    offset_tab_t *t = smap_get(&b->offsets, k);
+    if (!t || qid < 0 || qid >= t->n) return -1;
+    return t->off[qid];
+}
+
+static void set_raw(broker_t *b, const char *key, int32_t qid, int64_t off) {
+    if (qid < 0 || qid > 65535) return;
+    offset_tab_t *t = smap_get(&b->offsets, key);
+    if (!t) {
+        t = xcalloc(1, sizeof(*t));
+        smap_put(&b->offsets, key, t);
+    }
+    if (qid >= t->n) {
+        int32_t n = qid + 1 > 8 ? qid + 1 : 8;
+        t->off = xrealloc(t->off, (size_t)n * sizeof(int64_t));
+        for (int32_t i = t->n; i < n; i++) t->off[i] = -1;
+        t->n = n;
+    }
+    t->off[qid] = off;
+}
+
+void offsets_set(broker_t *b, const char *topic, const char *group, int32_t qid, int64_t off) {
+    char k[NAME_MAX_LEN * 2 + 2];
+    key_of(k, sizeof(k), topic, group);
+    set_raw(b, k, qid, off);
+    b->offsets_dirty = 1;
+}
+
+void offsets_each(broker_t *b, void (*fn)(const char *, const char *, offset_tab_t *, void *),
+                  void *arg) {
+    size_t i;
+    SMAP_FOREACH(&b->offsets, e, i) {
+        const char *at = strrchr(e->key, '@');
+        if (!at) continue;
+        char topic[NAME_MAX_LEN * 2];
+        snprintf(topic, sizeof(topic), "%.*s", (int)(at - e->key), e->key);
+        fn(topic, at + 1, e->val, arg);
+    }
+}
+
+void offsets_json(broker_t *b, buf_t *out) {
+    buf_append_str(out, "{\"dataVersion\":");
+    bk_dv_json(out, &b->offsets_ver);
+    buf_append_str(out, ",\"offsetTable\":{");
+    size_t i;
+    int first = 1;
+    SMAP_FOREACH(&b->offsets, e, i) {
+        offset_tab_t *t = e->val;
+        if (!first) buf_append_str(out, ",");
+        first = 0;
+        buf_json_str(out, e->key, strlen(e->key));
+        buf_append_str(out, ":{");
+        int f2 = 1;
+        for (int32_t q = 0; q < t->n; q++) {
+            if (t->off[q] < 0) continue;
+            buf_printf(out, "%s\"%d\":%" PRId64, f2 ? "" : ",", q, t->off[q]);
+            f2 = 0;
+        }
+        buf_append_str(out, "}");
+    }
+    buf_append_str(out, "}}");
+}
+
+void offsets_persist(broker_t *b, int sync) {
+    if (!b->offsets_dirty && !sync) return;
+    b->offsets_dirty = 0;
+    bk_dv_bump(&b->offsets_ver);
+    buf_t out;
+    buf_init(&out);
+    offsets_json(b, &out);
+    if (sync)
+        bk_persist_sync(b, OFFSETS_FILE, &out);
+    else
+        bk_persist(b, OFFSETS_FILE, &out);
+    buf_free(&out);
+}
+
+void offsets_delete_topic(broker_t *b, const char *topic) {
+    size_t tl = strlen(topic);
+    for (;;) {
+        char *victim = NULL;
+        size_t i;
+        SMAP_FOREACH(&b->offsets, e, i) {
+            if (strncmp(e->key, topic, tl) == 0 && e->key[tl] == '@') {
+                victim = xstrdup(e->key);
+                break;
+            }
+        }
+        if (!victim) break;
+        free_tab(smap_del(&b->offsets, victim));
+        free(victim);
+        b->offsets_dirty = 1;
+    }
+}
+
+void offsets_delete_group(broker_t *b, const char *group) {
+    for (;;) {
+        char *victim = NULL;
+        size_t i;
+        SMAP_FOREACH(&b->offsets, e, i) {
+            const char *at = strrchr(e->key, '@');
+            if (at && strcmp(at + 1, group) == 0) {
+                victim = xstrdup(e->key);
+                break;
+            }
+        }
+        if (!victim) break;
+        free_tab(smap_del(&b->offsets, victim));
+        free(victim);
+        b->offsets_dirty = 1;
+    }
+}
+
+static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
+    char *text;
+    size_t len;
+    int rc = file_read_all(path, &text, &len);
+    if (rc == -ENOENT) return 1;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+        return -1;
+    }
+    cJSON *j = len ? bk_json_parse(text, len) : NULL;
+    free(text);
+    if (!j) return 1;
+    cJSON *it, *q;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "offsetTable")) {
+        if (!it->string || !strchr(it->string, '@')) continue;
+        cJSON_ArrayForEach(q, it) {
+            if (!q->string || !cJSON_IsNumber(q)) continue;
+            set_raw(b, it->string, atoi(q->string), (int64_t)q->valuedouble);
+        }
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+int offsets_load(broker_t *b, char *err, size_t errlen) {
+    char path[1300];
+    snprintf(path, sizeof(path), "%s/" OFFSETS_FILE, b->config_dir);
+    int rc = load_file(b, path, err, errlen);
+    if (rc < 0) return -1;
+    if (rc == 1) {
+        snprintf(path, sizeof(path), "%s/" OFFSETS_FILE ".bak", b->config_dir);
+        if (load_file(b, path, err, errlen) < 0) return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,207 @@
+/*
+ * schedule: delayed messages by level (Java ScheduleMessageService). A send
+ * with DELAY=L is stored in SCHEDULE_TOPIC_XXXX queue L-1 with REAL_TOPIC /
+ * REAL_QID and, as consume-queue tagsCode, its delivery time; a loop timer
+ * walks each level's queue from the persisted offset and re-writes due
+ * messages to their real topic and queue. Offsets live in delayOffset.json.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "common/msgprops.h"
+#include "common/record.h"
+#include "common/util.h"
+#include "store/store.h"
+
+#define DELAY_FILE "delayOffset.json"
+
+int schedule_level_of(const char *props, size_t len) {
+    const char *v;
+    size_t vl;
+    if (!props || !msgprops_find(props, len, MSGPROP_DELAY, &v, &vl) || vl == 0 || vl > 9) return 0;
+    int lvl = 0;
+    for (size_t i = 0; i < vl; i++) {
+        if (v[i] < '0' || v[i] > '9') return 0;
+        lvl = lvl * 10 + (v[i] - '0');
+    }
+    return lvl;
+}
+
+int64_t schedule_deliver_time(broker_t *b, int level, int64_t store_ts) {
+    if (level < 1) level = 1;
+    if (level > b->n_delay_levels) level = b->n_delay_levels;
+    return store_ts + b->delay_levels[level - 1];
+}
+
+/* store's tags_code_fn: schedule entries carry their delivery time. */
+int64_t schedule_tags_code_fn(const record_view_t *rv, void *arg) {
+    broker_t *b = arg;
+    if (rv->topic_len == strlen(SCHEDULE_TOPIC) && memcmp(rv->topic, SCHEDULE_TOPIC, rv->topic_len) == 0) {
+        int lvl = schedule_level_of(rv->props, rv->props_len);
+        if (lvl > 0) return schedule_deliver_time(b, lvl, rv->store_ts);
+    }
+    return msgprops_tags_code(rv->props, rv->props_len);
+}
+
+void schedule_persist(broker_t *b, int sync) {
+    if (!b->delay_dirty && !sync) return;
+    b->delay_dirty = 0;
+    buf_t out;
+    buf_init(&out);
+    buf_append_str(&out, "{\"dataVersion\":");
+    data_version_t dv = {b->put_total, now_ms()};
+    bk_dv_json(&out, &dv);
+    buf_append_str(&out, ",\"offsetTable\":{");
+    for (int i = 0; i < b->n_delay_levels; i++)
+        buf_printf(&out, "%s\"%d\":%" PRId64, i ? "," : "", i + 1, b->delay_offsets[i]);
+    buf_append_str(&out, "}}");
+    if (sync)
+        bk_persist_sync(b, DELAY_FILE, &out);
+    else
+        bk_persist(b, DELAY_FILE, &out);
+    buf_free(&out);
+}
+
+void schedule_json(broker_t *b, buf_t *out) {
+    buf_append_str(out, "{\"offsetTable\":{");
+    for (int i = 0; i < b->n_delay_levels; i++)
+        buf_printf(out, "%s\"%d\":%" PRId64, i ? "," : "", i + 1, b->delay_offsets[i]);
+    buf_append_str(out, "}}");
+}
+
+int schedule_load(broker_t *b, char *err, size_t errlen) {
+    char path[1300];
+    snprintf(path, sizeof(path), "%s/" DELAY_FILE, b->config_dir);
+    char *text;
+    size_t len;
+    int rc = file_read_all(path, &text, &len);
+    if (rc == -ENOENT) return 0;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read %.1000s: %s", path, strerror(-rc));
+        return -1;
+    }
+    cJSON *j = len ? bk_json_parse(text, len) : NULL;
+    free(text);
+    if (!j) return 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "offsetTable")) {
+        int lvl = it->string ? atoi(it->string) : 0;
+        if (lvl >= 1 && lvl <= b->n_delay_levels && cJSON_IsNumber(it))
+            b->delay_offsets[lvl - 1] = (int64_t)it->valuedouble;
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+/* Re-writes the record at phys to its real topic. 0 ok, -1 to retry later, 1 skip. */
+static int deliver(broker_t *b, int64_t phys) {
+    store_pinned_t p;
+    if (store_read_at(b->store, phys, &p) != 0) return 1;
+    record_view_t v;
+    int rc = 1;
+    if (record_decode(p.data, p.len, &v, 0) == RECORD_OK) {
+        const char *rt, *rq;
+        size_t rtl, rql;
+        if (msgprops_find(v.props, v.props_len, MSGPROP_REAL_TOPIC, &rt, &rtl) &&
+            msgprops_find(v.props, v.props_len, MSGPROP_REAL_QID, &rq, &rql) && rtl > 0 &&
+            rtl < NAME_MAX_LEN) {
+            char topic[NAME_MAX_LEN];
+            memcpy(topic, rt, rtl);
+            topic[rtl] = 0;
+            int32_t qid = (int32_t)strtol(rq, NULL, 10);
+            store_msg_t m = {0};
+            m.topic = topic;
+            m.topic_len = (uint32_t)rtl;
+            m.queue_id = qid;
+            m.flag = v.flag;
+            m.sys_flag = v.sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
+            m.born_ts = v.born_ts;
+            m.born_ip = v.born_host_len == 8 ? be32_get(v.born_host) : 0;
+            m.born_port = record_host_port(v.born_host, v.born_host_len);
+            m.store_ip = be32_get(b->store_ip);
+            m.store_port = b->port;
+            m.reconsume_times = v.reconsume_times;
+            m.prepared_tx_offset = v.prepared_tx_offset;
+            m.body = v.body;
+            m.body_len = v.body_len;
+            /* Java keeps DELAY, REAL_TOPIC and REAL_QID in the delivered record. */
+            m.props = v.props;
+            m.props_len = v.props_len;
+            m.tags_code = msgprops_tags_code(v.props, v.props_len);
+            if (!topics_get(b, topic) && strncmp(topic, "%RETRY%", 7) == 0)
+                topics_create_sys(b, topic, 1, 6);
+            store_put_result_t r;
+            store_put(b->store, &m, &r);
+            if (r.status == STORE_PUT_OK) {
+                b->put_total++;
+                rc = 0;
+            } else if (r.status == STORE_MESSAGE_ILLEGAL) {
+                log_warn("delayed message at %" PRId64 " to %s dropped: %s", phys, topic,
+                         store_put_status_name(r.status));
+                rc = 1;
+            } else {
+                rc = -1;
+            }
+        } else {
+            log_warn("delayed message at %" PRId64 " has no REAL_TOPIC/REAL_QID; skipped", phys);
+        }
+    }
+    store_pinned_release(&p);
+    return rc;
+}
+
+void schedule_tick(broker_t *b) {
+    int64_t now = now_ms();
+    for (int lvl = 0; lvl < b->n_delay_levels; lvl++) {
+        int64_t max = store_max_offset(b->store, SCHEDULE_TOPIC, lvl);
+        int64_t off = b->delay_offsets[lvl];
+        int64_t min = store_min_offset(b->store, SCHEDULE_TOPIC, lvl);
+        if (off < min) off = min;
+        int budget = 2000; /* per level per tick: keep the loop responsive */
+        while (off < max && budget-- > 0) {
+            int64_t phys, tags;
+            int32_t size;
+            if (store_cq_entry(b->store, SCHEDULE_TOPIC, lvl, off, &phys, &size, &tags) != 0) {
+                off++;
+                continue;
+            }
+            if (tags > now) break;
+            if (deliver(b, phys) < 0) break;
+            off++;
+        }
+        if (off != b->delay_offsets[lvl]) {
+            b->delay_offsets[lvl] = off;
+            b->delay_dirty = 1;
+        }
+    }
+}
+
+/* Rewrites a send with DELAY=L into the schedule topic. props gets REAL_TOPIC/REAL_QID. */
+void schedule_redirect(broker_t *b, store_msg_t *m, buf_t *props, int level, char *topic_buf) {
+    if (level > b->n_delay_levels) level = b->n_delay_levels;
+    char q[16];
+    snprintf(q, sizeof(q), "%d", m->queue_id);
+    const char *base = (const char *)props->data;
+    const char *v;
+    size_t vl;
+    if (!msgprops_find(base ? base : "", props->len, MSGPROP_REAL_TOPIC, &v, &vl)) {
+        char t[NAME_MAX_LEN];
+        snprintf(t, sizeof(t), "%.*s", (int)m->topic_len, m->topic);
+        msgprops_append(props, MSGPROP_REAL_TOPIC, t);
+        msgprops_append(props, MSGPROP_REAL_QID, q);
+    }
+    strcpy(topic_buf, SCHEDULE_TOPIC);
+    m->topic = topic_buf;
+    m->topic_len = (uint32_t)strlen(SCHEDULE_TOPIC);
+    m->queue_id = level - 1;
+    m->props = (const char *)props->data;
+    m->props_len = (uint32_t)props->len;
+    m->tags_code = schedule_deliver_time(b, level, now_ms());
+}

@@ -1,0 +1,516 @@
+/*
+ * send: SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320)
+ * (Java SendMessageProcessor): checks, topic auto-creation, retry/DLQ
+ * routing, broker-added properties, the store append and, under SYNC_FLUSH,
+ * a reply deferred until the flush thread reports the fsync.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker_int.h"
+#include "common/msgprops.h"
+#include "common/record.h"
+#include "common/util.h"
+#include "store/store.h"
+
+#define FAQ " See http://rocketmq.apache.org/docs/faq/ for further details."
+#define ILLEGAL_REMARK                                                                   \
+    "the message is illegal, maybe msg body or properties length not matched. msg body " \
+    "length limit %dB, msg properties length limit 32KB."
+#define MAX_BATCH 1024
+
+typedef struct send_hdr_s {
+    const char *group, *topic, *def_topic, *props;
+    int32_t def_qn, qid, sysflag, flag, reconsume, max_reconsume;
+    int64_t born_ts;
+    int batch;
+    int has_max_reconsume;
+} send_hdr_t;
+
+/* A SYNC_FLUSH reply waiting for the flush thread. */
+typedef struct pending_send_s {
+    struct pending_send_s *next;
+    broker_t *b;
+    rm_conn_t *conn;
+    rm_reqinfo_t ri;
+    _Atomic int status;
+    int32_t qid;
+    int64_t qoff;
+    char uniq[80];
+    char *msg_ids;
+} pending_send_t;
+
+/* V2 short key first, the V1 name second. */
+static const char *hv(const rm_cmd_t *req, const char *v2, const char *v1) {
+    const char *v = req->code != SEND_MESSAGE ? rm_ext_get(req, v2) : NULL;
+    return v ? v : rm_ext_get(req, v1);
+}
+
+static int hv_i64(const rm_cmd_t *req, const char *v2, const char *v1, int64_t def, int64_t *out,
+                  int *present) {
+    const char *v = hv(req, v2, v1);
+    if (present) *present = v != NULL;
+    if (!v || !*v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end) return -1;
+    *out = x;
+    return 0;
+}
+
+static int hv_bool(const rm_cmd_t *req, const char *v2, const char *v1) {
+    const char *v = hv(req, v2, v1);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
+    memset(h, 0, sizeof(*h));
+    h->group = hv(req, "a", "producerGroup");
+    h->topic = hv(req, "b", "topic");
+    h->def_topic = hv(req, "c", "defaultTopic");
+    h->props = hv(req, "i", "properties");
+    int64_t v;
+    const char *bad = NULL;
+    if (!h->topic) bad = "topic";
+    else if (hv_i64(req, "d", "defaultTopicQueueNums", 4, &v, NULL)) bad = "defaultTopicQueueNums";
+    else if ((h->def_qn = (int32_t)v), hv_i64(req, "e", "queueId", -1, &v, NULL)) bad = "queueId";
+    else if ((h->qid = (int32_t)v), hv_i64(req, "f", "sysFlag", 0, &v, NULL)) bad = "sysFlag";
+    else if ((h->sysflag = (int32_t)v), hv_i64(req, "g", "bornTimestamp", 0, &v, NULL)) bad = "bornTimestamp";
+    else if ((h->born_ts = v), hv_i64(req, "h", "flag", 0, &v, NULL)) bad = "flag";
+    else if ((h->flag = (int32_t)v), hv_i64(req, "j", "reconsumeTimes", 0, &v, NULL)) bad = "reconsumeTimes";
+    else if ((h->reconsume = (int32_t)v),
+             hv_i64(req, "l", "maxReconsumeTimes", 16, &v, &h->has_max_reconsume))
+        bad = "maxReconsumeTimes";
+    if (bad) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "the custom field <%s> is %s", bad,
+                 strcmp(bad, "topic") == 0 ? "null" : "not a number");
+        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        return -1;
+    }
+    h->max_reconsume = (int32_t)v;
+    h->batch = req->code == SEND_BATCH_MESSAGE || hv_bool(req, "m", "batch");
+    if (!h->born_ts) h->born_ts = now_ms();
+    return 0;
+}
+
+static void peer_addr(rm_conn_t *conn, uint32_t *ip, int32_t *port) {
+    const char *p = rm_conn_peer(conn);
+    const char *colon = p ? strrchr(p, ':') : NULL;
+    *ip = 0;
+    *port = 0;
+    if (!colon) return;
+    char host[64];
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - p), p);
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) == 1) *ip = ntohl(a.s_addr);
+    *port = atoi(colon + 1);
+}
+
+/* Broker-generated UNIQ_KEY: ip | pid | "classloader" | ms-in-month-ish | counter. */
+static void gen_uniq(broker_t *b, char out[33]) {
+    static _Atomic uint32_t counter;
+    static const char hex[] = "0123456789ABCDEF";
+    uint8_t raw[16];
+    memcpy(raw, b->store_ip, 4);
+    be16_put(raw + 4, (uint16_t)getpid());
+    be32_put(raw + 6, (uint32_t)(uintptr_t)b);
+    be32_put(raw + 10, (uint32_t)(now_ms() - b->boot_ts));
+    be16_put(raw + 14, (uint16_t)atomic_fetch_add(&counter, 1));
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[32] = 0;
+}
+
+/* props + CLUSTER (+ UNIQ_KEY when absent), without POP_CK. */
+static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, char *uniq,
+                        size_t uniq_cap) {
+    if (props && len) {
+        const char *v;
+        size_t vl;
+        if (msgprops_find(props, len, "POP_CK", &v, &vl)) msgprops_copy_without(out, props, len, "POP_CK");
+        else {
+            buf_append(out, props, len);
+            if (props[len - 1] != MSGPROP_SEP) buf_put_u8(out, MSGPROP_SEP);
+        }
+    }
+    const char *v;
+    size_t vl;
+    const char *base = (const char *)out->data;
+    if (msgprops_find(base ? base : "", out->len, MSGPROP_UNIQ_KEY, &v, &vl)) {
+        snprintf(uniq, uniq_cap, "%.*s", (int)vl, v);
+    } else {
+        char id[33];
+        gen_uniq(b, id);
+        msgprops_append(out, MSGPROP_UNIQ_KEY, id);
+        snprintf(uniq, uniq_cap, "%s", id);
+    }
+    base = (const char *)out->data;
+    if (!msgprops_find(base, out->len, MSGPROP_CLUSTER, &v, &vl))
+        msgprops_append(out, MSGPROP_CLUSTER, b->conf.brokerClusterName);
+}
+
+static void reply_store_error(broker_t *b, rm_conn_t *conn, rm_cmd_t *req,
+                              const store_put_result_t *r) {
+    char msg[400];
+    switch (r->status) {
+    case STORE_MESSAGE_ILLEGAL:
+        snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
+        rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+        return;
+    case STORE_SERVICE_NOT_AVAILABLE:
+        snprintf(msg, sizeof(msg),
+                 "service not available now. It may be caused by one of the following reasons: "
+                 "the broker's disk is full, messages are put to the slave, message store has "
+                 "been shut down, etc.%s%s",
+                 r->reason ? " Reason: " : "", r->reason ? r->reason : "");
+        rm_conn_reply(conn, req, SERVICE_NOT_AVAILABLE, msg);
+        return;
+    case STORE_OS_PAGECACHE_BUSY:
+        rm_conn_reply(conn, req, SYSTEM_BUSY,
+                      "[PC_SYNCHRONIZED]broker busy, start flow control for a while");
+        return;
+    case STORE_CREATE_MAPPED_FILE_FAILED:
+        rm_conn_reply(conn, req, SYSTEM_ERROR, "create mapped file failed, server is busy or broken.");
+        return;
+    default:
+        snprintf(msg, sizeof(msg), "UNKNOWN_ERROR%s%s", r->reason ? ": " : "",
+                 r->reason ? r->reason : "");
+        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+    }
+}
+
+static void write_ok(broker_t *b, rm_enc_t *e, const char *msg_id, int32_t qid, int64_t qoff,
+                     const char *uniq) {
+    rm_enc_ext(e, "msgId", msg_id);
+    rm_enc_ext_i64(e, "queueId", qid);
+    rm_enc_ext_i64(e, "queueOffset", qoff);
+    if (uniq && *uniq) rm_enc_ext(e, "transactionId", uniq);
+    rm_enc_ext(e, "MSG_REGION", b->conf.regionId);
+    rm_enc_ext(e, "TRACE_ON", b->conf.traceOn ? "true" : "false");
+}
+
+static void on_flushed(void *arg, int status) {
+    /* flush thread */
+    pending_send_t *p = arg;
+    broker_t *b = p->b;
+    atomic_store(&p->status, status);
+    pthread_mutex_lock(&b->done_mu);
+    p->next = b->done_head;
+    b->done_head = p;
+    pthread_mutex_unlock(&b->done_mu);
+    uv_async_send(&b->done_async);
+}
+
+void send_drain_done(broker_t *b) {
+    pthread_mutex_lock(&b->done_mu);
+    pending_send_t *p = b->done_head;
+    b->done_head = NULL;
+    pthread_mutex_unlock(&b->done_mu);
+    while (p) {
+        pending_send_t *next = p->next;
+        int st = atomic_load(&p->status);
+        if (!rm_conn_is_closed(p->conn)) {
+            rm_enc_t e;
+            int code = st == STORE_PUT_OK ? SUCCESS : FLUSH_DISK_TIMEOUT;
+            rm_conn_reply_begin_info(p->conn, &e, &p->ri, code, NULL);
+            write_ok(b, &e, p->msg_ids, p->qid, p->qoff, p->uniq);
+            rm_enc_end(&e);
+        }
+        rm_conn_release(p->conn);
+        free(p->msg_ids);
+        free(p);
+        p = next;
+    }
+}
+
+/* Replies now, or after the fsync under SYNC_FLUSH when the producer waits. */
+static void finish(broker_t *b, rm_conn_t *conn, rm_cmd_t *req, const char *msg_ids,
+                   int32_t qid, int64_t qoff, const char *uniq, int64_t flush_upto, int wait) {
+    b->put_total++;
+    if (b->conf.flushDiskType == 1 && wait && !rm_is_oneway(req)) {
+        pending_send_t *p = xcalloc(1, sizeof(*p));
+        p->b = b;
+        p->conn = conn;
+        rm_conn_retain(conn);
+        p->ri = rm_reqinfo(req);
+        p->qid = qid;
+        p->qoff = qoff;
+        snprintf(p->uniq, sizeof(p->uniq), "%s", uniq ? uniq : "");
+        p->msg_ids = xstrdup(msg_ids);
+        store_wait_flush(b->store, flush_upto, on_flushed, p);
+        return;
+    }
+    rm_enc_t e;
+    rm_conn_reply_begin(conn, &e, req, SUCCESS, NULL);
+    write_ok(b, &e, msg_ids, qid, qoff, uniq);
+    rm_enc_end(&e);
+}
+
+static int prop_is_false(const char *props, size_t len, const char *key) {
+    const char *v;
+    size_t vl;
+    return props && msgprops_find(props, len, key, &v, &vl) && vl == 5 && memcmp(v, "false", 5) == 0;
+}
+
+void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    broker_t *b = ctx;
+    send_hdr_t h;
+    char msg[600];
+    if (parse_hdr(conn, req, &h) != 0) return;
+    if (!(b->conf.brokerPermission & PERM_WRITE)) {
+        snprintf(msg, sizeof(msg), "the broker[%s] sending message is forbidden", b->conf.brokerIP1);
+        rm_conn_reply(conn, req, NO_PERMISSION, msg);
+        return;
+    }
+    if (bk_valid_topic(h.topic, msg, sizeof(msg)) != 0) {
+        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        return;
+    }
+    if (bk_is_forbidden_send_topic(h.topic)) {
+        snprintf(msg, sizeof(msg), "Sending message to topic[%s] is forbidden.", h.topic);
+        rm_conn_reply(conn, req, NO_PERMISSION, msg);
+        return;
+    }
+    topic_cfg_t *tc = topics_get(b, h.topic);
+    if (!tc) {
+        int is_retry = strncmp(h.topic, "%RETRY%", 7) == 0;
+        if (is_retry) {
+            group_cfg_t *g = groups_find_or_create(b, h.topic + 7);
+            if (g) tc = topics_create_sys(b, h.topic, g->retry_queue_nums > 0 ? g->retry_queue_nums : 1, 6);
+        } else {
+            tc = topics_create_on_send(b, h.topic, h.def_topic, h.def_qn, 0);
+        }
+    }
+    if (!tc) {
+        snprintf(msg, sizeof(msg), "topic[%s] not exist, apply first please!" FAQ, h.topic);
+        rm_conn_reply(conn, req, TOPIC_NOT_EXIST, msg);
+        return;
+    }
+    if (!(tc->perm & PERM_WRITE)) {
+        snprintf(msg, sizeof(msg), "the topic[%s] sending message is forbidden", h.topic);
+        rm_conn_reply(conn, req, NO_PERMISSION, msg);
+        return;
+    }
+    int32_t qmax = tc->wq > tc->rq ? tc->wq : tc->rq;
+    if (h.qid >= qmax) {
+        char desc[400];
+        topic_cfg_describe(tc, desc, sizeof(desc));
+        snprintf(msg, sizeof(msg), "request queueId[%d] is illegal, %s Producer: %s", h.qid, desc,
+                 rm_conn_peer(conn));
+        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        return;
+    }
+    if (h.qid < 0) h.qid = tc->wq > 0 ? (int32_t)(rand() % tc->wq) : 0;
+    size_t plen = h.props ? strlen(h.props) : 0;
+    if (req->body_len > (uint32_t)b->conf.maxMessageSize || plen > RECORD_MAX_PROPS) {
+        snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
+        rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+        return;
+    }
+    const char *topic = h.topic;
+    char dlq[NAME_MAX_LEN + 8];
+    /* Retry topic: too many reconsumes -> the group's DLQ. */
+    if (strncmp(topic, "%RETRY%", 7) == 0 && !h.batch) {
+        group_cfg_t *g = groups_find_or_create(b, topic + 7);
+        if (!g) {
+            snprintf(msg, sizeof(msg), "subscription group not exist, %s" FAQ, topic + 7);
+            rm_conn_reply(conn, req, SUBSCRIPTION_GROUP_NOT_EXIST, msg);
+            return;
+        }
+        int32_t maxr = h.has_max_reconsume && req->version >= 121 ? h.max_reconsume : g->retry_max_times;
+        if (h.reconsume > maxr) {
+            snprintf(dlq, sizeof(dlq), "%%DLQ%%%s", topic + 7);
+            topic_cfg_t *d = topics_create_sys(b, dlq, 1, 6);
+            if (!d) {
+                rm_conn_reply(conn, req, SYSTEM_ERROR, "topic create failed for DLQ");
+                return;
+            }
+            topic = dlq;
+            h.qid = 0;
+        }
+    }
+    uint32_t born_ip;
+    int32_t born_port;
+    peer_addr(conn, &born_ip, &born_port);
+    int32_t sysflag = h.sysflag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
+    if (tc->multi_tag) sysflag |= MSG_FLAG_MULTI_TAGS;
+    int wait = !prop_is_false(h.props, plen, MSGPROP_WAIT);
+    uint32_t store_ip = be32_get(b->store_ip);
+    char uniq[80] = "";
+
+    if (!h.batch) {
+        buf_t *props = &b->props_buf;
+        buf_reset(props);
+        build_props(b, props, h.props, plen, uniq, sizeof(uniq));
+        if (props->len > RECORD_MAX_PROPS) {
+            snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
+            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+            return;
+        }
+        int is_dlq = topic == dlq;
+        buf_t np;
+        buf_init(&np);
+        if (is_dlq) {
+            /* A dead letter is never delayed. */
+            msgprops_copy_without(&np, (const char *)props->data, props->len, MSGPROP_DELAY);
+            props = &np;
+        }
+        store_msg_t m = {0};
+        m.topic = topic;
+        m.topic_len = (uint32_t)strlen(topic);
+        m.queue_id = h.qid;
+        m.flag = h.flag;
+        m.sys_flag = sysflag;
+        m.born_ts = h.born_ts;
+        m.born_ip = born_ip;
+        m.born_port = born_port;
+        m.store_ip = store_ip;
+        m.store_port = b->port;
+        m.reconsume_times = h.reconsume;
+        m.body = req->body;
+        m.body_len = req->body_len;
+        m.props = (const char *)props->data;
+        m.props_len = (uint32_t)props->len;
+        m.tags_code = msgprops_tags_code(m.props, m.props_len);
+        char sched[32];
+        const char *tv;
+        size_t tvl;
+        int half = !is_dlq && msgprops_find(m.props, m.props_len, MSGPROP_TRAN_MSG, &tv, &tvl) &&
+                   tvl == 4 && memcmp(tv, "true", 4) == 0;
+        int lvl = is_dlq || half ? 0 : schedule_level_of(m.props, m.props_len);
+        if (half) {
+            if (b->conf.rejectTransactionMessage) {
+                buf_free(&np);
+                snprintf(msg, sizeof(msg), "the broker[%s] sending transaction message is forbidden",
+                         b->conf.brokerIP1);
+                rm_conn_reply(conn, req, NO_PERMISSION, msg);
+                return;
+            }
+            txn_redirect_half(b, &m, props);
+        } else if (lvl > 0) {
+            schedule_redirect(b, &m, props, lvl, sched);
+        }
+        if (props->len > RECORD_MAX_PROPS) {
+            buf_free(&np);
+            snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
+            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+            return;
+        }
+        store_put_result_t r;
+        store_put(b->store, &m, &r);
+        buf_free(&np);
+        if (r.status != STORE_PUT_OK) {
+            reply_store_error(b, conn, req, &r);
+            return;
+        }
+        finish(b, conn, req, r.msg_id, h.qid, r.queue_offset, uniq, r.phys_offset + r.wrote_bytes,
+               wait);
+        return;
+    }
+
+    /* Batch. */
+    if (strncmp(topic, "%RETRY%", 7) == 0) {
+        rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "batch request does not support retry group");
+        return;
+    }
+    static _Thread_local store_msg_t ms[MAX_BATCH];
+    static _Thread_local size_t poff[MAX_BATCH];
+    static _Thread_local store_put_result_t rs[MAX_BATCH];
+    buf_t props = b->props_buf; /* reused storage; handed back below */
+    buf_reset(&props);
+    size_t pos = 0, n = 0;
+    record_batch_member_t bm;
+    int rc;
+    while ((rc = record_batch_next(req->body, req->body_len, &pos, &bm)) == 1) {
+        if (n >= MAX_BATCH) {
+            rc = -2;
+            break;
+        }
+        const char *dv;
+        size_t dvl;
+        if (bm.props_len && msgprops_find(bm.props, bm.props_len, MSGPROP_DELAY, &dv, &dvl) &&
+            !(dvl == 1 && dv[0] == '0')) {
+            rc = -3;
+            break;
+        }
+        if (bm.body_len > (uint32_t)b->conf.maxMessageSize) {
+            rc = -1;
+            break;
+        }
+        char u[80];
+        poff[n] = props.len;
+        build_props(b, &props, bm.props, bm.props_len, u, sizeof(u));
+        if (props.len - poff[n] > RECORD_MAX_PROPS) {
+            rc = -1;
+            break;
+        }
+        if (n == 0) snprintf(uniq, sizeof(uniq), "%s", u);
+        store_msg_t *m = &ms[n];
+        memset(m, 0, sizeof(*m));
+        m->topic = topic;
+        m->topic_len = (uint32_t)strlen(topic);
+        m->queue_id = h.qid;
+        m->flag = bm.flag;
+        m->sys_flag = sysflag;
+        m->born_ts = h.born_ts;
+        m->born_ip = born_ip;
+        m->born_port = born_port;
+        m->store_ip = store_ip;
+        m->store_port = b->port;
+        m->reconsume_times = h.reconsume;
+        m->body = bm.body;
+        m->body_len = bm.body_len;
+        n++;
+    }
+    if (rc != 0 || n == 0) {
+        b->props_buf = props;
+        if (rc == -3)
+            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "TimeDelayLevel in not supported for batching");
+        else if (rc == -2)
+            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "too many messages in one batch");
+        else if (n == 0 && rc == 0)
+            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "the batch body holds no message");
+        else {
+            snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
+            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t end = i + 1 < n ? poff[i + 1] : props.len;
+        ms[i].props = (const char *)props.data + poff[i];
+        ms[i].props_len = (uint32_t)(end - poff[i]);
+        ms[i].tags_code = msgprops_tags_code(ms[i].props, ms[i].props_len);
+    }
+    int st = store_put_batch(b->store, ms, n, rs);
+    b->props_buf = props;
+    if (st != STORE_PUT_OK) {
+        reply_store_error(b, conn, req, &rs[0]);
+        return;
+    }
+    char *ids = xmalloc(n * (RECORD_MSGID_V4_LEN + 1) + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) ids[o++] = ',';
+        memcpy(ids + o, rs[i].msg_id, RECORD_MSGID_V4_LEN);
+        o += RECORD_MSGID_V4_LEN;
+    }
+    ids[o] = 0;
+    b->put_total += (int64_t)n - 1;
+    finish(b, conn, req, ids, h.qid, rs[0].queue_offset, NULL,
+           rs[n - 1].phys_offset + rs[n - 1].wrote_bytes, wait);
+    free(ids);
+}

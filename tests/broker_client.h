@@ -1,0 +1,246 @@
+/*
+ * broker_client: a small blocking remoting client for the broker's tests
+ * (header-only so it needs no CMake change): frames built with rm_enc_*,
+ * replies decoded with rm_decode over a plain socket, plus helpers to start
+ * a real `petrel broker` process and to read its replies.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef PETREL_TESTS_BROKER_CLIENT_H
+#define PETREL_TESTS_BROKER_CLIENT_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/record.h"
+#include "remoting/remoting.h"
+#include "testutil.h"
+
+typedef struct bc_s {
+    int fd;
+    int32_t opaque;
+    buf_t in, frame, scratch, out;
+    int notifies;        /* NOTIFY_CONSUMER_IDS_CHANGED requests seen */
+    int resets;          /* RESET_CONSUMER_CLIENT_OFFSET requests seen */
+    char last_req_body[4096];
+    int seen[1024];          /* server requests seen, by code */
+    char last_clo[32], last_tso[32], last_topic[256];
+    uint32_t last_body_len;
+    uint8_t last_body[8192];
+} bc_t;
+
+static inline void bc_note_request(bc_t *c, const rm_cmd_t *cmd) {
+    if (cmd->code >= 0 && cmd->code < 1024) c->seen[cmd->code]++;
+    if (cmd->code == NOTIFY_CONSUMER_IDS_CHANGED) c->notifies++;
+    if (cmd->code == RESET_CONSUMER_CLIENT_OFFSET) {
+        c->resets++;
+        snprintf(c->last_req_body, sizeof(c->last_req_body), "%.*s", (int)cmd->body_len,
+                 cmd->body ? (const char *)cmd->body : "");
+    }
+    if (cmd->code == CHECK_TRANSACTION_STATE) {
+        const char *v;
+        snprintf(c->last_clo, sizeof(c->last_clo), "%s", (v = rm_ext_get(cmd, "commitLogOffset")) ? v : "");
+        snprintf(c->last_tso, sizeof(c->last_tso), "%s", (v = rm_ext_get(cmd, "tranStateTableOffset")) ? v : "");
+        snprintf(c->last_topic, sizeof(c->last_topic), "%s", (v = rm_ext_get(cmd, "topic")) ? v : "");
+        c->last_body_len = cmd->body_len < sizeof(c->last_body) ? cmd->body_len : 0;
+        if (c->last_body_len) memcpy(c->last_body, cmd->body, c->last_body_len);
+    }
+}
+
+static inline int bc_connect(bc_t *c, int port) {
+    memset(c, 0, sizeof(*c));
+    c->opaque = 1;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -1;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return 0;
+}
+
+static inline void bc_close(bc_t *c) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    buf_free(&c->in);
+    buf_free(&c->frame);
+    buf_free(&c->scratch);
+    buf_free(&c->out);
+}
+
+static inline int bc_write_all(bc_t *c, const void *p, size_t n) {
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = write(c->fd, b, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ext: key, value, ..., NULL. Returns the opaque. */
+static inline int32_t bc_send(bc_t *c, int32_t code, int oneway, const char *const *ext,
+                              const void *body, size_t len) {
+    buf_reset(&c->out);
+    rm_enc_t e;
+    int32_t op = c->opaque++;
+    rm_enc_begin(&e, &c->out, RM_SER_JSON, code, op, oneway ? RM_FLAG_ONEWAY : 0, NULL);
+    for (int i = 0; ext && ext[i]; i += 2) rm_enc_ext(&e, ext[i], ext[i + 1]);
+    if (body && len) rm_enc_body(&e, body, len);
+    rm_enc_end(&e);
+    if (bc_write_all(c, c->out.data, c->out.len) != 0) return -1;
+    return op;
+}
+
+/* Reads one frame: 0 ok, -1 timeout/EOF. cmd valid until the next read. */
+static inline int bc_read(bc_t *c, rm_cmd_t *cmd, int timeout_ms) {
+    int64_t deadline = tu_now_ms() + tu_scaled(timeout_ms);
+    for (;;) {
+        uint32_t flen;
+        char err[128];
+        if (c->in.len >= 4) {
+            rm_status_t st = rm_frame_length(c->in.data, c->in.len, 64u << 20, &flen, err, sizeof(err));
+            if (st == RM_OK && c->in.len >= 4 + (size_t)flen) {
+                buf_reset(&c->frame);
+                buf_append(&c->frame, c->in.data + 4, flen);
+                memmove(c->in.data, c->in.data + 4 + flen, c->in.len - 4 - flen);
+                c->in.len -= 4 + flen;
+                if (rm_decode(c->frame.data, flen, &c->scratch, cmd, err, sizeof(err)) != RM_OK)
+                    return -2;
+                return 0;
+            }
+            if (st == RM_EFRAME) return -2;
+        }
+        int left = (int)(deadline - tu_now_ms());
+        if (left <= 0) return -1;
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        if (poll(&pfd, 1, left) <= 0) continue;
+        uint8_t *p = buf_reserve(&c->in, 65536);
+        ssize_t r = read(c->fd, p, 65536);
+        if (r <= 0) return -1;
+        c->in.len += (size_t)r;
+    }
+}
+
+/* Sends and reads until the response with the same opaque (server requests are counted). */
+static inline int bc_call(bc_t *c, int32_t code, const char *const *ext, const void *body,
+                          size_t len, rm_cmd_t *resp, int timeout_ms) {
+    int32_t op = bc_send(c, code, 0, ext, body, len);
+    if (op < 0) return -1;
+    for (;;) {
+        int rc = bc_read(c, resp, timeout_ms);
+        if (rc != 0) return rc;
+        if (!rm_is_response(resp)) {
+            bc_note_request(c, resp);
+            continue;
+        }
+        if (resp->opaque == op) return 0;
+    }
+}
+
+/* Reads server requests for up to timeout_ms (to count notifications). */
+static inline void bc_drain(bc_t *c, int timeout_ms) {
+    rm_cmd_t cmd;
+    while (bc_read(c, &cmd, timeout_ms) == 0)
+        if (!rm_is_response(&cmd)) bc_note_request(c, &cmd);
+}
+
+static inline int64_t bc_ext_i64(const rm_cmd_t *c, const char *key) {
+    int64_t v = -999999;
+    rm_ext_i64(c, key, &v);
+    return v;
+}
+
+/* The body as a NUL-terminated string in a static buffer (tests only). */
+static inline const char *bc_body(const rm_cmd_t *c) {
+    static char s[1 << 20];
+    size_t n = c->body_len < sizeof(s) - 1 ? c->body_len : sizeof(s) - 1;
+    if (n) memcpy(s, c->body, n);
+    s[n] = 0;
+    return s;
+}
+
+/* tu_stop that never signals pid <= 0 (kill(-1) would hit every process of the user). */
+static inline int bc_stop(pid_t pid, int sig, int timeout_ms) {
+    if (pid <= 0) return -1;
+    return tu_stop(pid, sig, timeout_ms);
+}
+
+/* Starts `petrel broker` with store dir, port and extra --k=v args; waits for the port. */
+static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const *extra,
+                                    const char *log) {
+    char a_root[600], a_port[64];
+    snprintf(a_root, sizeof(a_root), "--storePathRootDir=%s", dir);
+    snprintf(a_port, sizeof(a_port), "--listenPort=%d", port);
+    char *argv[48] = {NULL, "broker", a_root, a_port, "--brokerIP1=127.0.0.1",
+                      "--brokerName=broker-a", "--mappedFileSizeCommitLog=1048576"};
+    int n = 7;
+    for (int i = 0; extra && extra[i] && n < 46; i++) argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    pid_t pid = tu_spawn(argv, log);
+    if (pid <= 0) return -1;
+    if (tu_wait_port(port, 15000) != 0) {
+        bc_stop(pid, 9, 5000);
+        return -1;
+    }
+    return pid;
+}
+
+/* Sends one message with SEND_MESSAGE_V2. props e.g. "TAGS\001A\002KEYS\001k1\002". */
+static inline int bc_send_msg(bc_t *c, const char *topic, int qid, const char *props,
+                              const void *body, size_t len, rm_cmd_t *resp) {
+    char q[16];
+    snprintf(q, sizeof(q), "%d", qid);
+    const char *ext[] = {"a", "PG", "b", topic, "c", "TBW102", "d", "4", "e", q, "f", "0",
+                         "g", "1700000000000", "h", "0", "i", props ? props : "", "j", "0",
+                         "k", "false", NULL};
+    return bc_call(c, SEND_MESSAGE_V2, ext, body, len, resp, 10000);
+}
+
+/* PULL_MESSAGE with the subscription in the request (flag 4) plus extra flags. */
+static inline int bc_pull(bc_t *c, const char *group, const char *topic, int qid, int64_t off,
+                          int max, int sysflag, const char *sub, int64_t suspend_ms,
+                          rm_cmd_t *resp, int timeout_ms) {
+    char q[16], o[32], m[16], f[16], s[32];
+    snprintf(q, sizeof(q), "%d", qid);
+    snprintf(o, sizeof(o), "%lld", (long long)off);
+    snprintf(m, sizeof(m), "%d", max);
+    snprintf(f, sizeof(f), "%d", sysflag);
+    snprintf(s, sizeof(s), "%lld", (long long)suspend_ms);
+    const char *ext[] = {"consumerGroup", group, "topic", topic, "queueId", q, "queueOffset", o,
+                         "maxMsgNums", m, "sysFlag", f, "commitOffset", "0",
+                         "suspendTimeoutMillis", s, "subscription", sub ? sub : "*",
+                         "subVersion", "0", "expressionType", "TAG", NULL};
+    return bc_call(c, PULL_MESSAGE, ext, NULL, 0, resp, timeout_ms);
+}
+
+/* Counts the records in a pull body; checks each decodes. -1 on a bad record. */
+static inline int bc_count_records(const rm_cmd_t *r) {
+    size_t pos = 0;
+    int n = 0;
+    while (pos < r->body_len) {
+        record_view_t v;
+        if (record_decode(r->body + pos, r->body_len - pos, &v, RECORD_CHECK_CRC) != RECORD_OK)
+            return -1;
+        pos += v.total_size;
+        n++;
+    }
+    return n;
+}
+
+#endif
