@@ -311,6 +311,8 @@ typedef void (*petrel_send_cb)(petrel_producer_t *producer, petrel_err_t err,
  * @brief Sends msg without waiting; cb runs exactly once (also on errors, after retries).
  * @returns PETREL_OK when queued (cb will run) or an error (cb will not run).
  * @remark Thread-safe. msg is encoded before the call returns; the caller keeps ownership.
+ * The first send to a topic looks its route up on a NameServer synchronously (bounded by
+ * the request timeout); later sends never block on the network.
  */
 PETREL_EXPORT petrel_err_t petrel_producer_send_async(petrel_producer_t *producer,
                                                       const petrel_msg_t *msg, petrel_send_cb cb,

@@ -796,8 +796,25 @@ static int rebalance_topic(petrel_push_consumer_t *c, const petrel__sub_t *sub) 
             free(mine);
             return 0;
         }
-        k = petrel__allocate(c->conf.allocateMessageQueueStrategy, all, n, cids, nc,
-                             petrel__inst_client_id(c->inst), mine);
+        const char *self = petrel__inst_client_id(c->inst);
+        int known = 0;
+        for (int i = 0; i < nc && !known; i++)
+            known = strcmp(cids[i], self) == 0;
+        if (!known) {
+            /* The broker does not know us (it restarted, or our heartbeat is in flight):
+             * keep what we have and heartbeat at once rather than give every queue away. */
+            PLOG_WARN("rebalance %s: this client is not in the group yet; heartbeating",
+                      sub->topic);
+            c->next_hb = 0;
+            int64_t soon = mono_ms() + 1000;
+            if (c->next_rebalance > soon) c->next_rebalance = soon;
+            petrel__strv_free(cids, nc);
+            petrel__route_release(r);
+            free(all);
+            free(mine);
+            return 0;
+        }
+        k = petrel__allocate(c->conf.allocateMessageQueueStrategy, all, n, cids, nc, self, mine);
         petrel__strv_free(cids, nc);
     }
     petrel__route_release(r);
