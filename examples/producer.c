@@ -3,6 +3,7 @@
  * and prints the throughput.
  *
  *   producer [-n namesrv] [-t topic] [-c count] [-s size] [-a (async)] [-w window]
+ *            [-o key=value (any configuration key; repeatable)]
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -32,8 +33,9 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     const char *ns = "127.0.0.1:9876", *topic = "TopicTest";
     long count = 1000, window = 1000;
-    int size = 100, async = 0, opt;
-    while ((opt = getopt(argc, argv, "n:t:c:s:aw:")) != -1) {
+    int size = 100, async = 0, opt, n_opts = 0;
+    const char *opts[8];
+    while ((opt = getopt(argc, argv, "n:t:c:s:aw:o:")) != -1) {
         switch (opt) {
         case 'n':
             ns = optarg;
@@ -53,8 +55,11 @@ int main(int argc, char **argv) {
         case 'w':
             window = atol(optarg);
             break;
+        case 'o':
+            opts[n_opts++ % 8] = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: %s [-n ns] [-t topic] [-c n] [-s bytes] [-a] [-w w]\n",
+            fprintf(stderr, "usage: %s [-n ns] [-t topic] [-c n] [-s bytes] [-a] [-w w] [-o k=v]\n",
                     argv[0]);
             return 2;
         }
@@ -63,6 +68,15 @@ int main(int argc, char **argv) {
     petrel_conf_t *conf = petrel_conf_new();
     petrel_conf_set(conf, "namesrvAddr", ns, NULL, 0);
     petrel_conf_set(conf, "groupName", "example_producer", NULL, 0);
+    for (int i = 0; i < n_opts && i < 8; i++) {
+        char kv[256], *eq;
+        snprintf(kv, sizeof(kv), "%s", opts[i]);
+        if (!(eq = strchr(kv, '=')) ||
+            (*eq = 0, petrel_conf_set(conf, kv, eq + 1, err, sizeof(err))) != PETREL_OK) {
+            fprintf(stderr, "bad -o %s: %s\n", opts[i], err);
+            return 2;
+        }
+    }
     petrel_producer_t *p = NULL;
     petrel_err_t rc = petrel_producer_create(conf, &p, err, sizeof(err));
     petrel_conf_destroy(conf); /* the producer keeps its own copy */

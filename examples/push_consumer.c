@@ -3,6 +3,7 @@
  * arrived (or forever with -c 0), printing the rate.
  *
  *   push_consumer [-n namesrv] [-t topic] [-g group] [-c count] [-b (broadcasting)]
+ *                 [-o key=value (any configuration key; repeatable)]
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -38,8 +39,9 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     const char *ns = "127.0.0.1:9876", *topic = "TopicTest", *group = "example_consumer";
     long count = 1000;
-    int bcast = 0, opt;
-    while ((opt = getopt(argc, argv, "n:t:g:c:b")) != -1) {
+    int bcast = 0, opt, n_opts = 0;
+    const char *opts[8];
+    while ((opt = getopt(argc, argv, "n:t:g:c:bo:")) != -1) {
         switch (opt) {
         case 'n':
             ns = optarg;
@@ -56,6 +58,9 @@ int main(int argc, char **argv) {
         case 'b':
             bcast = 1;
             break;
+        case 'o':
+            opts[n_opts++ % 8] = optarg;
+            break;
         default:
             fprintf(stderr, "usage: %s [-n ns] [-t topic] [-g group] [-c n] [-b]\n", argv[0]);
             return 2;
@@ -67,6 +72,15 @@ int main(int argc, char **argv) {
     petrel_conf_set(conf, "groupName", group, NULL, 0);
     petrel_conf_set(conf, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
     if (bcast) petrel_conf_set(conf, "messageModel", "BROADCASTING", NULL, 0);
+    for (int i = 0; i < n_opts && i < 8; i++) {
+        char kv[256], *eq;
+        snprintf(kv, sizeof(kv), "%s", opts[i]);
+        if (!(eq = strchr(kv, '=')) ||
+            (*eq = 0, petrel_conf_set(conf, kv, eq + 1, err, sizeof(err))) != PETREL_OK) {
+            fprintf(stderr, "bad -o %s: %s\n", opts[i], err);
+            return 2;
+        }
+    }
     petrel_push_consumer_t *c = NULL;
     petrel_err_t rc = petrel_push_consumer_create(conf, &c, err, sizeof(err));
     petrel_conf_destroy(conf);

@@ -66,6 +66,7 @@ struct petrel_conf_s {
     int32_t persistConsumerOffsetInterval;
     int32_t maxReconsumeTimes;
     char *offsetStoreDir;
+    int serializeType; /* RM_SER_JSON or RM_SER_ROCKETMQ headers */
 };
 /* Copies src into dst (dst uninitialised). */
 void petrel__conf_copy(petrel_conf_t *dst, const petrel_conf_t *src);

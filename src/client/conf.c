@@ -14,6 +14,7 @@
 static const char *const model_names[] = {"CLUSTERING", "BROADCASTING", NULL};
 static const char *const where_names[] = {"CONSUME_FROM_LAST_OFFSET", "CONSUME_FROM_FIRST_OFFSET",
                                           "CONSUME_FROM_TIMESTAMP", NULL};
+static const char *const ser_names[] = {"JSON", "ROCKETMQ", NULL};
 static const char *const alloc_names[] = {"AVG", "AVG_BY_CIRCLE", "CONSISTENT_HASH", NULL};
 
 #define F(x) CFG_FIELD(petrel_conf_t, x)
@@ -58,6 +59,8 @@ static const cfg_def_t conf_defs[] = {
      "retries before the DLQ"},
     {"offsetStoreDir", CFG_STR, F(offsetStoreDir), "", 1, 0, NULL, 0,
      "broadcasting offsets dir (default $HOME/.rocketmq_offsets)"},
+    {"serializeType", CFG_ENUM, F(serializeType), "JSON", 1, 0, ser_names, 0,
+     "request header encoding: JSON or ROCKETMQ (binary)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL},
 };
 #undef F

@@ -106,6 +106,7 @@ petrel_err_t petrel__inst_create(const petrel_conf_t *conf, const petrel__inst_c
     pthread_condattr_destroy(&ca);
     rm_client_opts_t o = {0};
     o.language = LANG_CPP; /* like the native C/C++ client; brokers treat it like any other */
+    o.ser = conf->serializeType == 1 ? RM_SER_ROCKETMQ : RM_SER_JSON;
     o.on_request = on_rm_request;
     o.ctx = inst;
     inst->rm = rm_client_create(&o);

@@ -588,6 +588,34 @@ static void test_transactions(void **state) {
     mb_stop(mb);
 }
 
+/* serializeType=ROCKETMQ: binary request headers, same results. */
+static void test_binary_headers(void **state) {
+    const char *topics[] = {"TopicBin:2", NULL};
+    mb_t *mb = mb_start(topics);
+    petrel_conf_t *c = conf_for(mb, "PGBIN");
+    assert_int_equal(petrel_conf_set(c, "serializeType", "ROCKETMQ", NULL, 0), PETREL_OK);
+    petrel_producer_t *p = NULL;
+    assert_int_equal(petrel_producer_create(c, &p, NULL, 0), PETREL_OK);
+    assert_int_equal(petrel_producer_start(p), PETREL_OK);
+    for (int i = 0; i < 10; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "prop%d", i);
+        petrel_msg_t *m = mk("TopicBin", key, "T", i == 0 ? 6000 : 30);
+        petrel_msg_set_property(m, "color", "red");
+        assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
+        petrel_msg_destroy(m);
+    }
+    seen_t s;
+    seen_init(&s);
+    petrel_conf_set(c, "groupName", "CGBIN", NULL, 0);
+    petrel_push_consumer_t *pc = consumer(mb, "CGBIN", "TopicBin", "*", &s, c);
+    assert_true(TU_WAIT_FOR(seen_unique(&s) == 10, 10000));
+    assert_int_equal(s.bad, 0);
+    petrel_push_consumer_destroy(pc);
+    petrel_producer_destroy(p);
+    mb_stop(mb);
+}
+
 static void test_cycles(void **state) {
     const char *topics[] = {"TopicC:2", NULL};
     mb_t *mb = mb_start(topics);
@@ -623,11 +651,11 @@ static void test_cycles(void **state) {
 int main(void) {
     if (getenv("PETREL_TEST_LOG")) petrel_set_log_cb(petrel_log_stderr, PETREL_LOG_DEBUG, NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_send_modes),    cmocka_unit_test(test_tags_and_retry),
-        cmocka_unit_test(test_rebalance),     cmocka_unit_test(test_broadcast_restart),
-        cmocka_unit_test(test_orderly),       cmocka_unit_test(test_orderly_handover),
-        cmocka_unit_test(test_pull_consumer), cmocka_unit_test(test_transactions),
-        cmocka_unit_test(test_cycles),
+        cmocka_unit_test(test_send_modes),     cmocka_unit_test(test_tags_and_retry),
+        cmocka_unit_test(test_rebalance),      cmocka_unit_test(test_broadcast_restart),
+        cmocka_unit_test(test_orderly),        cmocka_unit_test(test_orderly_handover),
+        cmocka_unit_test(test_pull_consumer),  cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_binary_headers), cmocka_unit_test(test_cycles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
