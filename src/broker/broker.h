@@ -58,6 +58,7 @@ typedef struct broker_config_s {
     int enablePropertyFilter;
     int filterSupportRetry;
     int notifyConsumerIdsChangedEnable;
+    char *haMasterAddress;    /* slave: master's HA address (default: from the NameServer) */
     int64_t channelExpiredTimeout;
     int32_t maxTransferBytesOnMessageInMemory;
     int32_t maxTransferCountOnMessageInMemory;

@@ -160,6 +160,7 @@ struct store_s {
     _Atomic int wm_stop;
     int threads_started;
     _Atomic int shut;
+    _Atomic int slave;          /* replica: store_put refused, store_append_raw allowed */
     _Atomic int disk_full;
     _Atomic int disk_usage;
     _Atomic int io_error;
@@ -306,6 +307,8 @@ static int put_many(store_t *s, const store_msg_t *m, size_t n, store_put_result
         return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL, "batch larger than a commit log file");
     if (atomic_load_explicit(&s->shut, memory_order_relaxed))
         return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "message store has been shut down");
+    if (atomic_load_explicit(&s->slave, memory_order_relaxed))
+        return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "the broker is a slave");
     if (atomic_load_explicit(&s->disk_full, memory_order_relaxed))
         return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "the broker's disk is full");
     if (atomic_load_explicit(&s->io_error, memory_order_relaxed))
@@ -1402,14 +1405,127 @@ int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *o
     return 0;
 }
 
-int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len) {
-    (void)s, (void)phys, (void)data, (void)len;
-    return -1; /* TODO(issue 9): slave append */
+/*
+ * Replication: bytes from the master land at cl_wrote (possibly ending inside
+ * a record); only whole records get consume-queue entries and move cl_max, so
+ * dispatch and readers never see a partial record. The next frame completes it.
+ */
+static int raw_dispatch_cqs(store_t *s) {
+    int64_t pos = atomic_load_explicit(&s->cl_max, memory_order_relaxed);
+    int64_t top = atomic_load_explicit(&s->cl_wrote, memory_order_relaxed);
+    int64_t ts = 0;
+    while (pos < top) {
+        mfile_t *f = mfq_find_pin(&s->cl, pos);
+        if (!f) return -1;
+        int64_t fend = f->from + f->size < top ? f->from + f->size : top;
+        int rc = 0;
+        while (pos < fend) {
+            record_view_t v;
+            record_status_t st = record_decode(f->base + (pos - f->from), (size_t)(fend - pos), &v, 0);
+            if (st == RECORD_BLANK) {
+                if (f->from + f->size > top) { /* the blank's file end not received yet */
+                    rc = 1;
+                    break;
+                }
+                pos = f->from + f->size;
+                break;
+            }
+            if (st == RECORD_TRUNCATED) {
+                rc = 1;
+                break;
+            }
+            if (st != RECORD_OK || v.phys_offset != pos) {
+                log_error("replication: invalid record at %lld (status %d)", (long long)pos, st);
+                rc = -1;
+                break;
+            }
+            if (record_tx_dispatched(v.sys_flag)) {
+                cq_t *cq = cq_get_or_create(s, v.topic, v.topic_len, v.queue_id);
+                if (cq_put(cq, v.queue_offset, pos, (int32_t)v.total_size, tags_code_of(s, &v),
+                           alloc_hook, s) != 0) {
+                    log_error("replication: consume queue %s/%d: cannot write entry %lld",
+                              cq->topic, cq->qid, (long long)v.queue_offset);
+                    rc = -1;
+                    break;
+                }
+            }
+            pos += v.total_size;
+            ts = v.store_ts;
+            s->put_msgs++;
+        }
+        mfile_unref(f);
+        atomic_store_explicit(&s->cl_max, pos, memory_order_release);
+        if (ts) {
+            s->ts_last = ts;
+            atomic_store_explicit(&s->last_store_ts, ts, memory_order_release);
+        }
+        if (rc != 0) return rc < 0 ? -1 : 0;
+    }
+    return 0;
 }
+
+int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len) {
+    int64_t seg_size = s->cfg.mappedFileSizeCommitLog;
+    if (atomic_load(&s->shut) || atomic_load(&s->io_error)) return -1;
+    pthread_mutex_lock(&s->put_lock);
+    int rc = 0;
+    int64_t wpos = atomic_load_explicit(&s->cl_wrote, memory_order_relaxed);
+    mfile_t *seg = mfq_last(&s->cl);
+    if (!seg) {
+        /* empty replica: the master starts at one of its file boundaries */
+        if (phys % seg_size != 0) {
+            log_error("replication: first bytes at %lld, not a file start", (long long)phys);
+            rc = -1;
+            goto out;
+        }
+        wpos = phys;
+        atomic_store(&s->cl_wrote, wpos);
+        atomic_store(&s->cl_max, wpos);
+        atomic_store(&s->cl_flushed, wpos);
+        atomic_store(&s->reput, wpos);
+    } else if (phys != wpos) {
+        log_error("replication: bytes at %lld, commit log ends at %lld", (long long)phys,
+                  (long long)wpos);
+        rc = -1;
+        goto out;
+    }
+    while (len > 0) {
+        seg = mfq_last(&s->cl);
+        if (!seg || wpos >= seg->from + seg->size) {
+            int64_t from = seg ? seg->from + seg->size : wpos;
+            int e = 0;
+            seg = mfq_add(&s->cl, from, alloc_hook, s, &e);
+            if (!seg) {
+                log_error("replication: cannot create commit log file at %lld: %s",
+                          (long long)from, strerror(e));
+                rc = -1;
+                goto out;
+            }
+            atomic_fetch_add_explicit(&s->seg_created, 1, memory_order_relaxed);
+        }
+        int64_t room = seg->from + seg->size - wpos;
+        size_t n = (int64_t)len < room ? len : (size_t)room;
+        memcpy(seg->base + (wpos - seg->from), data, n);
+        wpos += (int64_t)n;
+        data += n;
+        len -= n;
+        atomic_store(&seg->wrote, wpos - seg->from);
+        atomic_store_explicit(&s->cl_wrote, wpos, memory_order_release);
+        s->put_bytes += n;
+    }
+    rc = raw_dispatch_cqs(s);
+out:
+    pthread_mutex_unlock(&s->put_lock);
+    return rc;
+}
+
+int64_t store_raw_end(store_t *s) { return atomic_load_explicit(&s->cl_wrote, memory_order_acquire); }
+
+void store_set_slave(store_t *s, int on) { atomic_store(&s->slave, on ? 1 : 0); }
 
 int store_truncate(store_t *s, int64_t phys) {
     (void)s, (void)phys;
-    return -1; /* TODO(issue 9) */
+    return -1; /* TODO(issue 9): failover */
 }
 
 int64_t store_max_offset(store_t *s, const char *topic, int32_t qid) {

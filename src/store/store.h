@@ -333,8 +333,17 @@ void store_flush_all(store_t *s);
  * -1 when phys is outside [min, max).
  */
 int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *out);
-/* TODO(issue 9): append bytes received from a master at phys (must equal max offset). */
+/*
+ * Appends bytes received from a master at phys, which must equal
+ * store_raw_end (or be a file start when the commit log is empty). The bytes
+ * may end inside a record: consume-queue entries are written for whole
+ * records only (the dispatch thread then indexes them). 0, or -1 (logged).
+ */
 int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len);
+/* End of the bytes held (>= store_commitlog_max_offset when a record is partial). */
+int64_t store_raw_end(store_t *s);
+/* A slave's store refuses store_put with STORE_SERVICE_NOT_AVAILABLE. */
+void store_set_slave(store_t *s, int on);
 /* TODO(issue 9): cut the commit log (and consume queues) back to phys. */
 int store_truncate(store_t *s, int64_t phys);
 

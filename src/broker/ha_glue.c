@@ -1,0 +1,297 @@
+/*
+ * ha_glue: the broker's side of replication (src/ha): starts the HA thread
+ * with the store, learns the master's addresses from REGISTER_BROKER replies
+ * (slave), syncs topics, subscription groups, consumer offsets and delay
+ * offsets from the master every 10 s (slave), and holds SYNC_MASTER send
+ * replies until a slave acknowledged the bytes.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "common/util.h"
+#include "ha/ha.h"
+#include "store/store.h"
+
+#define SLAVE_SYNC_MS 10000
+
+typedef struct sync_reply_s {
+    struct sync_reply_s *next;
+    int32_t code;
+    rm_response_t *resp;
+} sync_reply_t;
+
+struct ha_glue_s {
+    broker_t *b;
+    uv_timer_t t_sync;
+    uv_async_t a_sync;
+    int loop_inited;
+    pthread_mutex_t mu;
+    int loop_closed;         /* a_sync closed: replies dropped */
+    char master_addr[128];   /* remoting address of the master (slave) */
+    sync_reply_t *replies;
+    data_version_t topics_seen, groups_seen;
+};
+
+static int is_slave(const broker_t *b) { return b->conf.brokerRole == 2; }
+
+/* ---- config sync (slave) ---------------------------------------------------------- */
+
+static int dv_same(const data_version_t *a, const cJSON *dv) {
+    return dv && a->counter == bk_json_i64(dv, "counter", -1) &&
+           a->timestamp == bk_json_i64(dv, "timestamp", -1);
+}
+
+static void dv_keep(data_version_t *a, const cJSON *dv) {
+    a->counter = dv ? bk_json_i64(dv, "counter", -1) : -1;
+    a->timestamp = dv ? bk_json_i64(dv, "timestamp", -1) : -1;
+}
+
+static void apply_topics(broker_t *b, cJSON *j) {
+    ha_glue_t *g = b->ha_glue;
+    cJSON *dv = cJSON_GetObjectItemCaseSensitive(j, "dataVersion");
+    if (dv_same(&g->topics_seen, dv)) return;
+    cJSON *it;
+    int n = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "topicConfigTable")) {
+        const char *name = bk_json_str(it, "topicName", it->string);
+        if (!name || !*name || strlen(name) > TOPIC_MAX) continue;
+        topic_cfg_t tc;
+        memset(&tc, 0, sizeof(tc));
+        snprintf(tc.name, sizeof(tc.name), "%s", name);
+        tc.rq = (int32_t)bk_json_i64(it, "readQueueNums", 16);
+        tc.wq = (int32_t)bk_json_i64(it, "writeQueueNums", 16);
+        tc.perm = (int32_t)bk_json_i64(it, "perm", 6);
+        tc.multi_tag = strcmp(bk_json_str(it, "topicFilterType", "SINGLE_TAG"), "MULTI_TAG") == 0;
+        tc.sysflag = (int32_t)bk_json_i64(it, "topicSysFlag", 0);
+        tc.order = bk_json_bool(it, "order", 0);
+        cJSON *at = cJSON_GetObjectItemCaseSensitive(it, "attributes");
+        if (at && cJSON_IsObject(at) && at->child) tc.attrs = cJSON_PrintUnformatted(at);
+        topic_cfg_t *old = topics_get(b, name);
+        int same = old && old->rq == tc.rq && old->wq == tc.wq && old->perm == tc.perm &&
+                   old->multi_tag == tc.multi_tag && old->sysflag == tc.sysflag &&
+                   old->order == tc.order;
+        if (!same) {
+            topics_put(b, &tc, 0);
+            n++;
+        }
+        free(tc.attrs);
+    }
+    dv_keep(&g->topics_seen, dv);
+    if (n) {
+        log_info("slave sync: %d topic(s) updated from the master", n);
+        register_all(b);
+    }
+}
+
+static void apply_groups(broker_t *b, cJSON *j) {
+    ha_glue_t *g = b->ha_glue;
+    cJSON *dv = cJSON_GetObjectItemCaseSensitive(j, "dataVersion");
+    if (dv_same(&g->groups_seen, dv)) return;
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "subscriptionGroupTable")) {
+        group_cfg_t gc;
+        group_cfg_defaults(&gc, it->string ? it->string : "");
+        if (group_cfg_from_json(&gc, it) != 0 || !gc.name[0]) continue;
+        groups_put(b, &gc);
+    }
+    dv_keep(&g->groups_seen, dv);
+}
+
+static void apply_offsets(broker_t *b, cJSON *j) {
+    cJSON *it, *q;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "offsetTable")) {
+        const char *at = it->string ? strrchr(it->string, '@') : NULL;
+        if (!at || at == it->string) continue;
+        char topic[NAME_MAX_LEN];
+        snprintf(topic, sizeof(topic), "%.*s", (int)(at - it->string), it->string);
+        cJSON_ArrayForEach(q, it) {
+            if (!q->string || !cJSON_IsNumber(q)) continue;
+            int32_t qid = atoi(q->string);
+            int64_t v = (int64_t)q->valuedouble;
+            if (offsets_get(b, topic, at + 1, qid) != v) offsets_set(b, topic, at + 1, qid, v);
+        }
+    }
+}
+
+static void apply_delay(broker_t *b, cJSON *j) {
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "offsetTable")) {
+        int lvl = it->string ? atoi(it->string) : 0;
+        if (lvl >= 1 && lvl <= b->n_delay_levels && cJSON_IsNumber(it) &&
+            b->delay_offsets[lvl - 1] != (int64_t)it->valuedouble) {
+            b->delay_offsets[lvl - 1] = (int64_t)it->valuedouble;
+            b->delay_dirty = 1;
+        }
+    }
+}
+
+static void on_sync_async(uv_async_t *a) {
+    broker_t *b = a->data;
+    ha_glue_t *g = b->ha_glue;
+    pthread_mutex_lock(&g->mu);
+    sync_reply_t *r = g->replies;
+    g->replies = NULL;
+    pthread_mutex_unlock(&g->mu);
+    while (r) {
+        sync_reply_t *next = r->next;
+        rm_cmd_t *c = &r->resp->cmd;
+        cJSON *j = c->code == SUCCESS && c->body_len ? bk_json_parse((const char *)c->body, c->body_len) : NULL;
+        if (j) {
+            switch (r->code) {
+            case GET_ALL_TOPIC_CONFIG: apply_topics(b, j); break;
+            case GET_ALL_SUBSCRIPTIONGROUP_CONFIG: apply_groups(b, j); break;
+            case GET_ALL_CONSUMER_OFFSET: apply_offsets(b, j); break;
+            case GET_ALL_DELAY_OFFSET: apply_delay(b, j); break;
+            }
+            cJSON_Delete(j);
+        }
+        rm_response_free(r->resp);
+        free(r);
+        r = next;
+    }
+}
+
+typedef struct sync_ctx_s {
+    broker_t *b;
+    int32_t code;
+} sync_ctx_t;
+
+static void on_sync_reply(int status, rm_cmd_t *resp, void *arg) {
+    /* the NameServer client's I/O thread */
+    sync_ctx_t *x = arg;
+    broker_t *b = x->b;
+    ha_glue_t *g = b->ha_glue;
+    if (status == 0 && resp) {
+        sync_reply_t *r = xcalloc(1, sizeof(*r));
+        r->code = x->code;
+        r->resp = rm_cmd_clone(resp);
+        pthread_mutex_lock(&g->mu);
+        r->next = g->replies;
+        g->replies = r;
+        if (!g->loop_closed) uv_async_send(&g->a_sync);
+        pthread_mutex_unlock(&g->mu);
+    } else if (status != 0) {
+        log_debug("slave sync: request %d failed: %s", x->code, rm_strerror(status));
+    }
+    free(x);
+}
+
+static void on_sync_timer(uv_timer_t *t) {
+    broker_t *b = t->data;
+    ha_glue_t *g = b->ha_glue;
+    char addr[128];
+    pthread_mutex_lock(&g->mu);
+    snprintf(addr, sizeof(addr), "%s", g->master_addr);
+    pthread_mutex_unlock(&g->mu);
+    if (!addr[0] || !b->ns || b->stopping) return;
+    static const int32_t codes[] = {GET_ALL_TOPIC_CONFIG, GET_ALL_CONSUMER_OFFSET,
+                                    GET_ALL_DELAY_OFFSET, GET_ALL_SUBSCRIPTIONGROUP_CONFIG};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        sync_ctx_t *x = xcalloc(1, sizeof(*x));
+        x->b = b;
+        x->code = codes[i];
+        rm_request_t req = {codes[i], NULL, NULL, NULL, 0};
+        if (rm_client_invoke_async(b->ns, addr, &req, 3000, on_sync_reply, x) != 0) free(x);
+    }
+}
+
+/* ---- life cycle ------------------------------------------------------------------- */
+
+int ha_glue_start(broker_t *b, char *err, size_t errlen) {
+    broker_config_t *c = &b->conf;
+    ha_glue_t *g = xcalloc(1, sizeof(*g));
+    g->b = b;
+    pthread_mutex_init(&g->mu, NULL);
+    g->topics_seen.counter = g->groups_seen.counter = -1;
+    b->ha_glue = g;
+    if (is_slave(b)) store_set_slave(b->store, 1);
+    ha_opts_t o = {0};
+    o.store = b->store;
+    o.listen_port = c->haListenPort;
+    o.file_size = c->mappedFileSizeCommitLog;
+    o.name = c->brokerName;
+    char e2[256];
+    b->ha = ha_start(&o, e2, sizeof(e2));
+    if (!b->ha) {
+        if (c->brokerRole == 1) { /* SYNC_MASTER cannot work without it */
+            snprintf(err, errlen, "%s", e2);
+            return -1;
+        }
+        log_warn("%s: replication disabled", e2);
+    } else {
+        c->haListenPort = ha_port(b->ha);
+    }
+    if (is_slave(b) && c->haMasterAddress && *c->haMasterAddress)
+        ha_set_master(b->ha, c->haMasterAddress);
+    uv_timer_init(&b->loop, &g->t_sync);
+    uv_async_init(&b->loop, &g->a_sync, on_sync_async);
+    g->t_sync.data = g->a_sync.data = b;
+    g->loop_inited = 1;
+    if (is_slave(b)) uv_timer_start(&g->t_sync, on_sync_timer, 1000, SLAVE_SYNC_MS);
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h) { (void)h; }
+
+void ha_glue_loop_close(broker_t *b) {
+    ha_glue_t *g = b->ha_glue;
+    if (!g || !g->loop_inited) return;
+    g->loop_inited = 0;
+    pthread_mutex_lock(&g->mu);
+    g->loop_closed = 1;
+    pthread_mutex_unlock(&g->mu);
+    uv_timer_stop(&g->t_sync);
+    uv_close((uv_handle_t *)&g->t_sync, on_closed);
+    uv_close((uv_handle_t *)&g->a_sync, on_closed);
+}
+
+void ha_glue_stop(broker_t *b) { ha_stop(b->ha); }
+
+void ha_glue_free(broker_t *b) {
+    ha_free(b->ha);
+    b->ha = NULL;
+    ha_glue_t *g = b->ha_glue;
+    if (!g) return;
+    while (g->replies) {
+        sync_reply_t *r = g->replies;
+        g->replies = r->next;
+        rm_response_free(r->resp);
+        free(r);
+    }
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+    b->ha_glue = NULL;
+}
+
+/* REGISTER_BROKER reply (client I/O thread): a slave learns where its master is. */
+void ha_glue_on_registered(broker_t *b, const rm_cmd_t *resp) {
+    if (!is_slave(b) || !b->ha_glue) return;
+    const char *ha = rm_ext_get(resp, "haServerAddr");
+    const char *ma = rm_ext_get(resp, "masterAddr");
+    ha_glue_t *g = b->ha_glue;
+    pthread_mutex_lock(&g->mu);
+    snprintf(g->master_addr, sizeof(g->master_addr), "%s", ma ? ma : "");
+    pthread_mutex_unlock(&g->mu);
+    if (!(b->conf.haMasterAddress && *b->conf.haMasterAddress)) ha_set_master(b->ha, ha ? ha : "");
+}
+
+/* ---- SYNC_MASTER ------------------------------------------------------------------- */
+
+int ha_glue_sync_master(const broker_t *b) { return b->conf.brokerRole == 1; }
+
+int ha_glue_slave_ok(broker_t *b, int64_t upto) { return ha_slave_ok(b->ha, upto); }
+
+void ha_glue_wait(broker_t *b, int64_t upto, void (*cb)(void *arg, int status), void *arg) {
+    if (!b->ha) {
+        cb(arg, HA_TIMEOUT);
+        return;
+    }
+    ha_wait(b->ha, upto, b->conf.syncFlushTimeout, cb, arg);
+}
+
+void ha_glue_notify(broker_t *b) { ha_notify(b->ha); }
