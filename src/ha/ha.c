@@ -142,7 +142,7 @@ static void recompute_ack(ha_t *h) {
         if (c->ack > m) m = c->ack;
     }
     atomic_store(&h->nslaves, n);
-    if (m >= 0) atomic_store(&h->ack_max, m);
+    atomic_store(&h->ack_max, m); /* a slave that left no longer vouches for anything */
 }
 
 /* ---- master side ---------------------------------------------------------------- */
@@ -231,6 +231,10 @@ static void on_report(hconn_t *c, int64_t v) {
         c->next_off = start;
         log_info("%s: slave %s reports %lld, streaming from %lld", h->name, c->peer, (long long)v,
                  (long long)start);
+        if (v > store_commitlog_max_offset(h->store))
+            log_warn("%s: slave %s is ahead of this master (%lld > %lld): it gets nothing until "
+                     "the master passes it", h->name, c->peer, (long long)v,
+                     (long long)store_commitlog_max_offset(h->store));
     }
     if (v > c->ack) c->ack = v;
     if (v > atomic_load(&h->ack_max)) atomic_store(&h->ack_max, v);

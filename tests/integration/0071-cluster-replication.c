@@ -5,7 +5,10 @@
  * syncs topics and consumer offsets, refuses sends (SERVICE_NOT_AVAILABLE)
  * and serves pulls while the master is down. SYNC_MASTER answers
  * SLAVE_NOT_AVAILABLE (11) without a slave and SUCCESS with one.
- * All processes on 127.0.0.1 (no network namespaces).
+ * Multi-host flavour without namespaces: the master advertises 127.0.0.2 and
+ * the slave 127.0.0.3 (brokerIP1, so also their HA addresses); the slave
+ * reaches its master through the address the NameServer hands out. Every
+ * process still listens on all loopback addresses (no network namespaces).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -61,7 +64,8 @@ static pid_t start_master(cluster_t *c, const char *role) {
     snprintf(d, sizeof(d), "%s/master", c->dir);
     snprintf(log, sizeof(log), "%s/master.log", c->dir);
     snprintf(r, sizeof(r), "--brokerRole=%s", role);
-    const char *extra[] = {c->nsarg, "--brokerName=broker-r", r, "--syncFlushTimeout=3000", NULL};
+    const char *extra[] = {c->nsarg, "--brokerName=broker-r", r, "--syncFlushTimeout=3000",
+                           "--brokerIP1=127.0.0.2", NULL};
     c->master = bc_spawn_broker(d, c->mport, extra, log);
     assert_true(c->master > 0);
     return c->master;
@@ -72,7 +76,7 @@ static pid_t start_slave(cluster_t *c) {
     snprintf(d, sizeof(d), "%s/slave", c->dir);
     snprintf(log, sizeof(log), "%s/slave.log", c->dir);
     const char *extra[] = {c->nsarg, "--brokerName=broker-r", "--brokerId=1", "--brokerRole=SLAVE",
-                           NULL};
+                           "--brokerIP1=127.0.0.3", NULL};
     c->slave = bc_spawn_broker(d, c->sport, extra, log);
     for (int i = 0; i < 3 && c->slave <= 0; i++) { /* the port was taken meanwhile */
         c->sport = tu_free_port();
@@ -192,6 +196,21 @@ static int slave_has_config(int port) {
     return ok;
 }
 
+/* The NameServer's route lists the master as id 0 and the slave as id 1. */
+static int route_has_slave(cluster_t *c) {
+    bc_t b;
+    if (bc_connect(&b, c->ns_port) != 0) return 0;
+    const char *ext[] = {"topic", TOPIC, NULL};
+    rm_cmd_t r;
+    char m[64], s[64];
+    snprintf(m, sizeof(m), "\"0\":\"127.0.0.2:%d\"", c->mport);
+    snprintf(s, sizeof(s), "\"1\":\"127.0.0.3:%d\"", c->sport);
+    int ok = bc_call(&b, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 5000) == 0 &&
+             r.code == SUCCESS && strstr(bc_body(&r), m) && strstr(bc_body(&r), s);
+    bc_close(&b);
+    return ok;
+}
+
 static void test_catch_up(void **state) {
     (void)state;
     cluster_t c;
@@ -220,6 +239,7 @@ static void test_catch_up(void **state) {
     assert_true(TU_WAIT_FOR(commitlogs_identical(&c), 10000));
     /* topics and consumer offsets synced from the master */
     assert_true(TU_WAIT_FOR(slave_has_config(c.sport), 15000));
+    assert_true(TU_WAIT_FOR(route_has_slave(&c), 15000));
     /* the master dies: the slave serves every message */
     assert_true(bc_stop(c.master, SIGKILL, 10000) >= 0);
     c.master = 0;
