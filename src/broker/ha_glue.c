@@ -32,6 +32,7 @@ struct ha_glue_s {
     int loop_inited;
     pthread_mutex_t mu;
     int loop_closed;         /* a_sync closed: replies dropped */
+    int sync_now;            /* the master changed: sync at once */
     char master_addr[128];   /* remoting address of the master (slave) */
     sync_reply_t *replies;
     data_version_t topics_seen, groups_seen;
@@ -130,13 +131,18 @@ static void apply_delay(broker_t *b, cJSON *j) {
     }
 }
 
+static void on_sync_timer(uv_timer_t *t);
+
 static void on_sync_async(uv_async_t *a) {
     broker_t *b = a->data;
     ha_glue_t *g = b->ha_glue;
     pthread_mutex_lock(&g->mu);
     sync_reply_t *r = g->replies;
     g->replies = NULL;
+    int now = g->sync_now;
+    g->sync_now = 0;
     pthread_mutex_unlock(&g->mu);
+    if (now) on_sync_timer(&g->t_sync);
     while (r) {
         sync_reply_t *next = r->next;
         rm_cmd_t *c = &r->resp->cmd;
@@ -275,7 +281,11 @@ void ha_glue_on_registered(broker_t *b, const rm_cmd_t *resp) {
     const char *ma = rm_ext_get(resp, "masterAddr");
     ha_glue_t *g = b->ha_glue;
     pthread_mutex_lock(&g->mu);
-    snprintf(g->master_addr, sizeof(g->master_addr), "%s", ma ? ma : "");
+    if (strcmp(g->master_addr, ma ? ma : "") != 0) {
+        snprintf(g->master_addr, sizeof(g->master_addr), "%s", ma ? ma : "");
+        g->sync_now = 1;
+        if (!g->loop_closed) uv_async_send(&g->a_sync);
+    }
     pthread_mutex_unlock(&g->mu);
     if (!(b->conf.haMasterAddress && *b->conf.haMasterAddress)) ha_set_master(b->ha, ha ? ha : "");
 }
