@@ -6,6 +6,7 @@
  * to reach the master's end after the last reply.
  *
  *   bench_replication MASTER_PORT SLAVE_PORT [messages=200000] [size=1024] [window=256]
+ *   bench_replication MASTER_PORT SLAVE_PORT watch SECONDS   (lag only, e.g. under petrel bench)
  *
  * Build (from the repo root, after make build):
  *   cc -O2 -std=gnu11 -Isrc -Itests bench/bench_replication.c tests/testutil.c \
@@ -40,6 +41,23 @@ int main(int argc, char **argv) {
         return 2;
     }
     int mport = atoi(argv[1]), sport = atoi(argv[2]);
+    if (argc > 4 && strcmp(argv[3], "watch") == 0) {
+        int64_t end = tu_now_ms() + atoi(argv[4]) * 1000, maxl = 0, sum = 0, n = 0, m = 0, s = 0;
+        while (tu_now_ms() < end) {
+            m = cl_max(mport);
+            s = cl_max(sport);
+            if (m >= 0 && s >= 0) {
+                if (m - s > maxl) maxl = m - s;
+                sum += m - s;
+                n++;
+            }
+            tu_sleep_ms(100);
+        }
+        printf("lag over %" PRId64 " samples (100 ms): max %" PRId64 " bytes, mean %" PRId64
+               " bytes; master %" PRId64 ", slave %" PRId64 "\n",
+               n, maxl, n ? sum / n : 0, m, s);
+        return 0;
+    }
     long n = argc > 3 ? atol(argv[3]) : 200000;
     int size = argc > 4 ? atoi(argv[4]) : 1024;
     int window = argc > 5 ? atoi(argv[5]) : 256;

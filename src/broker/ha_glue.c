@@ -28,6 +28,7 @@ typedef struct sync_reply_s {
 struct ha_glue_s {
     broker_t *b;
     uv_timer_t t_sync;
+    uv_timer_t t_find;       /* slave without a master: register every second */
     uv_async_t a_sync;
     int loop_inited;
     pthread_mutex_t mu;
@@ -206,6 +207,15 @@ static void on_sync_timer(uv_timer_t *t) {
     }
 }
 
+static void on_find_timer(uv_timer_t *t) {
+    broker_t *b = t->data;
+    ha_glue_t *g = b->ha_glue;
+    pthread_mutex_lock(&g->mu);
+    int known = g->master_addr[0] != 0;
+    pthread_mutex_unlock(&g->mu);
+    if (!known && !b->stopping) register_all(b); /* the reply names the master once it registered */
+}
+
 /* ---- life cycle ------------------------------------------------------------------- */
 
 int ha_glue_start(broker_t *b, char *err, size_t errlen) {
@@ -235,10 +245,14 @@ int ha_glue_start(broker_t *b, char *err, size_t errlen) {
     if (is_slave(b) && c->haMasterAddress && *c->haMasterAddress)
         ha_set_master(b->ha, c->haMasterAddress);
     uv_timer_init(&b->loop, &g->t_sync);
+    uv_timer_init(&b->loop, &g->t_find);
     uv_async_init(&b->loop, &g->a_sync, on_sync_async);
-    g->t_sync.data = g->a_sync.data = b;
+    g->t_sync.data = g->a_sync.data = g->t_find.data = b;
     g->loop_inited = 1;
-    if (is_slave(b)) uv_timer_start(&g->t_sync, on_sync_timer, 1000, SLAVE_SYNC_MS);
+    if (is_slave(b)) {
+        uv_timer_start(&g->t_sync, on_sync_timer, 1000, SLAVE_SYNC_MS);
+        uv_timer_start(&g->t_find, on_find_timer, 1000, 1000);
+    }
     return 0;
 }
 
@@ -252,7 +266,9 @@ void ha_glue_loop_close(broker_t *b) {
     g->loop_closed = 1;
     pthread_mutex_unlock(&g->mu);
     uv_timer_stop(&g->t_sync);
+    uv_timer_stop(&g->t_find);
     uv_close((uv_handle_t *)&g->t_sync, on_closed);
+    uv_close((uv_handle_t *)&g->t_find, on_closed);
     uv_close((uv_handle_t *)&g->a_sync, on_closed);
 }
 
