@@ -37,6 +37,16 @@ struct ha_glue_s {
     char master_addr[128];   /* remoting address of the master (slave) */
     sync_reply_t *replies;
     data_version_t topics_seen, groups_seen;
+
+    /* controller mode */
+    uv_timer_t t_ctl;
+    char **ctl_addrs;
+    int n_ctl;
+    int64_t orig_id;         /* configured brokerId (reported; 0 = first master) */
+    int64_t epoch;           /* loop thread */
+    int64_t ctl_epoch;       /* best reply seen (mu) */
+    char ctl_master[128], ctl_master_ha[128];
+    int ctl_pending;
 };
 
 static int is_slave(const broker_t *b) { return b->conf.brokerRole == 2; }
@@ -133,6 +143,7 @@ static void apply_delay(broker_t *b, cJSON *j) {
 }
 
 static void on_sync_timer(uv_timer_t *t);
+static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char *mha);
 
 static void on_sync_async(uv_async_t *a) {
     broker_t *b = a->data;
@@ -142,7 +153,14 @@ static void on_sync_async(uv_async_t *a) {
     g->replies = NULL;
     int now = g->sync_now;
     g->sync_now = 0;
+    int ctl = g->ctl_pending;
+    g->ctl_pending = 0;
+    int64_t ce = g->ctl_epoch;
+    char cm[128], ch[128];
+    snprintf(cm, sizeof(cm), "%s", g->ctl_master);
+    snprintf(ch, sizeof(ch), "%s", g->ctl_master_ha);
     pthread_mutex_unlock(&g->mu);
+    if (ctl && !b->stopping) ctl_apply(b, ce, cm, ch);
     if (now) on_sync_timer(&g->t_sync);
     while (r) {
         sync_reply_t *next = r->next;
@@ -195,7 +213,7 @@ static void on_sync_timer(uv_timer_t *t) {
     pthread_mutex_lock(&g->mu);
     snprintf(addr, sizeof(addr), "%s", g->master_addr);
     pthread_mutex_unlock(&g->mu);
-    if (!addr[0] || !b->ns || b->stopping) return;
+    if (!addr[0] || !b->ns || b->stopping || !is_slave(b)) return;
     static const int32_t codes[] = {GET_ALL_TOPIC_CONFIG, GET_ALL_CONSUMER_OFFSET,
                                     GET_ALL_DELAY_OFFSET, GET_ALL_SUBSCRIPTIONGROUP_CONFIG};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -213,7 +231,97 @@ static void on_find_timer(uv_timer_t *t) {
     pthread_mutex_lock(&g->mu);
     int known = g->master_addr[0] != 0;
     pthread_mutex_unlock(&g->mu);
-    if (!known && !b->stopping) register_all(b); /* the reply names the master once it registered */
+    if (!known && !b->stopping && is_slave(b)) register_all(b); /* the reply names the master once it registered */
+}
+
+/* ---- controller mode ------------------------------------------------------------------ */
+
+/* Loop thread: the controllers committed a master for this group at epoch. */
+static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char *mha) {
+    ha_glue_t *g = b->ha_glue;
+    if (epoch <= g->epoch || !maddr[0]) return;
+    g->epoch = epoch;
+    char me[128];
+    snprintf(me, sizeof(me), "%s:%d", b->conf.brokerIP1, b->port);
+    if (strcmp(maddr, me) == 0) {
+        if (is_slave(b)) {
+            log_warn("controller: promoted to master of %s at epoch %lld", b->conf.brokerName,
+                     (long long)epoch);
+            store_set_slave(b->store, 0);
+            ha_set_master(b->ha, "");
+            b->conf.brokerRole = 1; /* SYNC_MASTER: acks need a slave again */
+            b->conf.brokerId = 0;
+            pthread_mutex_lock(&g->mu);
+            g->master_addr[0] = 0;
+            pthread_mutex_unlock(&g->mu);
+            register_all(b);
+        } else {
+            log_info("controller: master of %s at epoch %lld", b->conf.brokerName, (long long)epoch);
+        }
+        return;
+    }
+    if (!is_slave(b)) {
+        /* fenced: another replica is master at a newer epoch */
+        log_warn("controller: %s is master at epoch %lld; this broker becomes a slave", maddr,
+                 (long long)epoch);
+        store_set_slave(b->store, 1);
+        b->conf.brokerRole = 2;
+        b->conf.brokerId = g->orig_id > 0 ? g->orig_id : 1;
+        uv_timer_start(&g->t_sync, on_sync_timer, 1000, SLAVE_SYNC_MS);
+        register_all(b);
+    }
+    pthread_mutex_lock(&g->mu);
+    if (strcmp(g->master_addr, maddr) != 0) {
+        snprintf(g->master_addr, sizeof(g->master_addr), "%s", maddr);
+        g->sync_now = 1;
+        uv_async_send(&g->a_sync);
+    }
+    pthread_mutex_unlock(&g->mu);
+    ha_set_master(b->ha, mha);
+}
+
+static void on_ctl_reply(int status, rm_cmd_t *resp, void *arg) {
+    /* client I/O thread */
+    broker_t *b = arg;
+    ha_glue_t *g = b->ha_glue;
+    if (status != 0 || !resp || resp->code != SUCCESS) return;
+    int64_t e = 0;
+    rm_ext_i64(resp, "epoch", &e);
+    const char *m = rm_ext_get(resp, "masterAddr"), *h = rm_ext_get(resp, "masterHaAddr");
+    pthread_mutex_lock(&g->mu);
+    if (e > g->ctl_epoch && m && *m) {
+        g->ctl_epoch = e;
+        snprintf(g->ctl_master, sizeof(g->ctl_master), "%s", m);
+        snprintf(g->ctl_master_ha, sizeof(g->ctl_master_ha), "%s", h ? h : "");
+        g->ctl_pending = 1;
+        if (!g->loop_closed) uv_async_send(&g->a_sync);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void on_ctl_timer(uv_timer_t *t) {
+    broker_t *b = t->data;
+    ha_glue_t *g = b->ha_glue;
+    if (b->stopping) return;
+    if (!b->ns) { /* no NameServer: a client of our own (register_init ran before this tick) */
+        rm_client_opts_t co = {0};
+        co.language = LANG_JAVA;
+        co.connect_timeout_ms = 1000;
+        b->ns = rm_client_create(&co);
+        if (!b->ns) return;
+    }
+    char addr[128], ha[128], id[32], off[32], ep[32];
+    snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
+    snprintf(ha, sizeof(ha), "%s:%d", b->conf.brokerIP2, b->conf.haListenPort);
+    snprintf(id, sizeof(id), "%lld", (long long)g->orig_id);
+    snprintf(off, sizeof(off), "%lld", (long long)store_commitlog_max_offset(b->store));
+    snprintf(ep, sizeof(ep), "%lld", (long long)g->epoch);
+    const char *ext[] = {"clusterName", b->conf.brokerClusterName, "brokerName", b->conf.brokerName,
+                         "brokerAddr", addr, "haServerAddr", ha, "brokerId", id,
+                         "maxOffset", off, "epoch", ep, NULL};
+    rm_request_t req = {BROKER_HEARTBEAT, NULL, ext, NULL, 0};
+    for (int i = 0; i < g->n_ctl; i++)
+        rm_client_invoke_async(b->ns, g->ctl_addrs[i], &req, 1000, on_ctl_reply, b);
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */
@@ -253,6 +361,18 @@ int ha_glue_start(broker_t *b, char *err, size_t errlen) {
         uv_timer_start(&g->t_sync, on_sync_timer, 1000, SLAVE_SYNC_MS);
         uv_timer_start(&g->t_find, on_find_timer, 1000, 1000);
     }
+    uv_timer_init(&b->loop, &g->t_ctl);
+    g->t_ctl.data = b;
+    g->orig_id = c->brokerId;
+    if (c->controllerAddr && *c->controllerAddr) {
+        char *copy = xstrdup(c->controllerAddr), *save = NULL;
+        for (char *t = strtok_r(copy, ";, ", &save); t; t = strtok_r(NULL, ";, ", &save)) {
+            g->ctl_addrs = xrealloc(g->ctl_addrs, (size_t)(g->n_ctl + 1) * sizeof(char *));
+            g->ctl_addrs[g->n_ctl++] = xstrdup(t);
+        }
+        free(copy);
+        uv_timer_start(&g->t_ctl, on_ctl_timer, 0, 1000);
+    }
     return 0;
 }
 
@@ -267,6 +387,8 @@ void ha_glue_loop_close(broker_t *b) {
     pthread_mutex_unlock(&g->mu);
     uv_timer_stop(&g->t_sync);
     uv_timer_stop(&g->t_find);
+    uv_timer_stop(&g->t_ctl);
+    uv_close((uv_handle_t *)&g->t_ctl, on_closed);
     uv_close((uv_handle_t *)&g->t_sync, on_closed);
     uv_close((uv_handle_t *)&g->t_find, on_closed);
     uv_close((uv_handle_t *)&g->a_sync, on_closed);
@@ -285,6 +407,8 @@ void ha_glue_free(broker_t *b) {
         rm_response_free(r->resp);
         free(r);
     }
+    for (int i = 0; i < g->n_ctl; i++) free(g->ctl_addrs[i]);
+    free(g->ctl_addrs);
     pthread_mutex_destroy(&g->mu);
     free(g);
     b->ha_glue = NULL;
@@ -297,13 +421,15 @@ void ha_glue_on_registered(broker_t *b, const rm_cmd_t *resp) {
     const char *ma = rm_ext_get(resp, "masterAddr");
     ha_glue_t *g = b->ha_glue;
     pthread_mutex_lock(&g->mu);
-    if (strcmp(g->master_addr, ma ? ma : "") != 0) {
+    if (g->n_ctl == 0 && strcmp(g->master_addr, ma ? ma : "") != 0) {
         snprintf(g->master_addr, sizeof(g->master_addr), "%s", ma ? ma : "");
         g->sync_now = 1;
         if (!g->loop_closed) uv_async_send(&g->a_sync);
     }
     pthread_mutex_unlock(&g->mu);
-    if (!(b->conf.haMasterAddress && *b->conf.haMasterAddress)) ha_set_master(b->ha, ha ? ha : "");
+    /* with controllers, they alone name the master */
+    if (!(b->conf.haMasterAddress && *b->conf.haMasterAddress) && g->n_ctl == 0)
+        ha_set_master(b->ha, ha ? ha : "");
 }
 
 /* ---- SYNC_MASTER ------------------------------------------------------------------- */

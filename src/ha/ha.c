@@ -418,6 +418,8 @@ static void on_cli_connected(uv_connect_t *req, int status) {
     h->cstate = 2;
     atomic_store(&h->connected, 1);
     uv_tcp_nodelay(&h->cli, 1);
+    /* a partial record may come from another master: resume at a record boundary */
+    store_drop_partial(h->store);
     h->c_last_read = mono_ms();
     log_info("%s: connected to master %s, reporting %lld", h->name, h->master,
              (long long)store_raw_end(h->store));

@@ -76,4 +76,7 @@ typedef struct ha_stats_s {
 } ha_stats_t;
 void ha_get_stats(ha_t *h, ha_stats_t *st);
 
+/* `petrel controller` (controller.c): Raft-replicated master election. */
+int controller_main(int argc, char **argv);
+
 #endif

@@ -1469,6 +1469,11 @@ int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len) 
     if (atomic_load(&s->shut) || atomic_load(&s->io_error)) return -1;
     pthread_mutex_lock(&s->put_lock);
     int rc = 0;
+    if (!atomic_load(&s->slave)) {
+        log_warn("replication: bytes from a master refused: this store is not a slave");
+        rc = -1;
+        goto out;
+    }
     int64_t wpos = atomic_load_explicit(&s->cl_wrote, memory_order_relaxed);
     mfile_t *seg = mfq_last(&s->cl);
     if (!seg) {
@@ -1521,7 +1526,31 @@ out:
 
 int64_t store_raw_end(store_t *s) { return atomic_load_explicit(&s->cl_wrote, memory_order_acquire); }
 
-void store_set_slave(store_t *s, int on) { atomic_store(&s->slave, on ? 1 : 0); }
+/* Under the put lock: cuts bytes beyond the last whole record (a partial record from a master). */
+static void drop_partial_locked(store_t *s) {
+    int64_t max = atomic_load(&s->cl_max), wpos = atomic_load(&s->cl_wrote);
+    mfile_t *seg = mfq_last(&s->cl);
+    if (wpos <= max || !seg || max < seg->from) return;
+    memset(seg->base + (max - seg->from), 0, (size_t)(wpos - max));
+    atomic_store(&seg->wrote, max - seg->from);
+    atomic_store_explicit(&s->cl_wrote, max, memory_order_release);
+    if (atomic_load(&s->cl_flushed) > max) atomic_store(&s->cl_flushed, max);
+    log_info("replication: dropped %lld bytes of a partial record at %lld",
+             (long long)(wpos - max), (long long)max);
+}
+
+void store_drop_partial(store_t *s) {
+    pthread_mutex_lock(&s->put_lock);
+    drop_partial_locked(s);
+    pthread_mutex_unlock(&s->put_lock);
+}
+
+void store_set_slave(store_t *s, int on) {
+    pthread_mutex_lock(&s->put_lock);
+    if (!on) drop_partial_locked(s); /* a promoted slave appends after its last whole record */
+    atomic_store(&s->slave, on ? 1 : 0);
+    pthread_mutex_unlock(&s->put_lock);
+}
 
 int store_truncate(store_t *s, int64_t phys) {
     (void)s, (void)phys;

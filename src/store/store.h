@@ -342,8 +342,11 @@ int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *o
 int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len);
 /* End of the bytes held (>= store_commitlog_max_offset when a record is partial). */
 int64_t store_raw_end(store_t *s);
-/* A slave's store refuses store_put with STORE_SERVICE_NOT_AVAILABLE. */
+/* A slave's store refuses store_put with STORE_SERVICE_NOT_AVAILABLE; only a
+ * slave's accepts store_append_raw. Leaving the role drops a partial record. */
 void store_set_slave(store_t *s, int on);
+/* Cuts bytes beyond the last whole record (before following a new master). */
+void store_drop_partial(store_t *s);
 /* TODO(issue 9): cut the commit log (and consume queues) back to phys. */
 int store_truncate(store_t *s, int64_t phys);
 
