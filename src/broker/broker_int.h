@@ -383,6 +383,7 @@ int ha_glue_slave_ok(broker_t *b, int64_t upto);
 /* cb(arg, 0) once a slave holds upto, cb(arg, 1) on timeout; from another thread. */
 void ha_glue_wait(broker_t *b, int64_t upto, void (*cb)(void *arg, int status), void *arg);
 void ha_glue_notify(broker_t *b);
+int ha_glue_may_register(const broker_t *b);
 
 /* ---- bstore.c: the broker's view of the store ---- */
 int bs_open(broker_t *b, char *err, size_t errlen);

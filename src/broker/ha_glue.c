@@ -43,8 +43,10 @@ struct ha_glue_s {
     char **ctl_addrs;
     int n_ctl;
     int64_t orig_id;         /* configured brokerId (reported; 0 = first master) */
-    int64_t epoch;           /* loop thread */
+    int64_t epoch;           /* loop thread; persisted in config/controllerEpoch */
+    int applied;             /* a controller answer was applied since start */
     int64_t ctl_epoch;       /* best reply seen (mu) */
+    int64_t ctl_start;
     char ctl_master[128], ctl_master_ha[128];
     int ctl_pending;
 };
@@ -143,7 +145,8 @@ static void apply_delay(broker_t *b, cJSON *j) {
 }
 
 static void on_sync_timer(uv_timer_t *t);
-static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char *mha);
+static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char *mha,
+                      int64_t start);
 
 static void on_sync_async(uv_async_t *a) {
     broker_t *b = a->data;
@@ -155,12 +158,12 @@ static void on_sync_async(uv_async_t *a) {
     g->sync_now = 0;
     int ctl = g->ctl_pending;
     g->ctl_pending = 0;
-    int64_t ce = g->ctl_epoch;
+    int64_t ce = g->ctl_epoch, cs = g->ctl_start;
     char cm[128], ch[128];
     snprintf(cm, sizeof(cm), "%s", g->ctl_master);
     snprintf(ch, sizeof(ch), "%s", g->ctl_master_ha);
     pthread_mutex_unlock(&g->mu);
-    if (ctl && !b->stopping) ctl_apply(b, ce, cm, ch);
+    if (ctl && !b->stopping) ctl_apply(b, ce, cm, ch, cs);
     if (now) on_sync_timer(&g->t_sync);
     while (r) {
         sync_reply_t *next = r->next;
@@ -237,10 +240,20 @@ static void on_find_timer(uv_timer_t *t) {
 /* ---- controller mode ------------------------------------------------------------------ */
 
 /* Loop thread: the controllers committed a master for this group at epoch. */
-static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char *mha) {
+static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char *mha,
+                      int64_t start) {
     ha_glue_t *g = b->ha_glue;
-    if (epoch <= g->epoch || !maddr[0]) return;
+    if (!maddr[0] || epoch < g->epoch || (epoch == g->epoch && g->applied)) return;
+    int64_t known = g->epoch;
     g->epoch = epoch;
+    g->applied = 1;
+    if (epoch > known) {
+        buf_t t;
+        buf_init(&t);
+        buf_printf(&t, "%lld\n", (long long)epoch);
+        bk_persist_sync(b, "controllerEpoch", &t);
+        buf_free(&t);
+    }
     char me[128];
     snprintf(me, sizeof(me), "%s:%d", b->conf.brokerIP1, b->port);
     if (strcmp(maddr, me) == 0) {
@@ -257,16 +270,24 @@ static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char 
             register_all(b);
         } else {
             log_info("controller: master of %s at epoch %lld", b->conf.brokerName, (long long)epoch);
+            store_set_slave(b->store, 0); /* writes were fenced until now */
+            register_all(b);
         }
         return;
     }
+    /* another master's epoch begins at start: what this replica holds beyond it was never
+     * replicated there (an old master's unacknowledged tail) */
+    if (epoch > known && store_commitlog_max_offset(b->store) > start &&
+        store_truncate(b->store, start) != 0)
+        log_error("controller: cannot truncate the commit log to %lld", (long long)start);
     if (!is_slave(b)) {
         /* fenced: another replica is master at a newer epoch */
         log_warn("controller: %s is master at epoch %lld; this broker becomes a slave", maddr,
                  (long long)epoch);
         store_set_slave(b->store, 1);
         b->conf.brokerRole = 2;
-        b->conf.brokerId = g->orig_id > 0 ? g->orig_id : 1;
+        /* a slave id of its own: the listen port is unique on the host */
+        b->conf.brokerId = g->orig_id > 0 ? g->orig_id : b->port;
         uv_timer_start(&g->t_sync, on_sync_timer, 1000, SLAVE_SYNC_MS);
         register_all(b);
     }
@@ -278,6 +299,13 @@ static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char 
     }
     pthread_mutex_unlock(&g->mu);
     ha_set_master(b->ha, mha);
+    register_all(b);
+}
+
+/* With controllers, a broker registers with the NameServers only once they told it its role. */
+int ha_glue_may_register(const broker_t *b) {
+    const ha_glue_t *g = b->ha_glue;
+    return !g || g->n_ctl == 0 || g->applied;
 }
 
 static void on_ctl_reply(int status, rm_cmd_t *resp, void *arg) {
@@ -291,6 +319,8 @@ static void on_ctl_reply(int status, rm_cmd_t *resp, void *arg) {
     pthread_mutex_lock(&g->mu);
     if (e > g->ctl_epoch && m && *m) {
         g->ctl_epoch = e;
+        g->ctl_start = 0;
+        rm_ext_i64(resp, "epochStartOffset", &g->ctl_start);
         snprintf(g->ctl_master, sizeof(g->ctl_master), "%s", m);
         snprintf(g->ctl_master_ha, sizeof(g->ctl_master_ha), "%s", h ? h : "");
         g->ctl_pending = 1;
@@ -371,6 +401,15 @@ int ha_glue_start(broker_t *b, char *err, size_t errlen) {
             g->ctl_addrs[g->n_ctl++] = xstrdup(t);
         }
         free(copy);
+        char path[1300], *text = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof(path), "%s/controllerEpoch", b->config_dir);
+        if (file_read_all(path, &text, &len) == 0) {
+            g->epoch = atoll(text);
+            free(text);
+        }
+        /* a master writes only once the controllers confirm it (fencing a returning one) */
+        if (!is_slave(b)) store_set_slave(b->store, 1);
         uv_timer_start(&g->t_ctl, on_ctl_timer, 0, 1000);
     }
     return 0;

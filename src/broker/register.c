@@ -95,6 +95,7 @@ static void body_json(broker_t *b, buf_t *out) {
 
 void register_all(broker_t *b) {
     if (!b->ns || b->n_ns == 0) return;
+    if (!ha_glue_may_register(b)) return; /* controller mode: role not known yet */
     buf_t body;
     buf_init(&body);
     body_json(b, &body);

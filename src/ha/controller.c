@@ -34,6 +34,7 @@
 typedef struct cgroup_state_s {
     char name[128];
     int64_t epoch;
+    int64_t start;   /* the master's commit log end when elected: where its epoch begins */
     char master[64], master_ha[64];
 } cgroup_state_t;
 
@@ -76,17 +77,20 @@ static cgroup_state_t *group_find(ctl_t *c, const char *name, int create) {
 
 /* ---- the state machine --------------------------------------------------------------- */
 
-/* "ELECT <group> <epoch> <addr> <ha>" */
+/* "ELECT <group> <epoch> <addr> <ha> <start offset>" */
 static int apply_line(ctl_t *c, const char *line) {
     char group[128], addr[64], ha[64];
-    long long epoch;
-    if (sscanf(line, "ELECT %127s %lld %63s %63s", group, &epoch, addr, ha) != 4) return -1;
+    long long epoch, start = 0;
+    if (sscanf(line, "ELECT %127s %lld %63s %63s %lld", group, &epoch, addr, ha, &start) < 4)
+        return -1;
     cgroup_state_t *g = group_find(c, group, 1);
     if (!g || epoch <= g->epoch) return 0; /* stale proposal */
     g->epoch = epoch;
+    g->start = start;
     snprintf(g->master, sizeof(g->master), "%s", addr);
     snprintf(g->master_ha, sizeof(g->master_ha), "%s", ha);
-    log_info("group %s: master %s (HA %s), epoch %lld", group, addr, ha, epoch);
+    log_info("group %s: master %s (HA %s), epoch %lld from offset %lld", group, addr, ha, epoch,
+             start);
     return 0;
 }
 
@@ -106,8 +110,9 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     buf_t b;
     buf_init(&b);
     for (int i = 0; i < c->ngroups; i++)
-        buf_printf(&b, "ELECT %s %" PRId64 " %s %s\n", c->groups[i].name, c->groups[i].epoch,
-                   c->groups[i].master, c->groups[i].master_ha);
+        buf_printf(&b, "ELECT %s %" PRId64 " %s %s %" PRId64 "\n", c->groups[i].name,
+                   c->groups[i].epoch, c->groups[i].master, c->groups[i].master_ha,
+                   c->groups[i].start);
     *bufs = raft_malloc(sizeof(struct raft_buffer));
     (*bufs)[0].len = b.len;
     (*bufs)[0].base = raft_malloc(b.len ? b.len : 1);
@@ -141,8 +146,8 @@ static void on_applied(struct raft_apply *req, int status, void *result) {
 
 static void propose(ctl_t *c, const char *group, int64_t epoch, const replica_t *r) {
     char line[512];
-    int n = snprintf(line, sizeof(line), "ELECT %s %" PRId64 " %s %s", group, epoch, r->addr,
-                     r->ha);
+    int n = snprintf(line, sizeof(line), "ELECT %s %" PRId64 " %s %s %" PRId64, group, epoch,
+                     r->addr, r->ha, r->offset);
     struct raft_buffer buf;
     buf.len = (size_t)n;
     buf.base = raft_malloc(buf.len);
@@ -251,6 +256,7 @@ static void h_heartbeat(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     rm_enc_ext_i64(&e, "epoch", g ? g->epoch : 0);
     rm_enc_ext(&e, "masterAddr", g ? g->master : "");
     rm_enc_ext(&e, "masterHaAddr", g ? g->master_ha : "");
+    rm_enc_ext_i64(&e, "epochStartOffset", g ? g->start : 0);
     rm_enc_ext(&e, "isLeader", raft_state(&c->raft) == RAFT_LEADER ? "true" : "false");
     rm_enc_end(&e);
 }

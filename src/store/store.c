@@ -145,6 +145,7 @@ struct store_s {
     pthread_cond_t ds_cv;
     _Atomic int ds_idle;
     int ds_stop;
+    int ds_hold, ds_parked;     /* store_truncate parks the dispatch thread (ds_mu) */
     _Atomic int64_t reput;
     pthread_t ds_thread;
     void (*_Atomic arrival_fn)(void *, const store_arrival_t *);
@@ -630,6 +631,14 @@ static void *dispatch_main(void *arg) {
             continue;
         }
         pthread_mutex_lock(&s->ds_mu);
+        if (s->ds_hold) { /* store_truncate moves reput under us */
+            s->ds_parked = 1;
+            pthread_cond_broadcast(&s->ds_cv);
+            while (s->ds_hold) pthread_cond_wait(&s->ds_cv, &s->ds_mu);
+            s->ds_parked = 0;
+            pthread_mutex_unlock(&s->ds_mu);
+            continue;
+        }
         if (s->ds_stop) {
             pthread_mutex_unlock(&s->ds_mu);
             if (atomic_load(&s->reput) >= atomic_load(&s->cl_max)) break;
@@ -1553,8 +1562,44 @@ void store_set_slave(store_t *s, int on) {
 }
 
 int store_truncate(store_t *s, int64_t phys) {
-    (void)s, (void)phys;
-    return -1; /* TODO(issue 9): failover */
+    pthread_mutex_lock(&s->put_lock);
+    int64_t max = atomic_load(&s->cl_max);
+    if (phys >= max) {
+        drop_partial_locked(s);
+        pthread_mutex_unlock(&s->put_lock);
+        return 0;
+    }
+    if (phys < 0 || (s->cl.n > 0 && phys < mfq_min_offset(&s->cl))) {
+        pthread_mutex_unlock(&s->put_lock);
+        return -1;
+    }
+    /* cl_max is frozen by the put lock: dispatch reaches it and parks */
+    pthread_mutex_lock(&s->ds_mu);
+    int threads = s->threads_started && !s->ds_stop;
+    s->ds_hold = 1;
+    pthread_cond_broadcast(&s->ds_cv);
+    while (threads && !s->ds_parked) pthread_cond_wait(&s->ds_cv, &s->ds_mu);
+    pthread_mutex_unlock(&s->ds_mu);
+
+    log_warn("truncating the commit log from %lld to %lld (unreplicated tail)", (long long)max,
+             (long long)phys);
+    mfq_truncate(&s->cl, phys);
+    atomic_store(&s->cl_wrote, phys);
+    atomic_store(&s->cl_max, phys);
+    if (atomic_load(&s->cl_flushed) > phys) atomic_store(&s->cl_flushed, phys);
+    if (atomic_load(&s->reput) > phys) atomic_store(&s->reput, phys);
+    pthread_rwlock_wrlock(&s->qt_lock);
+    for (size_t i = 0; i < s->qt_cap; i++)
+        if (s->qt[i]) cq_truncate_phys(s->qt[i], phys);
+    pthread_rwlock_unlock(&s->qt_lock);
+    if (s->index) index_truncate_phys(s->index, phys);
+
+    pthread_mutex_lock(&s->ds_mu);
+    s->ds_hold = 0;
+    pthread_cond_broadcast(&s->ds_cv);
+    pthread_mutex_unlock(&s->ds_mu);
+    pthread_mutex_unlock(&s->put_lock);
+    return 0;
 }
 
 int64_t store_max_offset(store_t *s, const char *topic, int32_t qid) {

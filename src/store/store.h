@@ -347,7 +347,12 @@ int64_t store_raw_end(store_t *s);
 void store_set_slave(store_t *s, int on);
 /* Cuts bytes beyond the last whole record (before following a new master). */
 void store_drop_partial(store_t *s);
-/* TODO(issue 9): cut the commit log (and consume queues) back to phys. */
+/*
+ * Cuts the commit log back to phys (a record boundary: a replica dropping an
+ * unreplicated tail before following a new master), with the consume queues
+ * and index entries beyond it. Pulls in flight keep their pinned bytes.
+ * 0, or -1 when phys is below the commit log's start.
+ */
 int store_truncate(store_t *s, int64_t phys);
 
 /* `petrel bench store` (store_bench.c). */

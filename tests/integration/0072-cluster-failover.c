@@ -6,7 +6,8 @@
  * brokerId 0, and the producer, following the NameServer's route, resumes on
  * it. History check: every acknowledged message is consumed from the new
  * master at least once, nothing consumed was never sent, and a consumer
- * offset committed before the kill has not moved backwards.
+ * offset committed before the kill has not moved backwards. The old master then
+ * returns and is fenced: it becomes the new master's slave and catches up.
  * All processes on 127.0.0.1 (no network namespaces).
  */
 #include <setjmp.h>
@@ -112,14 +113,33 @@ static int query_offset(int port) {
     return v;
 }
 
-static int sync_send_code(void) {
+static int sync_send_code_to(int port) {
     bc_t c;
-    if (bc_connect(&c, mport) != 0) return -1;
+    if (bc_connect(&c, port) != 0) return -1;
     rm_cmd_t r;
     int code = -1;
     if (bc_send_msg(&c, TOPIC, 0, "", "sync", 4, &r) == 0) code = r.code;
     bc_close(&c);
     return code;
+}
+
+static int64_t total_max(int port) {
+    bc_t c;
+    if (bc_connect(&c, port) != 0) return -1;
+    int64_t t = 0;
+    for (int q = 0; q < 4; q++) {
+        char qs[8];
+        snprintf(qs, sizeof(qs), "%d", q);
+        const char *ext[] = {"topic", TOPIC, "queueId", qs, NULL};
+        rm_cmd_t r;
+        if (bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS) {
+            t = -1;
+            break;
+        }
+        t += bc_ext_i64(&r, "offset");
+    }
+    bc_close(&c);
+    return t;
 }
 
 static void test_failover(void **state) {
@@ -170,7 +190,7 @@ static void test_failover(void **state) {
     bc_close(&c);
     /* the slave follows: its config and offsets synced, SYNC_MASTER acks */
     assert_true(TU_WAIT_FOR(query_offset(sport) == 5, 20000));
-    assert_true(TU_WAIT_FOR(sync_send_code() == SUCCESS, 20000));
+    assert_true(TU_WAIT_FOR(sync_send_code_to(mport) == SUCCESS, 20000));
 
     static char acked[MAXMSG];
     memset(acked, 0, sizeof(acked));
@@ -246,14 +266,25 @@ static void test_failover(void **state) {
         }
     }
     bc_close(&c);
-    int lost = 0;
+    int st, lost = 0;
     for (int i = 0; i < next; i++)
         if (acked[i] && !seen[i]) lost++;
     assert_int_equal(lost, 0);
     /* the committed consumer offset did not move backwards */
     assert_true(query_offset(sport) >= 5);
 
-    int st = bc_stop(slave, SIGTERM, 20000);
+    /* the old master returns: fenced by epoch 2, it becomes the new master's slave, cuts
+     * whatever it held beyond epoch 2's start, catches up, and SYNC_MASTER acks again */
+    master = spawn_broker("master", mport, 0);
+    assert_true(master > 0);
+    assert_true(TU_WAIT_FOR(sync_send_code_to(sport) == SUCCESS, 20000));
+    assert_int_equal(sync_send_code_to(mport), SERVICE_NOT_AVAILABLE);
+    assert_true(TU_WAIT_FOR(total_max(mport) == total_max(sport), 20000));
+    assert_int_equal(route_master(), sport);
+    st = bc_stop(master, SIGTERM, 20000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    st = bc_stop(slave, SIGTERM, 20000);
     assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     bc_stop(ns, SIGTERM, 10000);
     for (int i = 0; i < 3; i++) {
