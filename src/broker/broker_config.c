@@ -34,6 +34,7 @@ const cfg_def_t broker_cfg_defs[] = {
     {"haListenPort", CFG_INT, F(haListenPort), "0", 0, 65535, NULL, 0, "HA port (default listenPort+1; advertised only)"},
     {"haMasterAddress", CFG_STR, F(haMasterAddress), "", NB, NULL, 0, "slave: master's HA ip:port (default: from the NameServer)"},
     {"controllerAddr", CFG_STR, F(controllerAddr), "", NB, NULL, 0, "failover controllers ip:port;ip:port (petrel controller)"},
+    {"controllerLeaseMillis", CFG_INT, F(controllerLeaseMillis), "5000", 500, 600000, NULL, 0, "master without a controller confirmation this long stops writing (< the controllers' brokerTimeout)"},
     {"namesrvAddr", CFG_STR, F(namesrvAddr), "", NB, NULL, 0, "NameServers host:port;host:port (default $NAMESRV_ADDR)"},
     {"storePathRootDir", CFG_STR, F(storePathRootDir), "", NB, NULL, 0, "store root (default $HOME/store)"},
     {"storePathCommitLog", CFG_STR, F(storePathCommitLog), "", NB, NULL, 0, "commit log dir (default <root>/commitlog)"},

@@ -45,6 +45,10 @@ struct ha_glue_s {
     int64_t orig_id;         /* configured brokerId (reported; 0 = first master) */
     int64_t epoch;           /* loop thread; persisted in config/controllerEpoch */
     int applied;             /* a controller answer was applied since start */
+    uv_timer_t t_lease;
+    _Atomic int64_t confirmed_ms; /* last controller answer naming this broker master */
+    int fenced_by_lease;
+    _Atomic int64_t ctl_epoch_seen;
     int64_t ctl_epoch;       /* best reply seen (mu) */
     int64_t ctl_start;
     char ctl_master[128], ctl_master_ha[128];
@@ -261,6 +265,8 @@ static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char 
             log_warn("controller: promoted to master of %s at epoch %lld", b->conf.brokerName,
                      (long long)epoch);
             store_set_slave(b->store, 0);
+            g->fenced_by_lease = 0;
+            atomic_store(&g->confirmed_ms, mono_ms());
             ha_set_master(b->ha, "");
             b->conf.brokerRole = 1; /* SYNC_MASTER: acks need a slave again */
             b->conf.brokerId = 0;
@@ -271,6 +277,7 @@ static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char 
         } else {
             log_info("controller: master of %s at epoch %lld", b->conf.brokerName, (long long)epoch);
             store_set_slave(b->store, 0); /* writes were fenced until now */
+            g->fenced_by_lease = 0;
             register_all(b);
         }
         return;
@@ -302,6 +309,29 @@ static void ctl_apply(broker_t *b, int64_t epoch, const char *maddr, const char 
     register_all(b);
 }
 
+/*
+ * Lease: a master whose controllers have not named it master for
+ * controllerLeaseMillis (paused, partitioned) stops writing until they do, so
+ * a replacement elected meanwhile never races it. The controllers wait
+ * brokerTimeout (longer) before electing.
+ */
+static void on_lease_timer(uv_timer_t *t) {
+    broker_t *b = t->data;
+    ha_glue_t *g = b->ha_glue;
+    if (is_slave(b) || !g->applied || b->stopping) return;
+    int ok = mono_ms() - atomic_load(&g->confirmed_ms) < b->conf.controllerLeaseMillis;
+    if (!ok && !g->fenced_by_lease) {
+        log_warn("controller: no confirmation for %d ms, writes suspended",
+                 b->conf.controllerLeaseMillis);
+        store_set_slave(b->store, 1);
+        g->fenced_by_lease = 1;
+    } else if (ok && g->fenced_by_lease) {
+        log_info("controller: confirmed again, writes resumed");
+        store_set_slave(b->store, 0);
+        g->fenced_by_lease = 0;
+    }
+}
+
 /* With controllers, a broker registers with the NameServers only once they told it its role. */
 int ha_glue_may_register(const broker_t *b) {
     const ha_glue_t *g = b->ha_glue;
@@ -316,6 +346,11 @@ static void on_ctl_reply(int status, rm_cmd_t *resp, void *arg) {
     int64_t e = 0;
     rm_ext_i64(resp, "epoch", &e);
     const char *m = rm_ext_get(resp, "masterAddr"), *h = rm_ext_get(resp, "masterHaAddr");
+    char me[128];
+    snprintf(me, sizeof(me), "%s:%d", b->conf.brokerIP1, b->port);
+    if (m && strcmp(m, me) == 0 && e >= atomic_load(&g->ctl_epoch_seen))
+        atomic_store(&g->confirmed_ms, mono_ms());
+    if (e > atomic_load(&g->ctl_epoch_seen)) atomic_store(&g->ctl_epoch_seen, e);
     pthread_mutex_lock(&g->mu);
     if (e > g->ctl_epoch && m && *m) {
         g->ctl_epoch = e;
@@ -392,7 +427,8 @@ int ha_glue_start(broker_t *b, char *err, size_t errlen) {
         uv_timer_start(&g->t_find, on_find_timer, 1000, 1000);
     }
     uv_timer_init(&b->loop, &g->t_ctl);
-    g->t_ctl.data = b;
+    uv_timer_init(&b->loop, &g->t_lease);
+    g->t_ctl.data = g->t_lease.data = b;
     g->orig_id = c->brokerId;
     if (c->controllerAddr && *c->controllerAddr) {
         char *copy = xstrdup(c->controllerAddr), *save = NULL;
@@ -411,6 +447,7 @@ int ha_glue_start(broker_t *b, char *err, size_t errlen) {
         /* a master writes only once the controllers confirm it (fencing a returning one) */
         if (!is_slave(b)) store_set_slave(b->store, 1);
         uv_timer_start(&g->t_ctl, on_ctl_timer, 0, 1000);
+        uv_timer_start(&g->t_lease, on_lease_timer, 100, 100);
     }
     return 0;
 }
@@ -428,6 +465,8 @@ void ha_glue_loop_close(broker_t *b) {
     uv_timer_stop(&g->t_find);
     uv_timer_stop(&g->t_ctl);
     uv_close((uv_handle_t *)&g->t_ctl, on_closed);
+    uv_timer_stop(&g->t_lease);
+    uv_close((uv_handle_t *)&g->t_lease, on_closed);
     uv_close((uv_handle_t *)&g->t_sync, on_closed);
     uv_close((uv_handle_t *)&g->t_find, on_closed);
     uv_close((uv_handle_t *)&g->a_sync, on_closed);

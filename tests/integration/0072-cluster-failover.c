@@ -59,9 +59,10 @@ static pid_t spawn_broker(const char *name, int port, int slave) {
     snprintf(d, sizeof(d), "%s/%s", dir, name);
     snprintf(log, sizeof(log), "%s/%s.log", dir, name);
     const char *m[] = {nsarg, ctlarg, "--brokerName=broker-f", "--brokerRole=SYNC_MASTER",
-                       "--syncFlushTimeout=2000", NULL};
+                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
     const char *s[] = {nsarg, ctlarg, "--brokerName=broker-f", "--brokerRole=SLAVE",
-                       "--brokerId=1", "--syncFlushTimeout=2000", NULL};
+                       "--brokerId=1", "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500",
+                       NULL};
     return bc_spawn_broker(d, port, slave ? s : m, log);
 }
 
@@ -220,7 +221,9 @@ static void test_failover(void **state) {
         }
         if (killed && !t_resume) t_resume = tu_now_ms();
         if (!killed) assert_int_equal(r.code, SUCCESS); /* a slave is there: replicated */
-        acked[next++] = 1;
+        /* acknowledged = SEND_OK; SLAVE_NOT_AVAILABLE (stored on a master without a slave,
+         * after the failover) only has to be consistent: sent, never invented */
+        acked[next++] = r.code == SUCCESS;
         nacked++;
         if (killed) after++;
         if (!killed && nacked == 300) {
@@ -232,7 +235,7 @@ static void test_failover(void **state) {
     }
     if (connected) bc_close(&c);
     assert_int_equal(after, 200);
-    printf("failover: first acknowledged send on the new master %lld ms after SIGKILL\n",
+    printf("failover: first send stored on the new master %lld ms after SIGKILL\n",
            (long long)(t_resume - t_kill));
     /* the controllers moved the master; the NameServer routes to it */
     snprintf(want, sizeof(want), "127.0.0.1:%d", sport);
