@@ -4,6 +4,7 @@
  * topic created on both merges the queues of both groups. broker-b is then
  * SIGKILLed: both NameServers drop its queues when its connections close
  * (no clean UNREGISTER_BROKER), while sends to broker-a keep succeeding.
+ * `petrel admin clusterList` against either NameServer lists both groups.
  * All processes on 127.0.0.1 (no network namespaces).
  */
 #include <setjmp.h>
@@ -57,6 +58,20 @@ static int route_has(int ns_port, const char *topic, int want_b) {
     return a && b == want_b;
 }
 
+/* `petrel admin clusterList` lists both groups. */
+static int cluster_list_has_both(int ns_port) {
+    char cmd[1200], line[512];
+    snprintf(cmd, sizeof(cmd), "'%s' admin clusterList -n 127.0.0.1:%d 2>&1", tu_bin(), ns_port);
+    FILE *f = popen(cmd, "r");
+    if (!f) return 0;
+    int a = 0, b = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strstr(line, "broker-a")) a = 1;
+        if (strstr(line, "broker-b")) b = 1;
+    }
+    return pclose(f) == 0 && a && b;
+}
+
 static void create_topic(int port, const char *topic) {
     bc_t c;
     assert_int_equal(bc_connect(&c, port), 0);
@@ -104,6 +119,8 @@ static void test_groups(void **state) {
     snprintf(wb, sizeof(wb), "127.0.0.1:%d", pb);
     assert_non_null(strstr(body, wa));
     assert_non_null(strstr(body, wb));
+    assert_true(cluster_list_has_both(ns1));
+    assert_true(cluster_list_has_both(ns2));
 
     bc_t c;
     assert_int_equal(bc_connect(&c, pa), 0);
