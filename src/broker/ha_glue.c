@@ -379,7 +379,8 @@ static void on_ctl_timer(uv_timer_t *t) {
     snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
     snprintf(ha, sizeof(ha), "%s:%d", b->conf.brokerIP2, b->conf.haListenPort);
     snprintf(id, sizeof(id), "%lld", (long long)g->orig_id);
-    snprintf(off, sizeof(off), "%lld", (long long)store_commitlog_max_offset(b->store));
+    /* whole records only: the epoch's start offset must be a record boundary */
+    snprintf(off, sizeof(off), "%lld", (long long)store_whole_end(b->store));
     snprintf(ep, sizeof(ep), "%lld", (long long)g->epoch);
     const char *ext[] = {"clusterName", b->conf.brokerClusterName, "brokerName", b->conf.brokerName,
                          "brokerAddr", addr, "haServerAddr", ha, "brokerId", id,
