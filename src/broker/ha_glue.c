@@ -99,6 +99,23 @@ static void apply_topics(broker_t *b, cJSON *j) {
         }
         free(tc.attrs);
     }
+    /* topics the master no longer has (deleted there): RocketMQ replaces the whole table */
+    cJSON *tab = cJSON_GetObjectItemCaseSensitive(j, "topicConfigTable");
+    size_t i, ngone = 0;
+    char **gone = NULL;
+    if (cJSON_IsObject(tab)) {
+        SMAP_FOREACH(&b->topics, e, i) {
+            if (cJSON_GetObjectItemCaseSensitive(tab, e->key)) continue;
+            gone = xrealloc(gone, (ngone + 1) * sizeof(char *));
+            gone[ngone++] = xstrdup(e->key);
+        }
+    }
+    for (size_t k = 0; k < ngone; k++) {
+        log_info("slave sync: topic %s deleted on the master", gone[k]);
+        topics_delete(b, gone[k]);
+        free(gone[k]);
+    }
+    free(gone);
     dv_keep(&g->topics_seen, dv);
     if (n) {
         log_info("slave sync: %d topic(s) updated from the master", n);

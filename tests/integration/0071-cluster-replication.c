@@ -2,7 +2,7 @@
  * Master/slave replication (issue 9): a slave (brokerId 1, brokerRole SLAVE)
  * learns its master's HA address from the NameServer, catches up from empty
  * and from behind, ends with a commit log byte-identical to the master's,
- * syncs topics and consumer offsets, refuses sends (SERVICE_NOT_AVAILABLE)
+ * syncs topics (a deletion too) and consumer offsets, refuses sends (SERVICE_NOT_AVAILABLE)
  * and serves pulls while the master is down. SYNC_MASTER answers
  * SLAVE_NOT_AVAILABLE (11) without a slave and SUCCESS with one.
  * Multi-host flavour without namespaces: the master advertises 127.0.0.2 and
@@ -180,11 +180,28 @@ static void create_topic(int port) {
                         "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
     assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, ct, NULL, 0, &r, 5000), 0);
     assert_int_equal(r.code, SUCCESS);
+    const char *cg[] = {"topic", "TopicGone", "readQueueNums", "1", "writeQueueNums", "1",
+                        "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
+    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, cg, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
     const char *uo[] = {"consumerGroup", "GReplica", "topic", TOPIC, "queueId", "2",
                         "commitOffset", "7", NULL};
     assert_int_equal(bc_call(&c, UPDATE_CONSUMER_OFFSET, uo, NULL, 0, &r, 5000), 0);
     assert_int_equal(r.code, SUCCESS);
     bc_close(&c);
+}
+
+static int slave_has_topic(int port, const char *topic) {
+    bc_t c;
+    if (bc_connect(&c, port) != 0) return -1;
+    rm_cmd_t r;
+    char want[300];
+    snprintf(want, sizeof(want), "\"%s\"", topic);
+    int has = -1;
+    if (bc_call(&c, GET_ALL_TOPIC_CONFIG, NULL, NULL, 0, &r, 5000) == 0 && r.code == SUCCESS)
+        has = strstr(bc_body(&r), want) != NULL;
+    bc_close(&c);
+    return has;
 }
 
 static int slave_has_config(int port) {
@@ -244,6 +261,15 @@ static void test_catch_up(void **state) {
     /* topics and consumer offsets synced from the master */
     assert_true(TU_WAIT_FOR(slave_has_config(c.sport), 15000));
     assert_true(TU_WAIT_FOR(route_has_slave(&c), 15000));
+    /* a topic deleted on the master goes on the slave at the next sync (every 10 s) */
+    assert_true(TU_WAIT_FOR(slave_has_topic(c.sport, "TopicGone") == 1, 15000));
+    bc_t m;
+    assert_int_equal(bc_connect(&m, c.mport), 0);
+    const char *dt[] = {"topic", "TopicGone", NULL};
+    assert_int_equal(bc_call(&m, DELETE_TOPIC_IN_BROKER, dt, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    bc_close(&m);
+    assert_true(TU_WAIT_FOR(slave_has_topic(c.sport, "TopicGone") == 0, 25000));
     /* the master dies: the slave serves every message */
     assert_true(bc_stop(c.master, SIGKILL, 10000) >= 0);
     c.master = 0;
