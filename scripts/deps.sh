@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(pkg-config libuv1-dev libcjson-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev
+PKGS=(pkg-config libuv1-dev libcjson-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev libraft-dev
       clang libclang-rt-14-dev)
 # Node.js for the interoperability tests with ali-ons (npm). Debian's nodejs
 # (18) is enough; a newer one already installed is kept.
