@@ -288,14 +288,15 @@ int main(void) {
              src ? src : ".");
     if (system("node --version > /dev/null 2>&1") != 0 || access(harness, R_OK) != 0 ||
         access(mod, R_OK) != 0) {
-        fprintf(stderr, "skipped: node, tests/compat/harness.js or ali-ons not installed\n");
-        return 0;
+        fprintf(stderr, "FAILED: node, tests/compat/harness.js or ali-ons not installed "
+                        "(run scripts/deps.sh)\n");
+        return 1;
     }
     if (start_cluster() != 0) {
-        fprintf(stderr, "skipped: could not start petrel namesrv + broker (logs in %s)\n", dir);
+        fprintf(stderr, "FAILED: could not start petrel namesrv + broker (logs in %s)\n", dir);
         if (br_pid > 0) tu_stop(br_pid, 9, 5000);
         if (ns_pid > 0) tu_stop(ns_pid, 9, 5000);
-        return 0;
+        return 1;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_petrel_to_alions),
