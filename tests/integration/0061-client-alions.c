@@ -4,7 +4,7 @@
  * by a libpetrel push consumer, with tags, keys, user properties and binary
  * bodies (all 256 byte values; one above the 4 KiB compression threshold)
  * intact. The ali-ons side reuses tests/compat/harness.js against the running
- * NameServer (PETREL_NAMESRV). Skips (passing) when node or ali-ons is missing.
+ * NameServer (PETREL_NAMESRV). Fails when node or ali-ons is missing (scripts/deps.sh installs them).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
