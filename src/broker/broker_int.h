@@ -218,6 +218,7 @@ struct broker_s {
     struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
     int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
 
+    struct bmetrics_s *metrics; /* bmetrics.c; NULL when metricsPort is -1 */
     int startup_status;       /* for broker_start: 0 ok, -1 failed */
     char startup_err[512];
     uv_sem_t started;
@@ -366,6 +367,18 @@ void txn_check_tick(broker_t *b);
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);
 void stats_tick(broker_t *b);
+
+/* ---- bmetrics.c: Prometheus metrics (loop thread unless noted) ---- */
+void bm_start(broker_t *b);          /* end of setup */
+void bm_close_handles(broker_t *b);  /* stop, on the loop */
+void bm_stop_http(broker_t *b);      /* broker_stop, before the loop stops */
+void bm_free(broker_t *b);
+int bm_port(const broker_t *b);
+void bm_on_put(broker_t *b, const char *topic, uint32_t body_len);
+void bm_on_put_batch(broker_t *b, const char *topic, const struct store_msg_s *ms, size_t n);
+void bm_on_pull(broker_t *b, const char *topic, const char *group, int32_t qid, uint32_t nmsgs,
+                uint32_t bytes, int64_t next_offset);
+void bm_on_dlq(broker_t *b, const char *topic, const char *group);
 
 /* ---- bstore.c: the broker's view of the store ---- */
 int bs_open(broker_t *b, char *err, size_t errlen);
