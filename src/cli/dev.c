@@ -117,8 +117,9 @@ int dev_main(int argc, char **argv) {
     snprintf(a_bport, sizeof(a_bport), "--listenPort=%d", broker_port);
 
     char *ns_argv[] = {"petrel", "namesrv", a_ns_port, a_home, NULL};
-    char *br_argv[80] = {"petrel", "broker", a_ns, a_bport, a_store, "--brokerIP1=127.0.0.1", NULL};
-    int nb = 6;
+    char *br_argv[80] = {"petrel", "broker", a_ns, a_bport, a_store, "--brokerIP1=127.0.0.1",
+                         "--brokerName=broker-a", NULL};
+    int nb = 7; /* later --key=value options override these */
     for (int i = 0; i < n_extra; i++) br_argv[nb++] = extra[i];
     br_argv[nb] = NULL;
 

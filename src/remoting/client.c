@@ -542,7 +542,7 @@ rm_client_t *rm_client_create(const rm_client_opts_t *opts) {
     if (opts) c->opts = *opts;
     if (c->opts.connect_timeout_ms <= 0) c->opts.connect_timeout_ms = 3000;
     if (c->opts.max_frame == 0) c->opts.max_frame = RM_DEFAULT_MAX_FRAME;
-    if (!opts) c->opts.language = LANG_OTHER;
+    if (c->opts.language == 0) c->opts.language = LANG_OTHER; /* the header's default */
     if (c->opts.version == 0) c->opts.version = RM_VERSION_PETREL;
     if (uv_loop_init(&c->loop) < 0) {
         free(c);

@@ -232,6 +232,48 @@ size_t rm__i64toa(int64_t v, char *dst) {
     return o;
 }
 
+/* JSON string writer (as buf_json_str, with one table lookup per byte). */
+static const uint8_t k_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/* Writes s as a JSON string literal at o (room for n*6+2 bytes); returns the end. */
+static char *json_put(char *o, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    *o++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = (uint8_t)s[i++];
+        if (!k_esc[c]) {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
+static void json_str(buf_t *b, const char *s, size_t n) {
+    char *d = (char *)buf_reserve(b, n * 6 + 2);
+    b->len += (size_t)(json_put(d, s, n) - d);
+}
+
 static inline void put_lit(buf_t *b, const char *s, size_t n) {
     memcpy(buf_reserve(b, n), s, n);
     b->len += n;
@@ -284,7 +326,7 @@ void rm_enc_begin_ex(rm_enc_t *e, buf_t *out, int ser, int32_t code, int32_t opa
     put_int(out, opaque);
     if (remark) {
         PUT_LIT(out, ",\"remark\":");
-        buf_json_str(out, remark, strlen(remark));
+        json_str(out, remark, strlen(remark));
     }
     PUT_LIT(out, ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
     put_int(out, version);
@@ -309,10 +351,12 @@ void rm_enc_extn(rm_enc_t *e, const char *key, const char *val, size_t vlen) {
         memcpy(p + 6 + kl, val, vlen);
         b->len += 6 + kl + vlen;
     } else {
-        if (e->n_ext) put_lit(b, ",", 1);
-        buf_json_str(b, key, kl);
-        put_lit(b, ":", 1);
-        buf_json_str(b, val, vlen);
+        char *d = (char *)buf_reserve(b, (kl + vlen) * 6 + 6), *o = d;
+        if (e->n_ext) *o++ = ',';
+        o = json_put(o, key, kl);
+        *o++ = ':';
+        o = json_put(o, val, vlen);
+        b->len += (size_t)(o - d);
     }
     e->n_ext++;
 }

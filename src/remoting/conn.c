@@ -216,9 +216,13 @@ static void process_input(rm_conn_t *conn) {
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     rm_conn_t *conn = s->data;
     if (nread < 0) {
-        if (nread != UV_EOF)
-            log_debug("%s: read from %s failed: %s", conn->srv->name, conn->peer,
-                      uv_strerror((int)nread));
+        if (nread == UV_EOF) {
+            /* the peer is done sending: replies already queued still go out */
+            rm__conn_close_graceful(conn);
+            return;
+        }
+        log_debug("%s: read from %s failed: %s", conn->srv->name, conn->peer,
+                  uv_strerror((int)nread));
         rm__conn_close_now(conn);
         return;
     }

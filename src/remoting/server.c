@@ -58,10 +58,9 @@ static void on_pend_timer(uv_timer_t *t) {
     rm_pending_t *p = srv->pend.next;
     while (p != &srv->pend) {
         rm_pending_t *next = p->next;
-        if (p->closed || p->deadline <= now) {
-            int st = p->closed ? RM_ECLOSED : RM_ETIMEOUT;
+        if (p->deadline <= now) {
             pend_unlink(srv, p);
-            p->cb(st, NULL, p->arg);
+            p->cb(RM_ETIMEOUT, NULL, p->arg);
             free(p);
         }
         p = next;
@@ -103,34 +102,56 @@ static void pend_fail_conn(rm_server_t *srv, rm_conn_t *conn) {
 static void on_response(rm_conn_t *conn, rm_cmd_t *resp) {
     rm_server_t *srv = conn->srv;
     for (rm_pending_t *p = srv->pend.next; p != &srv->pend; p = p->next) {
-        if (p->conn == conn && p->opaque == resp->opaque && !p->closed) {
+        if (p->conn == conn && p->opaque == resp->opaque) {
             pend_unlink(srv, p);
             p->cb(0, resp, p->arg);
             free(p);
             return;
         }
     }
-    log_debug("%s: dropping response with unknown opaque %d (code %d) from %s", srv->name,
+    log_info("%s: dropping response with unknown opaque %d (code %d) from %s", srv->name,
               (int)resp->opaque, (int)resp->code, conn->peer);
+}
+
+typedef struct late_fail_s {
+    uv_timer_t t;
+    rm_response_cb cb;
+    void *arg;
+} late_fail_t;
+
+static void late_fail_closed(uv_handle_t *h) { free(h->data); }
+
+static void late_fail_fire(uv_timer_t *t) {
+    late_fail_t *f = t->data;
+    f->cb(RM_ECLOSED, NULL, f->arg);
+    uv_close((uv_handle_t *)t, late_fail_closed);
 }
 
 void rm_conn_request_begin(rm_conn_t *conn, rm_enc_t *e, int32_t code, int oneway,
                            rm_response_cb cb, void *arg, int timeout_ms) {
+    if (conn->flags & (CONN_CLOSING | CONN_CLOSED)) {
+        /* nothing is sent; cb still runs once, later, on the loop thread (the
+         * server may already be gone, so no server state is used) */
+        rm__enc_discard(e);
+        if (cb) {
+            late_fail_t *f = xmalloc(sizeof(*f));
+            f->cb = cb;
+            f->arg = arg;
+            uv_timer_init(conn->tcp.loop, &f->t);
+            f->t.data = f;
+            uv_timer_start(&f->t, late_fail_fire, 0, 0);
+        }
+        return;
+    }
     rm_server_t *srv = conn->srv;
     int32_t opaque = srv->next_opaque++;
-    int closed = (conn->flags & (CONN_CLOSING | CONN_CLOSED)) != 0;
-    if (closed) {
-        rm__enc_discard(e);
-    } else {
-        wreq_t *w = rm__conn_staging(conn);
-        rm_enc_begin(e, &w->data, conn->ser, code, opaque, oneway ? RM_FLAG_ONEWAY : 0, NULL);
-        e->conn = conn;
-    }
+    wreq_t *w = rm__conn_staging(conn);
+    rm_enc_begin(e, &w->data, conn->ser, code, opaque, oneway ? RM_FLAG_ONEWAY : 0, NULL);
+    e->conn = conn;
     if (cb) {
         rm_pending_t *p = xcalloc(1, sizeof(*p));
         p->conn = conn;
         p->opaque = opaque;
-        p->closed = closed;
         p->deadline = uv_now(srv->loop) + (uint64_t)(timeout_ms > 0 ? timeout_ms : DEFAULT_REQ_TIMEOUT_MS);
         p->cb = cb;
         p->arg = arg;
@@ -268,6 +289,7 @@ void rm__server_conn_closed(rm_conn_t *conn) {
     else srv->conns = conn->next;
     if (conn->next) conn->next->prev = conn->prev;
     conn->prev = conn->next = NULL;
+    conn->srv = NULL; /* closed connections never touch the server again */
     srv->nconns--;
     srv->open_handles--;
     if (srv->closing && srv->open_handles == 0) {
@@ -276,7 +298,6 @@ void rm__server_conn_closed(rm_conn_t *conn) {
         if (srv->done) srv->done(srv, srv->done_arg);
         free(srv->big);
         free(srv);
-        conn->srv = NULL;
     }
 }
 
@@ -365,7 +386,7 @@ int rm_server_listen(rm_server_t *srv, const char *host, int port) {
     if (rc < 0) {
         srv->open_handles++;
         uv_close((uv_handle_t *)&l->tcp, handle_closed);
-        log_error("%s: cannot listen on %s:%d: %s", srv->name, host, port, uv_strerror(rc));
+        log_debug("%s: cannot listen on %s:%d: %s", srv->name, host, port, uv_strerror(rc));
         return rc;
     }
     struct sockaddr_storage bound;

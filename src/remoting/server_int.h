@@ -43,7 +43,7 @@ typedef struct wreq_s {
 
 struct rm_conn_s {
     uv_tcp_t tcp;              /* the socket; tcp.data = this */
-    rm_server_t *srv;          /* owner */
+    rm_server_t *srv;          /* owner; NULL once closed (the server may be gone) */
     uint64_t id;               /* process-unique id */
     int refs;                  /* 1 while open + rm_conn_retain + internal holds */
     unsigned flags;            /* CONN_* */
@@ -79,7 +79,6 @@ typedef struct rm_pending_s {
     struct rm_pending_s *prev, *next;
     rm_conn_t *conn;           /* not retained: failed when the connection closes */
     int32_t opaque;
-    int closed;                /* fail with RM_ECLOSED at the next sweep */
     uint64_t deadline;         /* uv_now based */
     rm_response_cb cb;
     void *arg;

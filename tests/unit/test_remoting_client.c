@@ -183,6 +183,43 @@ static void test_async(void **state) {
     rm_client_destroy(cli);
 }
 
+typedef struct {
+    rm_client_t *cli;
+    int id;
+    int failures;
+} worker_t;
+
+static void worker_main(void *arg) {
+    worker_t *w = arg;
+    char v[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(v, sizeof(v), "%d-%d", w->id, i);
+        const char *ext[] = {"v", v, NULL};
+        rm_request_t req = {.code = CODE_ECHO, .ext = ext};
+        rm_response_t *r = NULL;
+        if (rm_client_invoke_sync(w->cli, g_addr, &req, 10000, &r) != 0 ||
+            strcmp(rm_ext_get(&r->cmd, "v") ? rm_ext_get(&r->cmd, "v") : "", v) != 0)
+            w->failures++;
+        rm_response_free(r);
+    }
+}
+
+/* Several threads share one client: every caller gets its own answer. */
+static void test_sync_many_threads(void **state) {
+    rm_client_t *cli = rm_client_create(NULL);
+    uv_thread_t th[4];
+    worker_t w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker_t){cli, i, 0};
+        uv_thread_create(&th[i], worker_main, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        uv_thread_join(&th[i]);
+        assert_int_equal(w[i].failures, 0);
+    }
+    rm_client_destroy(cli);
+}
+
 static void test_oneway(void **state) {
     rm_client_t *cli = rm_client_create(NULL);
     int before = atomic_load(&g_count);
@@ -309,6 +346,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_async),
+        cmocka_unit_test(test_sync_many_threads),
         cmocka_unit_test(test_oneway),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_connect_failure),

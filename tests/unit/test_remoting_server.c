@@ -18,6 +18,7 @@
 #define CODE_COUNT 102
 #define CODE_DEFER 103
 #define CODE_CALLBACK 104
+#define CODE_LATE_REQ 105
 #define CODE_BIG 200050
 
 static struct {
@@ -83,6 +84,33 @@ static void defer_fire(uv_timer_t *t) {
     uv_close((uv_handle_t *)t, defer_closed);
 }
 
+/* A server request on a connection that closed meanwhile: cb gets RM_ECLOSED. */
+static void on_server_resp(int status, rm_cmd_t *resp, void *arg);
+
+static void late_req_fire(uv_timer_t *t) {
+    defer_t *d = t->data;
+    if (!rm_conn_is_closed(d->conn)) {
+        uv_timer_start(t, late_req_fire, 10, 0); /* wait for the peer's close */
+        return;
+    }
+    rm_enc_t e;
+    rm_conn_request_begin(d->conn, &e, NOTIFY_CONSUMER_IDS_CHANGED, 0, on_server_resp, NULL, 5000);
+    rm_enc_ext(&e, "consumerGroup", "g1");
+    rm_enc_body_ref(&e, k_ref_body, 4, on_release, NULL);
+    rm_enc_end(&e);
+    rm_conn_release(d->conn);
+    uv_close((uv_handle_t *)t, defer_closed);
+}
+
+static void h_late_req(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    defer_t *d = calloc(1, sizeof(*d));
+    d->conn = conn;
+    rm_conn_retain(conn);
+    uv_timer_init(&S.loop, &d->t);
+    d->t.data = d;
+    uv_timer_start(&d->t, late_req_fire, 10, 0);
+}
+
 static void h_defer(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     defer_t *d = calloc(1, sizeof(*d));
     d->conn = conn;
@@ -131,6 +159,7 @@ static void server_thread(void *arg) {
     rm_server_handle(S.srv, CODE_DEFER, h_defer, NULL);
     rm_server_handle(S.srv, CODE_CALLBACK, h_callback, NULL);
     rm_server_handle(S.srv, CODE_BIG, h_big, NULL);
+    rm_server_handle(S.srv, CODE_LATE_REQ, h_late_req, NULL);
     rm_server_on_close(S.srv, on_conn_close, NULL);
     assert_int_equal(rm_server_listen(S.srv, "127.0.0.1", 0), 0);
     S.port = rm_server_port(S.srv, 0);
@@ -409,6 +438,17 @@ static void test_server_request_timeout_and_close(void **state) {
     assert_true(TU_WAIT_FOR(atomic_load(&S.cb_status) == RM_ECLOSED, 5000));
 }
 
+static void test_server_request_on_closed_conn(void **state) {
+    atomic_store(&S.cb_status, 1);
+    int rel = atomic_load(&S.released);
+    tsock_t *s = ts_connect(S.port);
+    ts_req(&g_b, RM_SER_JSON, CODE_LATE_REQ, 63, RM_FLAG_ONEWAY, NULL, NULL, NULL);
+    ts_send(s, g_b.data, g_b.len);
+    ts_close(s);
+    assert_true(TU_WAIT_FOR(atomic_load(&S.cb_status) == RM_ECLOSED, 5000));
+    assert_true(TU_WAIT_FOR(atomic_load(&S.released) == rel + 1, 5000)); /* ref dropped at once */
+}
+
 static void test_idle_timeout_and_on_close(void **state) {
     int before = atomic_load(&S.closed_conns);
     tsock_t *a = ts_connect(S.port);
@@ -418,6 +458,27 @@ static void test_idle_timeout_and_on_close(void **state) {
     ts_close(s);
     ts_close(a);
     assert_true(TU_WAIT_FOR(atomic_load(&S.closed_conns) == before + 1, 5000));
+}
+
+/* A peer that stops sending (half close) still gets its replies, then EOF. */
+static void test_half_close(void **state) {
+    tsock_t *s = ts_connect(S.port);
+    buf_t all;
+    buf_init(&all);
+    for (int i = 0; i < 20; i++) {
+        ts_req(&g_b, RM_SER_JSON, CODE_ECHO, 80 + i, 0, NULL, NULL, NULL);
+        buf_append(&all, g_b.data, g_b.len);
+    }
+    ts_send(s, all.data, all.len);
+    buf_free(&all);
+    shutdown(s->fd, SHUT_WR);
+    rm_cmd_t c;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(ts_read(s, &c, 5000), 0);
+        assert_int_equal(c.opaque, 80 + i);
+    }
+    assert_int_equal(ts_read(s, &c, 5000), 1);
+    ts_close(s);
 }
 
 static void test_large_frame(void **state) {
@@ -452,7 +513,9 @@ int main(void) {
         cmocka_unit_test(test_deferred_reply),
         cmocka_unit_test(test_server_request),
         cmocka_unit_test(test_server_request_timeout_and_close),
+        cmocka_unit_test(test_server_request_on_closed_conn),
         cmocka_unit_test(test_idle_timeout_and_on_close),
+        cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_large_frame),
     };
     buf_init(&g_b);
