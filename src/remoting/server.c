@@ -163,7 +163,7 @@ void rm_conn_request_begin(rm_conn_t *conn, rm_enc_t *e, int32_t code, int onewa
 
 void rm_conn_reply_begin_info(rm_conn_t *conn, rm_enc_t *e, const rm_reqinfo_t *ri,
                               int32_t code, const char *remark) {
-    if (conn->srv->cur_resp == -1) conn->srv->cur_resp = code;
+    if (conn->srv && conn->srv->cur_resp == -1) conn->srv->cur_resp = code;
     if (ri->oneway || (conn->flags & (CONN_CLOSING | CONN_CLOSED))) {
         rm__enc_discard(e);
         return;

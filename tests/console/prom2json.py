@@ -2,7 +2,7 @@
 # Parses Prometheus text exposition 0.0.4 (a file, or stdin) with the
 # reference parser (Debian's python3-prometheus-client) and prints JSON:
 # {"families": {name: type}, "samples": [{"name", "labels", "value"}]}.
-# Exits 1 on a parse error. Used by tests/integration/0100-metrics-scrape.c.
+# Exits 1 on a parse error. Used by tests/integration/0101-metrics-scrape.c.
 import json
 import sys
 

@@ -1,5 +1,5 @@
 /*
- * 0100-metrics-scrape: a real broker, N sends and M pulls over the wire, then
+ * 0101-metrics-scrape: a real broker, N sends and M pulls over the wire, then
  * /metrics scraped over HTTP and parsed by a real Prometheus text-format
  * parser (npm parse-prometheus-text-format, tests/console/prom2json.js).
  * Checks messages_in grows by exactly N, messages_out by M, and the lag
