@@ -9,6 +9,7 @@
 
 #include "broker/broker.h"
 #include "cli/cli.h"
+#include "console/console.h"
 #include "namesrv/namesrv.h"
 
 #ifndef PETREL_VERSION
@@ -24,6 +25,7 @@ static const struct {
     {"broker", broker_main, "run a broker (default port 10911)"},
     {"dev", dev_main, "run a NameServer and a broker together, data under ./data"},
     {"admin", admin_main, "mqadmin-compatible administration commands"},
+    {"console", console_main, "web console for a RocketMQ-compatible cluster (default port 8080)"},
     {"bench", bench_main, "load generator (produce, consume, end-to-end, store)"},
 };
 

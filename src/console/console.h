@@ -1,0 +1,28 @@
+/*
+ * console: `petrel console`, a web console for any RocketMQ-compatible
+ * cluster. One process: a JSON API and the embedded static pages served by
+ * libmicrohttpd (src/metrics/http), and an rm_client that speaks the
+ * remoting protocol to the NameServer and every broker (so it also works
+ * against a Java cluster). See docs/console.md.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef PETREL_CONSOLE_H
+#define PETREL_CONSOLE_H
+
+#include <stddef.h>
+
+/* Entry point of `petrel console [options]`. Returns the process exit code. */
+int console_main(int argc, char **argv);
+
+/* Embedded assets (console_assets.c, generated from src/console/assets/ at build time). */
+typedef struct console_asset_s {
+    const char *path;         /* "/index.html" */
+    const char *ctype;
+    const unsigned char *data;
+    size_t len;
+} console_asset_t;
+extern const console_asset_t console_assets[];
+extern const size_t console_assets_count;
+
+#endif
