@@ -1183,7 +1183,7 @@ static void api_dlq_resend(console_t *cs, const http_req_t *r, http_resp_t *resp
 static void on_http(const http_req_t *r, http_resp_t *resp, void *arg) {
     console_t *cs = arg;
     const char *u = r->url, *m = r->method;
-    int get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
+    int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
     if (!strncmp(u, "/api/", 5) && post) {
         /* A JSON body is required for writes: plain forms from other sites cannot send one. */
         const char *ct = http_header(r, "Content-Type");
