@@ -47,6 +47,11 @@ fuzz:
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_frame
 	mkdir -p build-fuzz/corpus && build-fuzz/tests/fuzz/fuzz_frame -max_total_time=$${FUZZ_SECONDS:-300} build-fuzz/corpus tests/fuzz/seeds
 
+# The issue-8 performance table, side by side with Redis Streams, NATS JetStream
+# and RabbitMQ (../shared/bench/peers). Long: minutes.
+bench: build
+	PETREL=$(BUILD)/petrel bench/run_all.sh
+
 install: build
 	cmake --install $(BUILD) --prefix $${PREFIX:-/usr/local}
 
