@@ -7,7 +7,6 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +19,6 @@
 
 /* RocketMQ 5's buckets: message size in bytes, RPC latency in ms. */
 static const double k_size_bounds[] = {1024, 4096, 524288, 1048576, 2097152, 4194304};
-static const double k_rpc_bounds[] = {1, 3, 5, 10, 100, 1000, 3000};
-#define RPC_SLOTS 512
 
 typedef struct bm_topic_s {
     int64_t in_msgs, in_bytes;
@@ -36,19 +33,13 @@ typedef struct bm_cg_s {
     int64_t *pull_off;        /* next offset of the latest pull, -1 unknown */
 } bm_cg_t;
 
-typedef struct rpc_slot_s {
-    int used;
-    int32_t req, resp;
-    pm_hist_t h;
-} rpc_slot_t;
-
 typedef struct bmetrics_s {
     pm_bridge_t bridge;
     int bridge_open;
     http_server_t *http;
     smap_t topics;            /* topic -> bm_topic_t */
     smap_t cgs;               /* "topic@group" -> bm_cg_t */
-    rpc_slot_t *rpc;          /* open addressing on (req, resp) */
+    pm_rpc_t *rpc;            /* rocketmq_rpc_latency */
     pm_lat_t put_lat;         /* send handlers, µs */
     int64_t scrapes;
 } bmetrics_t;
@@ -131,53 +122,10 @@ static void on_observe(int32_t req, int32_t resp, uint64_t ns, void *ctx) {
     if (!m || resp < 0) return; /* deferred replies are not timed */
     if (req == SEND_MESSAGE || req == SEND_MESSAGE_V2 || req == SEND_BATCH_MESSAGE)
         pm_lat_observe(&m->put_lat, ns / 1000);
-    uint32_t hsh = ((uint32_t)req * 2654435761u) ^ ((uint32_t)resp * 40503u);
-    for (int i = 0; i < RPC_SLOTS; i++) {
-        rpc_slot_t *s = &m->rpc[(hsh + (uint32_t)i) % RPC_SLOTS];
-        if (!s->used) {
-            s->used = 1;
-            s->req = req;
-            s->resp = resp;
-            pm_hist_init(&s->h, k_rpc_bounds, 7);
-        } else if (s->req != req || s->resp != resp) {
-            continue;
-        }
-        pm_hist_observe(&s->h, (double)ns / 1e6);
-        return;
-    }
+    pm_rpc_observe(m->rpc, req, resp, ns);
 }
 
 /* ---- rendering (loop thread) ---- */
-
-static void lower(char *out, size_t n, const char *s) {
-    size_t i = 0;
-    for (; s[i] && i + 1 < n; i++) out[i] = (char)tolower((unsigned char)s[i]);
-    out[i] = 0;
-}
-
-static const char *resp_name(int code) {
-    switch (code) {
-    case SUCCESS: return "success";
-    case SYSTEM_ERROR: return "system_error";
-    case SYSTEM_BUSY: return "system_busy";
-    case REQUEST_CODE_NOT_SUPPORTED: return "request_code_not_supported";
-    case FLUSH_DISK_TIMEOUT: return "flush_disk_timeout";
-    case MESSAGE_ILLEGAL: return "message_illegal";
-    case SERVICE_NOT_AVAILABLE: return "service_not_available";
-    case NO_PERMISSION: return "no_permission";
-    case TOPIC_NOT_EXIST: return "topic_not_exist";
-    case PULL_NOT_FOUND: return "pull_not_found";
-    case PULL_RETRY_IMMEDIATELY: return "pull_retry_immediately";
-    case PULL_OFFSET_MOVED: return "pull_offset_moved";
-    case QUERY_NOT_FOUND: return "query_not_found";
-    case SUBSCRIPTION_PARSE_FAILED: return "subscription_parse_failed";
-    case SUBSCRIPTION_NOT_EXIST: return "subscription_not_exist";
-    case SUBSCRIPTION_NOT_LATEST: return "subscription_not_latest";
-    case SUBSCRIPTION_GROUP_NOT_EXIST: return "subscription_group_not_exist";
-    case CONSUMER_NOT_ONLINE: return "consumer_not_online";
-    default: return NULL;
-    }
-}
 
 typedef struct lag_s {
     int64_t lag, ready, inflight, lag_latency, queueing_latency;
@@ -296,20 +244,7 @@ static void render(buf_t *o, void *arg) {
         offsets_each(b, lag_sample, &rc);
     }
 
-    pm_family(o, "rocketmq_rpc_latency", "histogram", "Request handling time in milliseconds, by request and response code (deferred replies not included).");
-    for (int k = 0; k < RPC_SLOTS; k++) {
-        rpc_slot_t *s = &m->rpc[k];
-        if (!s->used) continue;
-        char rq[64], rs[64];
-        const char *rn = rm_request_code_name(s->req);
-        if (rn) lower(rq, sizeof(rq), rn);
-        else snprintf(rq, sizeof(rq), "%d", (int)s->req);
-        const char *sn = resp_name(s->resp);
-        if (sn) snprintf(rs, sizeof(rs), "%s", sn);
-        else snprintf(rs, sizeof(rs), "%d", (int)s->resp);
-        pm_label_t lb[3] = {{"protocol_type", "remoting"}, {"request_code", rq}, {"response_code", rs}};
-        pm_hist_write(o, "rocketmq_rpc_latency", cl, 3, lb, 3, &s->h);
-    }
+    pm_rpc_write(o, m->rpc, cl, 3);
 
     pm_family(o, "petrel_put_latency_microseconds", "summary", "Send request handling time (store append included) in microseconds; quantiles from 4-per-octave buckets, upper bounds.");
     static const double qs[] = {0.5, 0.9, 0.99, 0.999};
@@ -395,7 +330,7 @@ void bm_start(broker_t *b) {
     bmetrics_t *m = xcalloc(1, sizeof(*m));
     smap_init(&m->topics);
     smap_init(&m->cgs);
-    m->rpc = xcalloc(RPC_SLOTS, sizeof(rpc_slot_t));
+    m->rpc = pm_rpc_new();
     b->metrics = m;
     if (pm_bridge_init(&m->bridge, &b->loop, render, b) != 0) {
         log_warn("metrics: cannot create the loop bridge; metrics off");
@@ -423,7 +358,7 @@ void bm_stop_http(broker_t *b) {
 
 void bm_close_handles(broker_t *b) {
     if (b->metrics && b->metrics->bridge_open) {
-        pm_bridge_close(&b->metrics->bridge);
+        pm_bridge_close(&b->metrics->bridge, NULL);
         b->metrics->bridge_open = 0;
     }
 }
@@ -444,7 +379,7 @@ void bm_free(broker_t *b) {
     pm_bridge_destroy(&m->bridge);
     free_map(&m->topics, 0);
     free_map(&m->cgs, 1);
-    free(m->rpc);
+    pm_rpc_free(m->rpc);
     free(m);
     b->metrics = NULL;
 }

@@ -235,12 +235,12 @@ int pm_bridge_call(pm_bridge_t *br, buf_t *out, int timeout_ms) {
     return ok ? 0 : -1;
 }
 
-void pm_bridge_close(pm_bridge_t *br) {
+void pm_bridge_close(pm_bridge_t *br, uv_close_cb closed_cb) {
     pthread_mutex_lock(&br->mu);
     br->closed = 1;
     pthread_cond_broadcast(&br->cv);
     pthread_mutex_unlock(&br->mu);
-    uv_close((uv_handle_t *)&br->async, NULL);
+    uv_close((uv_handle_t *)&br->async, closed_cb);
 }
 
 void pm_bridge_destroy(pm_bridge_t *br) {

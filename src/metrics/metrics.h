@@ -73,6 +73,17 @@ void pm_lat_observe(pm_lat_t *l, uint64_t us);
 /* Upper bound (µs) of the bucket holding quantile q (0..1); 0 when empty. */
 double pm_lat_quantile(const pm_lat_t *l, double q);
 
+/* ---- rocketmq_rpc_latency (single-owner) ---- */
+
+/* Request handling time by (request code, response code), RocketMQ 5's buckets (ms). */
+typedef struct pm_rpc_s pm_rpc_t;
+pm_rpc_t *pm_rpc_new(void);
+void pm_rpc_free(pm_rpc_t *r);
+/* Feed from an rm_observe_fn; resp < 0 (deferred reply) is ignored. */
+void pm_rpc_observe(pm_rpc_t *r, int32_t req, int32_t resp, uint64_t ns);
+/* The whole rocketmq_rpc_latency family (labels: a, protocol_type, request_code, response_code). */
+void pm_rpc_write(buf_t *o, const pm_rpc_t *r, const pm_label_t *a, int na);
+
 /* ---- process ---- */
 
 /* Resident set size in bytes (/proc/self/statm), or -1. */
@@ -140,8 +151,9 @@ int pm_bridge_init(pm_bridge_t *br, uv_loop_t *loop, pm_render_fn render, void *
 /* Any other thread: runs render(out, arg) on the loop thread and waits for it.
  * 0, or -1 when the loop did not answer in timeout_ms or the bridge is closed. */
 int pm_bridge_call(pm_bridge_t *br, buf_t *out, int timeout_ms);
-/* On the loop thread: closes the async handle; later calls fail. */
-void pm_bridge_close(pm_bridge_t *br);
+/* On the loop thread: closes the async handle (closed_cb, may be NULL, gets &br->async
+ * once it is closed); later and waiting calls fail at once. */
+void pm_bridge_close(pm_bridge_t *br, uv_close_cb closed_cb);
 /* After the loop has ended (handle closed): frees the locks. */
 void pm_bridge_destroy(pm_bridge_t *br);
 
