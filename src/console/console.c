@@ -1178,6 +1178,163 @@ static void api_dlq_resend(console_t *cs, const http_req_t *r, http_resp_t *resp
     reply_json(resp, out);
 }
 
+/* ---- API: message trace (RMQ_SYS_TRACE_TOPIC, RocketMQ's TraceDataEncoder format) ---- */
+
+/* Splits s (NUL-terminated, modified) on sep into at most max fields; returns the count. */
+static int split(char *s, char sep, char **out, int max) {
+    int n = 0;
+    while (n < max) {
+        out[n++] = s;
+        char *p = strchr(s, sep);
+        if (!p) break;
+        *p = 0;
+        s = p + 1;
+    }
+    return n;
+}
+
+static void add_str(cJSON *o, const char *k, char **f, int n, int i) {
+    if (i < n) cJSON_AddStringToObject(o, k, f[i]);
+}
+
+static void add_num(cJSON *o, const char *k, char **f, int n, int i) {
+    if (i < n && *f[i]) cJSON_AddNumberToObject(o, k, atof(f[i]));
+}
+
+static void add_bool(cJSON *o, const char *k, char **f, int n, int i) {
+    if (i < n) cJSON_AddBoolToObject(o, k, !strcmp(f[i], "true"));
+}
+
+static const char *const k_msg_types[] = {"Normal", "Trans_Msg_Half", "Trans_msg_Commit", "Delay_Msg"};
+
+/* One trace context as JSON, or NULL when it is not about msg_id. */
+static cJSON *trace_event(char *ctx, const char *msg_id, const char *store_host) {
+    char *f[20];
+    int n = split(ctx, '\001', f, 20);
+    cJSON *o = cJSON_CreateObject();
+    const char *type = f[0], *id = "";
+    cJSON_AddStringToObject(o, "type", type);
+    if (!strcmp(type, "Pub") && n >= 13) {
+        add_num(o, "timestamp", f, n, 1);
+        add_str(o, "regionId", f, n, 2);
+        add_str(o, "group", f, n, 3);
+        add_str(o, "topic", f, n, 4);
+        id = f[5];
+        add_str(o, "tags", f, n, 6);
+        add_str(o, "keys", f, n, 7);
+        add_str(o, "storeHost", f, n, 8);
+        add_num(o, "bodyLength", f, n, 9);
+        add_num(o, "costTime", f, n, 10);
+        int mt = atoi(f[11]);
+        cJSON_AddStringToObject(o, "msgType", mt >= 0 && mt < 4 ? k_msg_types[mt] : f[11]);
+        if (n == 13) add_bool(o, "success", f, n, 12);
+        else {
+            add_str(o, "offsetMsgId", f, n, 12);
+            add_bool(o, "success", f, n, 13);
+            add_str(o, "clientHost", f, n, 14);
+        }
+    } else if (!strcmp(type, "SubBefore") && n >= 8) {
+        add_num(o, "timestamp", f, n, 1);
+        add_str(o, "regionId", f, n, 2);
+        add_str(o, "group", f, n, 3);
+        add_str(o, "requestId", f, n, 4);
+        id = f[5];
+        add_num(o, "retryTimes", f, n, 6);
+        add_str(o, "keys", f, n, 7);
+    } else if (!strcmp(type, "SubAfter") && n >= 6) {
+        add_str(o, "requestId", f, n, 1);
+        id = f[2];
+        add_num(o, "costTime", f, n, 3);
+        add_bool(o, "success", f, n, 4);
+        add_str(o, "keys", f, n, 5);
+        add_num(o, "contextCode", f, n, 6);
+        add_num(o, "timestamp", f, n, 7);
+    } else if (!strcmp(type, "EndTransaction") && n >= 13) {
+        add_num(o, "timestamp", f, n, 1);
+        add_str(o, "regionId", f, n, 2);
+        add_str(o, "group", f, n, 3);
+        add_str(o, "topic", f, n, 4);
+        id = f[5];
+        add_str(o, "tags", f, n, 6);
+        add_str(o, "keys", f, n, 7);
+        add_str(o, "storeHost", f, n, 8);
+        add_str(o, "transactionId", f, n, 10);
+        add_str(o, "transactionState", f, n, 11);
+        add_bool(o, "fromTransactionCheck", f, n, 12);
+    } else {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    if (strcmp(id, msg_id) != 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "msgId", id);
+    cJSON_AddStringToObject(o, "traceStoredBy", store_host);
+    return o;
+}
+
+static void api_trace(console_t *cs, const http_req_t *r, http_resp_t *resp) {
+    const char *id = http_arg(r, "msgId"), *topic = http_arg(r, "traceTopic");
+    char err[512] = "";
+    if (!topic || !*topic) topic = "RMQ_SYS_TRACE_TOPIC";
+    if (!id || !*id || strlen(id) > 128 || !valid_name(topic)) {
+        reply_error(resp, 400, "msgId (the client message id) is required");
+        return;
+    }
+    char end[32];
+    snprintf(end, sizeof(end), "%" PRId64, now_ms() + 60000);
+    const char *ext[] = {"topic", topic, "key", id, "maxNum", "64", "beginTimestamp", "0",
+                         "endTimestamp", end, NULL};
+    broker_ref_t bs[MAX_BROKERS];
+    int nb = brokers(cs, bs, MAX_BROKERS, 1, err, sizeof(err));
+    if (nb < 0) {
+        reply_error(resp, 502, err);
+        return;
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "msgId", id);
+    cJSON_AddStringToObject(out, "traceTopic", topic);
+    cJSON *ev = cJSON_AddArrayToObject(out, "events");
+    for (int i = 0; i < nb; i++) {
+        rm_response_t *rr;
+        if (call(cs, bs[i].addr, QUERY_MESSAGE, ext, NULL, 0, &rr, err, sizeof(err)) != 0) continue;
+        size_t pos = 0;
+        while (rr->cmd.code == SUCCESS && pos < rr->cmd.body_len) {
+            record_view_t v;
+            if (record_decode(rr->cmd.body + pos, rr->cmd.body_len - pos, &v, 0) != RECORD_OK) break;
+            pos += v.total_size;
+            if (v.sys_flag & MSG_SYSFLAG_COMPRESSED) continue;
+            char *body = xmalloc(v.body_len + 1), host[64];
+            memcpy(body, v.body, v.body_len);
+            body[v.body_len] = 0;
+            host_str(v.store_host, v.store_host_len, host, sizeof(host));
+            char *ctxs[256];
+            int nc = split(body, '\002', ctxs, 256);
+            for (int c = 0; c < nc; c++) {
+                if (!*ctxs[c]) continue;
+                cJSON *e = trace_event(ctxs[c], id, host);
+                if (e) cJSON_AddItemToArray(ev, e);
+            }
+            free(body);
+        }
+        rm_response_free(rr);
+    }
+    /* SubAfter carries no group: take it from the SubBefore with the same requestId. */
+    cJSON *e, *b;
+    cJSON_ArrayForEach(e, ev) {
+        if (strcmp(jstr(e, "type", ""), "SubAfter") != 0 || cJSON_GetObjectItem(e, "group")) continue;
+        cJSON_ArrayForEach(b, ev) {
+            if (!strcmp(jstr(b, "type", ""), "SubBefore") &&
+                !strcmp(jstr(b, "requestId", "-"), jstr(e, "requestId", "+"))) {
+                cJSON_AddStringToObject(e, "group", jstr(b, "group", ""));
+                break;
+            }
+        }
+    }
+    reply_json(resp, out);
+}
+
 /* ---- routing ---- */
 
 static void on_http(const http_req_t *r, http_resp_t *resp, void *arg) {
@@ -1207,6 +1364,7 @@ static void on_http(const http_req_t *r, http_resp_t *resp, void *arg) {
     else if (get && !strcmp(u, "/api/dlq")) api_dlq(cs, r, resp, 0);
     else if (get && !strcmp(u, "/api/dlq/export")) api_dlq(cs, r, resp, 1);
     else if (post && !strcmp(u, "/api/dlq/resend")) api_dlq_resend(cs, r, resp);
+    else if (get && !strcmp(u, "/api/trace")) api_trace(cs, r, resp);
     else if (!strncmp(u, "/api/", 5)) reply_error(resp, 404, "no such API");
     else if (get) {
         const char *path = !strcmp(u, "/") ? "/index.html" : u;

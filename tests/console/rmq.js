@@ -53,6 +53,13 @@ class Remoting {
     });
   }
 
+  // SEND_MESSAGE_V2; props is an object ({KEYS: 'a b'}).
+  send(topic, props, body, queueId = 0) {
+    const p = Object.entries(props).map(([k, v]) => k + '\u0001' + v + '\u0002').join('');
+    return this.call(310, {a: 'TEST_PG', b: topic, c: 'TBW102', d: 4, e: queueId, f: 0, g: Date.now(), h: 0,
+      i: p, j: 0, k: 'false'}, body);
+  }
+
   close() { this.sock.destroy(); }
 }
 

@@ -122,6 +122,7 @@ function messageDetails(m, extra) {
     ['Born', `${fmtTime(m.bornTimestamp)} from ${m.bornHost}`], ['Reconsume times', m.reconsumeTimes],
     ['Properties', props]]) dl.append(h('dt', {}, k), h('dd', {}, String(v)));
   const parts = [dl, bodyView(m)];
+  if (m.uniqKey) parts.push(h('p', {}, h('a', {href: '#/trace?msgId=' + encodeURIComponent(m.uniqKey)}, 'Message trace')));
   if (m.consumeState) {
     parts.push(table('Consume state by group', [{label: 'Group', key: 'group'}, {label: 'State', key: 'state'}],
       m.consumeState, {empty: 'No group consumes this topic yet.'}));
@@ -418,6 +419,48 @@ async function dlqPage() {
   if (group.value) { try { await load(); } catch (e) { say(e.message, true); } }
 }
 
+
+async function tracePage() {
+  const p = params();
+  const id = h('input', {id: 'trace-id', required: true, size: 34, value: p.get('msgId') || ''});
+  const topic = h('input', {id: 'trace-topic', value: p.get('traceTopic') || 'RMQ_SYS_TRACE_TOPIC'});
+  const out = h('div', {id: 'trace-results'});
+  const label = {Pub: 'Sent', SubBefore: 'Delivered to consumer', SubAfter: 'Consumed', EndTransaction: 'Transaction ended'};
+  const load = async () => {
+    const r = await api(`/api/trace?msgId=${encodeURIComponent(id.value)}&traceTopic=${encodeURIComponent(topic.value)}`);
+    const ev = r.events.slice().sort((a, b) => (a.timestamp || 0) - (b.timestamp || 0));
+    const pub = ev.find((e) => e.type === 'Pub');
+    const groups = [...new Set(ev.filter((e) => e.type !== 'Pub' && e.group).map((e) => e.group))];
+    const summary = h('ul', {},
+      pub ? h('li', {}, `Sent by ${pub.group} from ${pub.clientHost || '?'} at ${fmtTime(pub.timestamp)} to ${pub.topic}, ` +
+        `stored on ${pub.storeHost} in ${pub.costTime} ms (${pub.success ? 'success' : 'FAILED'})`) : h('li', {}, 'No send record (the producer did not enable trace).'),
+      groups.map((g) => {
+        const after = ev.filter((e) => e.type === 'SubAfter' && e.group === g);
+        const ok = after.some((e) => e.success);
+        return h('li', {}, `Group ${g}: ${after.length} consume attempt(s), ${ok ? 'consumed' : 'not consumed successfully yet'}` +
+          (after.length ? `, last took ${after[after.length - 1].costTime} ms` : ''));
+      }));
+    out.replaceChildren(h('h2', {}, 'Path'), summary,
+      table(`${ev.length} trace record(s)`, [
+        {label: 'Event', render: (e) => label[e.type] || e.type},
+        {label: 'Time', render: (e) => fmtTime(e.timestamp)},
+        {label: 'Group', key: 'group'},
+        {label: 'Host', render: (e) => e.storeHost || e.clientHost || ''},
+        {label: 'Cost (ms)', key: 'costTime', num: true},
+        {label: 'Retry', key: 'retryTimes', num: true},
+        {label: 'Result', render: (e) => e.success === undefined ? '' : (e.success ? 'success' : 'failed')}], ev,
+        {empty: 'No trace records: trace is off in the clients, or the trace topic differs.'}));
+  };
+  page('Message trace',
+    h('form', {'aria-label': 'Show a message trace', onsubmit: async (ev) => {
+      ev.preventDefault();
+      try { await load(); say(''); } catch (e) { say(e.message, true); }
+    }}, field('Message id (client id / UNIQ_KEY)', id), field('Trace topic', topic), h('button', {type: 'submit'}, 'Show trace')),
+    h('p', {class: 'muted'}, 'Producers and consumers with trace enabled write RocketMQ trace records to the trace topic; this page reads them by message id.'),
+    out);
+  if (id.value) { try { await load(); } catch (e) { say(e.message, true); } }
+}
+
 // ---- router ----
 
 async function route() {
@@ -440,6 +483,7 @@ async function route() {
     else if ((m = path.match(/^\/group\/(.+)$/))) await groupPage(decodeURIComponent(m[1]));
     else if (path === '/messages') await messagesPage();
     else if (path === '/dlq') await dlqPage();
+    else if (path === '/trace') await tracePage();
     else page('Not found', h('p', {}, 'No such page.'));
   } catch (e) {
     page('Error', h('p', {class: 'bad'}, e.message));
