@@ -69,7 +69,7 @@ static size_t skip_balanced(const char *s, size_t n, size_t i) {
 }
 
 /* Rewrites every object key that is not a string (1, {"brokerName":..}) as a string. */
-static char *json_fix_keys(const char *s, size_t n) {
+char *console_json_fix_keys(const char *s, size_t n) {
     buf_t o;
     buf_init(&o);
     char st[256];
@@ -124,7 +124,7 @@ static char *json_fix_keys(const char *s, size_t n) {
 
 static cJSON *parse_body(const rm_cmd_t *c) {
     if (!c->body_len) return NULL;
-    char *t = json_fix_keys((const char *)c->body, c->body_len);
+    char *t = console_json_fix_keys((const char *)c->body, c->body_len);
     cJSON *j = cJSON_Parse(t);
     free(t);
     return j;

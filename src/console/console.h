@@ -15,6 +15,10 @@
 /* Entry point of `petrel console [options]`. Returns the process exit code. */
 int console_main(int argc, char **argv);
 
+/* fastjson output to strict JSON: every non-string object key ({0:..}, {{"brokerName":..}:..})
+ * becomes a string. Returns a NUL-terminated malloc'd copy. */
+char *console_json_fix_keys(const char *s, size_t n);
+
 /* Embedded assets (console_assets.c, generated from src/console/assets/ at build time). */
 typedef struct console_asset_s {
     const char *path;         /* "/index.html" */
