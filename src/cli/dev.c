@@ -170,13 +170,24 @@ int dev_main(int argc, char **argv) {
         snprintf(a_cport, sizeof(a_cport), "--port=%d", console_port);
         char *con_argv[] = {"petrel", "console", a_cns, a_cport, NULL};
         con = spawn(con_argv);
+        int64_t cdl = mono_ms() + 5000;
+        while (con && !port_open(console_port) && mono_ms() < cdl && !g_stop_signal) {
+            if (waitpid(con, NULL, WNOHANG) == con) { /* reaped: never signal it later */
+                fprintf(stderr, "petrel dev: the console did not start (port %d taken?); "
+                                "the servers keep running\n", console_port);
+                con = 0;
+                break;
+            }
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
     printf("petrel dev: NameServer 127.0.0.1:%d, broker broker-a 127.0.0.1:%d (cluster "
            "DefaultCluster), data in %s\n",
            ns_port, broker_port, abs);
     printf("try: petrel admin sendMessage -n 127.0.0.1:%d -t TopicTest -p 'hello petrel'\n",
            ns_port);
-    if (con) printf("console: http://127.0.0.1:%d/\n", console_port);
+    if (con && port_open(console_port)) printf("console: http://127.0.0.1:%d/\n", console_port);
     printf("stop with Ctrl-C\n");
     fflush(stdout);
 
