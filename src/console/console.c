@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -1274,31 +1275,23 @@ static cJSON *trace_event(char *ctx, const char *msg_id, const char *store_host)
     return o;
 }
 
-static void api_trace(console_t *cs, const http_req_t *r, http_resp_t *resp) {
-    const char *id = http_arg(r, "msgId"), *topic = http_arg(r, "traceTopic");
-    char err[512] = "";
-    if (!topic || !*topic) topic = "RMQ_SYS_TRACE_TOPIC";
-    if (!id || !*id || strlen(id) > 128 || !valid_name(topic)) {
-        reply_error(resp, 400, "msgId (the client message id) is required");
-        return;
-    }
+/* Every trace record about msg id on the trace topic, {msgId, traceTopic, events:[...]}; NULL on error. */
+static cJSON *trace_query(console_t *cs, const char *id, const char *topic, char *err, size_t errlen) {
     char end[32];
     snprintf(end, sizeof(end), "%" PRId64, now_ms() + 60000);
     const char *ext[] = {"topic", topic, "key", id, "maxNum", "64", "beginTimestamp", "0",
                          "endTimestamp", end, NULL};
     broker_ref_t bs[MAX_BROKERS];
-    int nb = brokers(cs, bs, MAX_BROKERS, 1, err, sizeof(err));
-    if (nb < 0) {
-        reply_error(resp, 502, err);
-        return;
-    }
+    int nb = brokers(cs, bs, MAX_BROKERS, 1, err, errlen);
+    if (nb < 0) return NULL;
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "msgId", id);
     cJSON_AddStringToObject(out, "traceTopic", topic);
     cJSON *ev = cJSON_AddArrayToObject(out, "events");
     for (int i = 0; i < nb; i++) {
         rm_response_t *rr;
-        if (call(cs, bs[i].addr, QUERY_MESSAGE, ext, NULL, 0, &rr, err, sizeof(err)) != 0) continue;
+        char e2[256];
+        if (call(cs, bs[i].addr, QUERY_MESSAGE, ext, NULL, 0, &rr, e2, sizeof(e2)) != 0) continue;
         size_t pos = 0;
         while (rr->cmd.code == SUCCESS && pos < rr->cmd.body_len) {
             record_view_t v;
@@ -1332,7 +1325,76 @@ static void api_trace(console_t *cs, const http_req_t *r, http_resp_t *resp) {
             }
         }
     }
+    return out;
+}
+
+static void api_trace(console_t *cs, const http_req_t *r, http_resp_t *resp) {
+    const char *id = http_arg(r, "msgId"), *topic = http_arg(r, "traceTopic");
+    char err[512] = "";
+    if (!topic || !*topic) topic = "RMQ_SYS_TRACE_TOPIC";
+    if (!id || !*id || strlen(id) > 128 || !valid_name(topic)) {
+        reply_error(resp, 400, "msgId (the client message id) is required");
+        return;
+    }
+    cJSON *out = trace_query(cs, id, topic, err, sizeof(err));
+    if (!out) {
+        reply_error(resp, 502, err);
+        return;
+    }
     reply_json(resp, out);
+}
+
+static int by_time(const void *a, const void *b) {
+    double x = jnum(*(cJSON *const *)a, "timestamp", 0), y = jnum(*(cJSON *const *)b, "timestamp", 0);
+    return x < y ? -1 : x > y;
+}
+
+int console_query_trace(const char *namesrv, const char *msg_id, const char *trace_topic,
+                        FILE *out) {
+    console_t cs = {0};
+    snprintf(cs.namesrv, sizeof(cs.namesrv), "%s", namesrv && *namesrv ? namesrv : "127.0.0.1:9876");
+    pthread_mutex_init(&cs.mu, NULL);
+    rm_client_opts_t co = {.language = LANG_JAVA};
+    cs.cli = rm_client_create(&co);
+    char err[512] = "";
+    cJSON *j = trace_query(&cs, msg_id, trace_topic && *trace_topic ? trace_topic : "RMQ_SYS_TRACE_TOPIC",
+                           err, sizeof(err));
+    rm_client_destroy(cs.cli);
+    pthread_mutex_destroy(&cs.mu);
+    if (!j) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    cJSON *ev = cJSON_GetObjectItem(j, "events");
+    int n = cJSON_GetArraySize(ev);
+    cJSON **v = xcalloc((size_t)n + 1, sizeof(cJSON *));
+    for (int i = 0; i < n; i++) v[i] = cJSON_GetArrayItem(ev, i);
+    qsort(v, (size_t)n, sizeof(v[0]), by_time);
+    fprintf(out, "%-16s %-24s %-28s %-22s %8s %6s %s\n", "#Type", "#Time", "#Group", "#Host", "#CostMs",
+            "#Retry", "#Status");
+    for (int i = 0; i < n; i++) {
+        char t[40] = "-";
+        double ts = jnum(v[i], "timestamp", 0);
+        if (ts > 0) {
+            time_t sec = (time_t)(ts / 1000);
+            struct tm tm;
+            localtime_r(&sec, &tm);
+            size_t k = strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+            snprintf(t + k, sizeof(t) - k, ".%03d", (int)((int64_t)ts % 1000));
+        }
+        const cJSON *ok = cJSON_GetObjectItem(v[i], "success");
+        char cost[24] = "-", retry[24] = "-";
+        if (cJSON_GetObjectItem(v[i], "costTime"))
+            snprintf(cost, sizeof(cost), "%.0f", jnum(v[i], "costTime", 0));
+        if (cJSON_GetObjectItem(v[i], "retryTimes"))
+            snprintf(retry, sizeof(retry), "%.0f", jnum(v[i], "retryTimes", 0));
+        fprintf(out, "%-16s %-24s %-28s %-22s %8s %6s %s\n", jstr(v[i], "type", ""), t,
+                jstr(v[i], "group", "-"), jstr(v[i], "storeHost", jstr(v[i], "clientHost", "-")),
+                cost, retry, ok ? (cJSON_IsTrue(ok) ? "success" : "failed") : "-");
+    }
+    free(v);
+    cJSON_Delete(j);
+    return n > 0 ? 0 : 4;
 }
 
 /* ---- routing ---- */
@@ -1389,12 +1451,14 @@ static void usage(FILE *f) {
                "  -n, --namesrvAddr ADDR  NameServer(s) host:port;host:port (default $NAMESRV_ADDR or\n"
                "                          127.0.0.1:9876); any RocketMQ-compatible cluster\n"
                "  --port N                HTTP port (default 8080; 0 = any free port)\n"
-               "  --host ADDR             listen address (default 127.0.0.1; 0.0.0.0 for all)\n");
+               "  --host ADDR             listen address (default 127.0.0.1; 0.0.0.0 for all)\n"
+               "  --queryMsgTraceById ID  print the trace of a message (client id) and exit\n"
+               "  --traceTopic T          trace topic (default RMQ_SYS_TRACE_TOPIC)\n");
 }
 
 int console_main(int argc, char **argv) {
     log_set_component("console");
-    const char *ns = getenv("NAMESRV_ADDR"), *host = "127.0.0.1";
+    const char *ns = getenv("NAMESRV_ADDR"), *host = "127.0.0.1", *trace_id = NULL, *trace_topic = NULL;
     int port = 8080;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1409,6 +1473,10 @@ int console_main(int argc, char **argv) {
             port = atoi(argv[++i]);
         } else if (!strncmp(a, "--port=", 7)) {
             port = atoi(a + 7);
+        } else if (!strcmp(a, "--queryMsgTraceById") && i + 1 < argc) {
+            trace_id = argv[++i];
+        } else if (!strcmp(a, "--traceTopic") && i + 1 < argc) {
+            trace_topic = argv[++i];
         } else if (!strcmp(a, "--host") && i + 1 < argc) {
             host = argv[++i];
         } else if (!strncmp(a, "--host=", 7)) {
@@ -1419,6 +1487,7 @@ int console_main(int argc, char **argv) {
             return 2;
         }
     }
+    if (trace_id) return console_query_trace(ns, trace_id, trace_topic, stdout);
     if (port < 0 || port > 65535) {
         fprintf(stderr, "petrel console: bad port %d\n", port);
         return 2;

@@ -11,9 +11,19 @@
 #define PETREL_CONSOLE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Entry point of `petrel console [options]`. Returns the process exit code. */
 int console_main(int argc, char **argv);
+
+/*
+ * `petrel admin queryMsgTraceById` in one call: reads the trace records of the client message
+ * id msg_id from trace_topic (NULL = RMQ_SYS_TRACE_TOPIC) through the NameServer(s) namesrv
+ * and prints them, oldest first, as a table on out. Returns 0, 4 when there is no record,
+ * 1 on an error (message on stderr).
+ */
+int console_query_trace(const char *namesrv, const char *msg_id, const char *trace_topic,
+                        FILE *out);
 
 /* fastjson output to strict JSON: every non-string object key ({0:..}, {{"brokerName":..}:..})
  * becomes a string. Returns a NUL-terminated malloc'd copy. */

@@ -156,6 +156,11 @@ async function main() {
           'trace page shows the sent and consumed path');
     check((await page.$$eval('#trace-results tbody tr', (x) => x.length)) === 3, 'trace page lists 3 records');
     await shot('trace');
+    const cli = require('child_process').spawnSync(BIN, ['console', '-n', `127.0.0.1:${nsPort}`,
+      '--queryMsgTraceById', m.uniqKey], {encoding: 'utf8', timeout: 30000});
+    check(cli.status === 0 && /Pub .*ConsoleProducer/.test(cli.stdout) && /SubAfter .*ConsoleGroup .* 7 .*success/.test(cli.stdout),
+          'petrel console --queryMsgTraceById prints the trace');
+    fs.writeFileSync(path.join(ART, 'trace.txt'), cli.stdout);
 
     // 4. A consumer group with lag 1, then consumed: lag falls to 0.
     r = await consumer.call(11, {consumerGroup: 'ConsoleGroup', topic: 'ConsoleTopic', queueId: m.queueId,
