@@ -4,7 +4,7 @@
 # on/off so drift hits both. With metrics on, /metrics is scraped every second
 # during the run (Prometheus' default is every 15 s; NO_SCRAPE=1 turns it off).
 # Prints each round and the
-# median of each side. Usage: bench/metrics_onoff.sh [build dir] [seconds] [rounds]
+# median and best of each side. Usage: bench/metrics_onoff.sh [build dir] [seconds] [rounds]
 set -euo pipefail
 BUILD=${1:-build}
 SECS=${2:-5}
@@ -44,5 +44,6 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "median metrics=on:  $(median "${on[@]}") msg/s"
-echo "median metrics=off: $(median "${off[@]}") msg/s"
+best() { printf '%s\n' "$@" | sort -g | tail -1; }
+echo "median metrics=on:  $(median "${on[@]}") msg/s   best: $(best "${on[@]}") msg/s"
+echo "median metrics=off: $(median "${off[@]}") msg/s   best: $(best "${off[@]}") msg/s"
