@@ -877,6 +877,8 @@ static void api_group_reset(console_t *cs, const http_req_t *r, http_resp_t *res
 
 /* ---- API: messages ---- */
 
+static void add_consume_state(console_t *cs, cJSON *m);
+
 static void api_messages_by_key(console_t *cs, const http_req_t *r, http_resp_t *resp) {
     const char *topic = http_arg(r, "topic"), *key = http_arg(r, "key");
     const char *uniq = http_arg(r, "uniq");
@@ -902,6 +904,10 @@ static void api_messages_by_key(console_t *cs, const http_req_t *r, http_resp_t 
         if (call(cs, bs[i].addr, QUERY_MESSAGE, ext, NULL, 0, &rr, err, sizeof(err)) != 0) continue;
         if (rr->cmd.code == SUCCESS) add_records(arr, &rr->cmd, bs[i].name);
         rm_response_free(rr);
+    }
+    if (cJSON_GetArraySize(arr) <= 20) {
+        cJSON *m;
+        cJSON_ArrayForEach(m, arr) add_consume_state(cs, m);
     }
     reply_json(resp, out);
 }

@@ -181,6 +181,8 @@ async function main() {
     await consumer.call(15, {consumerGroup: 'ConsoleGroup', topic: 'ConsoleTopic', queueId: m.queueId, commitOffset: m.queueOffset + 1});
     await waitFor(async () => { await page.click('#groups-refresh'); await new Promise((x) => setTimeout(x, 200)); return (await lagOf()) === '0'; }, 30000, 'lag 0');
     check(true, 'group lag falls to 0 after the commit');
+    const st = (await getJson('/api/messages/key?topic=ConsoleTopic&key=console-key-1')).messages[0].consumeState;
+    check(st.some((x) => x.group === 'ConsoleGroup' && x.state === 'CONSUMED'), 'message consume state: CONSUMED by ConsoleGroup');
     await shot('groups');
     await page.goto(base + '/#/group/ConsoleGroup');
     await page.waitForSelector('#group-lag');
