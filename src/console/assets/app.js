@@ -204,11 +204,12 @@ async function dashboard() {
   const draw = async () => {
     try {
       const {c, g} = await sample();
-      const lagTotal = g.groups.reduce((s, x) => s + (x.lag || 0), 0);
+      const known = g.groups.filter((x) => x.lag !== null);
+      const lagTotal = known.length ? num(known.reduce((s, x) => s + x.lag, 0)) : 'unknown';
       const cards = h('div', {class: 'cards'},
         h('div', {class: 'card'}, h('div', {}, 'Brokers'), h('div', {class: 'v'}, c.brokers.length)),
         h('div', {class: 'card'}, h('div', {}, 'Consumer groups'), h('div', {class: 'v'}, g.groups.length)),
-        h('div', {class: 'card'}, h('div', {}, 'Total lag'), h('div', {class: 'v', id: 'total-lag'}, num(lagTotal))),
+        h('div', {class: 'card'}, h('div', {}, 'Total lag'), h('div', {class: 'v', id: 'total-lag'}, lagTotal)),
         h('div', {class: 'card'}, h('div', {}, 'NameServer'), h('div', {}, c.namesrvAddr)));
       const lagSeries = Object.entries(history.lag).slice(0, 8).map(([name, points], i) =>
         ({name, points, color: palette[i % palette.length]}));
