@@ -70,8 +70,9 @@ static void h_delete_topic(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
     char topic[NAME_MAX_LEN];
     if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
-    if (!*topic) {
-        rm_conn_reply(conn, req, SYSTEM_ERROR, "The specified topic is blank.");
+    char terr[300];
+    if (bk_valid_topic(topic, terr, sizeof(terr)) != 0) {
+        rm_conn_reply(conn, req, SYSTEM_ERROR, terr);
         return;
     }
     if (topics_is_system(b, topic)) {
@@ -614,6 +615,8 @@ static void h_invoke_broker_to_reset_offset(rm_conn_t *conn, rm_cmd_t *req, void
     buf_free(&list);
 }
 
+static void admin_register_more(broker_t *b);
+
 void admin_register_handlers(broker_t *b) {
     rm_server_t *s = b->srv;
     rm_server_handle(s, UPDATE_AND_CREATE_TOPIC, h_update_and_create_topic, b);
@@ -634,4 +637,180 @@ void admin_register_handlers(broker_t *b) {
     rm_server_handle(s, GET_SYSTEM_TOPIC_LIST_FROM_BROKER, h_get_system_topic_list, b);
     rm_server_handle(s, QUERY_TOPIC_CONSUME_BY_WHO, h_query_topic_consume_by_who, b);
     rm_server_handle(s, INVOKE_BROKER_TO_RESET_OFFSET, h_invoke_broker_to_reset_offset, b);
+    rm_server_handle(s, GET_CONSUMER_RUNNING_INFO, h_get_consumer_running_info, b);
+    rm_server_handle(s, CONSUME_MESSAGE_DIRECTLY, h_consume_message_directly, b);
+    rm_server_handle(s, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, h_invoke_broker_to_get_consumer_status, b);
+    admin_register_more(b);
+}
+
+/* ---- less common admin calls (remoting-protocol.md 5.15) ---- */
+
+static void h_update_and_create_topic_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    CTX;
+    cJSON *j = req->body_len ? bk_json_parse((const char *)req->body, req->body_len) : NULL;
+    const cJSON *list = j ? cJSON_GetObjectItemCaseSensitive(j, "topicConfigList") : NULL;
+    if (!cJSON_IsArray(list)) {
+        cJSON_Delete(j);
+        rm_conn_reply(conn, req, SYSTEM_ERROR, "the topicConfigList body is missing or invalid");
+        return;
+    }
+    char err[300];
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        const char *name = bk_json_str(it, "topicName", "");
+        if (bk_valid_topic(name, err, sizeof(err)) != 0) {
+            cJSON_Delete(j);
+            rm_conn_reply(conn, req, SYSTEM_ERROR, err);
+            return;
+        }
+    }
+    cJSON_ArrayForEach(it, list) {
+        topic_cfg_t tc;
+        memset(&tc, 0, sizeof(tc));
+        snprintf(tc.name, sizeof(tc.name), "%s", bk_json_str(it, "topicName", ""));
+        tc.rq = (int32_t)bk_json_i64(it, "readQueueNums", 16);
+        tc.wq = (int32_t)bk_json_i64(it, "writeQueueNums", 16);
+        tc.perm = (int32_t)bk_json_i64(it, "perm", 6);
+        tc.sysflag = (int32_t)bk_json_i64(it, "topicSysFlag", 0);
+        tc.order = bk_json_bool(it, "order", 0);
+        tc.multi_tag = strcmp(bk_json_str(it, "topicFilterType", "SINGLE_TAG"), "MULTI_TAG") == 0;
+        if (tc.rq < 0 || tc.wq < 0 || tc.rq > 65535 || tc.wq > 65535) continue;
+        topics_put(b, &tc, 1);
+    }
+    cJSON_Delete(j);
+    rm_conn_reply(conn, req, SUCCESS, NULL);
+}
+
+static void h_query_topics_by_consumer(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    CTX;
+    char group[NAME_MAX_LEN];
+    if (bk_req_str(conn, req, "group", group, sizeof(group)) != 0) return;
+    topics_of_group_t c = {group, NULL, 0};
+    offsets_each(b, collect_topics, &c);
+    buf_t out;
+    buf_init(&out);
+    buf_append_str(&out, "{\"brokerAddr\":");
+    char addr[128];
+    snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
+    buf_json_str(&out, addr, strlen(addr));
+    buf_append_str(&out, ",\"topicList\":[");
+    for (int i = 0; i < c.n; i++) {
+        if (i) buf_append_str(&out, ",");
+        buf_json_str(&out, c.topics[i], strlen(c.topics[i]));
+        free(c.topics[i]);
+    }
+    free(c.topics);
+    buf_append_str(&out, "]}");
+    bk_reply_json(conn, req, &out);
+    buf_free(&out);
+}
+
+static void h_query_subscription_by_consumer(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    CTX;
+    char group[NAME_MAX_LEN], topic[NAME_MAX_LEN];
+    if (bk_req_str(conn, req, "group", group, sizeof(group)) != 0 ||
+        bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0)
+        return;
+    cgroup_t *g = clients_cgroup(b, group);
+    sub_data_t *sd = g ? cgroup_find_sub(g, topic) : NULL;
+    buf_t out;
+    buf_init(&out);
+    buf_append_str(&out, "{\"group\":");
+    buf_json_str(&out, group, strlen(group));
+    if (sd) {
+        buf_printf(&out, ",\"subscriptionData\":{\"classFilterMode\":false,\"codeSet\":[");
+        for (int i = 0; i < sd->ntags; i++) buf_printf(&out, "%s%d", i ? "," : "", sd->codes[i]);
+        buf_append_str(&out, "],\"expressionType\":");
+        buf_json_str(&out, sd->expr_type, strlen(sd->expr_type));
+        buf_append_str(&out, ",\"subString\":");
+        buf_json_str(&out, sd->sub_string, strlen(sd->sub_string));
+        buf_printf(&out, ",\"subVersion\":%lld,\"tagsSet\":[", (long long)sd->sub_version);
+        for (int i = 0; i < sd->ntags; i++) {
+            if (i) buf_append_str(&out, ",");
+            buf_json_str(&out, sd->tags[i], strlen(sd->tags[i]));
+        }
+        buf_append_str(&out, "],\"topic\":");
+        buf_json_str(&out, topic, strlen(topic));
+        buf_append_str(&out, "}");
+    }
+    buf_append_str(&out, ",\"topic\":");
+    buf_json_str(&out, topic, strlen(topic));
+    buf_append_str(&out, "}");
+    bk_reply_json(conn, req, &out);
+    buf_free(&out);
+}
+
+typedef struct clone_s {
+    broker_t *b;
+    const char *src, *dst, *topic;
+} clone_t;
+
+static void h_clone_group_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    CTX;
+    char src[NAME_MAX_LEN], dst[NAME_MAX_LEN];
+    if (bk_req_str(conn, req, "srcGroup", src, sizeof(src)) != 0 ||
+        bk_req_str(conn, req, "destGroup", dst, sizeof(dst)) != 0)
+        return;
+    clone_t c = {b, src, dst, rm_ext_get(req, "topic")};
+    /* Collect first: offsets_set may add tables while offsets_each walks them. */
+    topics_of_group_t tg = {src, NULL, 0};
+    offsets_each(b, collect_topics, &tg);
+    for (int i = 0; i < tg.n; i++) {
+        if (!c.topic || !*c.topic || strcmp(c.topic, tg.topics[i]) == 0) {
+            topic_cfg_t *t = topics_get(b, tg.topics[i]);
+            int32_t nq = t ? (t->rq > t->wq ? t->rq : t->wq) : 0;
+            for (int32_t q = 0; q < nq; q++) {
+                int64_t off = offsets_get(b, tg.topics[i], src, q);
+                if (off >= 0) offsets_set(b, tg.topics[i], dst, q, off);
+            }
+        }
+        free(tg.topics[i]);
+    }
+    free(tg.topics);
+    rm_conn_reply(conn, req, SUCCESS, NULL);
+}
+
+static void h_query_consume_time_span(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    CTX;
+    char topic[NAME_MAX_LEN], group[NAME_MAX_LEN];
+    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0 ||
+        bk_req_str(conn, req, "group", group, sizeof(group)) != 0)
+        return;
+    topic_cfg_t *t = topics_get(b, topic);
+    if (!t) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "topic[%s] not exist", topic);
+        rm_conn_reply(conn, req, TOPIC_NOT_EXIST, msg);
+        return;
+    }
+    int64_t now = now_ms();
+    buf_t out;
+    buf_init(&out);
+    buf_append_str(&out, "{\"consumeTimeSpanSet\":[");
+    for (int32_t q = 0; q < t->wq; q++) {
+        int64_t min = bs_min_offset(b, topic, q), max = bs_max_offset(b, topic, q);
+        int64_t co = offsets_get(b, topic, group, q);
+        int64_t mint = max > min ? bs_store_time(b, topic, q, min) : 0;
+        int64_t maxt = max > 0 ? bs_store_time(b, topic, q, max - 1) : 0;
+        int64_t ct = co > 0 && co < max ? bs_store_time(b, topic, q, co) : (co >= max ? now : 0);
+        if (q) buf_append_str(&out, ",");
+        buf_printf(&out, "{\"consumeTimeStamp\":%lld,\"delayTime\":%lld,\"maxTimeStamp\":%lld,"
+                         "\"messageQueue\":",
+                   (long long)(ct < 0 ? 0 : ct), (long long)(maxt > ct ? maxt - ct : 0),
+                   (long long)(maxt < 0 ? 0 : maxt));
+        mq_key(&out, b, topic, q);
+        buf_printf(&out, ",\"minTimeStamp\":%lld}", (long long)(mint < 0 ? 0 : mint));
+    }
+    buf_append_str(&out, "]}");
+    bk_reply_json(conn, req, &out);
+    buf_free(&out);
+}
+
+static void admin_register_more(broker_t *b) {
+    rm_server_t *s = b->srv;
+    rm_server_handle(s, UPDATE_AND_CREATE_TOPIC_LIST, h_update_and_create_topic_list, b);
+    rm_server_handle(s, 343 /* QUERY_TOPICS_BY_CONSUMER */, h_query_topics_by_consumer, b);
+    rm_server_handle(s, 345 /* QUERY_SUBSCRIPTION_BY_CONSUMER */, h_query_subscription_by_consumer, b);
+    rm_server_handle(s, CLONE_GROUP_OFFSET, h_clone_group_offset, b);
+    rm_server_handle(s, QUERY_CONSUME_TIME_SPAN, h_query_consume_time_span, b);
 }

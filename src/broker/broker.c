@@ -27,7 +27,15 @@ static void on_offsets_timer(uv_timer_t *t) { offsets_persist(t->data, 0); }
 static void on_scan_timer(uv_timer_t *t) { clients_scan_expired(t->data); }
 static void on_hold_timer(uv_timer_t *t) { pull_check_holds(t->data, 0); }
 static void on_stats_timer(uv_timer_t *t) { stats_tick(t->data); }
-static void on_schedule_timer(uv_timer_t *t) { schedule_tick(t->data); }
+/* One-shot: re-armed for the next due delayed message (at most 100 ms away). */
+static void on_schedule_timer(uv_timer_t *t) {
+    broker_t *b = t->data;
+    int64_t next = schedule_tick(b);
+    int64_t wait = next - now_ms();
+    if (wait < 1) wait = 1;
+    if (wait > 100) wait = 100;
+    if (!b->stopping) uv_timer_start(t, on_schedule_timer, (uint64_t)wait, 0);
+}
 static void on_txn_timer(uv_timer_t *t) { txn_check_tick(t->data); }
 static void on_delay_persist_timer(uv_timer_t *t) { schedule_persist(t->data, 0); }
 
@@ -38,6 +46,11 @@ static void on_server_closed(rm_server_t *srv, void *arg) {
     b->srv = NULL;
     /* Replies deferred on fsync: the store completes them at close; drop here. */
     send_drain_done(b);
+    pthread_mutex_lock(&b->arr_mu);
+    pthread_mutex_lock(&b->done_mu);
+    atomic_store(&b->loop_done, 1); /* threads stop waking the loop before the asyncs close */
+    pthread_mutex_unlock(&b->done_mu);
+    pthread_mutex_unlock(&b->arr_mu);
     uv_close((uv_handle_t *)&b->arrival_async, on_handle_closed);
     uv_close((uv_handle_t *)&b->done_async, on_handle_closed);
 }
@@ -100,7 +113,12 @@ static void free_all(broker_t *b) {
     pull_free(b);
     locks_free(b);
     txn_free(b);
+    sql_cache_free(b);
+    timer_free(b);
     buf_free(&b->props_buf);
+    free(b->batch_ms);
+    free(b->batch_rs);
+    free(b->batch_poff);
     clients_free(b);
     offsets_free(b);
     groups_free(b);
@@ -170,7 +188,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_timer_start(&b->t_scan, on_scan_timer, 10000, 10000);
     uv_timer_start(&b->t_hold, on_hold_timer, 100, 100);
     uv_timer_start(&b->t_stats, on_stats_timer, 0, 10000);
-    uv_timer_start(&b->t_schedule, on_schedule_timer, 100, 100);
+    uv_timer_start(&b->t_schedule, on_schedule_timer, 100, 0);
     {
         uint64_t ti = (uint64_t)(c->transactionCheckInterval < 1000 ? c->transactionCheckInterval : 1000);
         uv_timer_start(&b->t_txn, on_txn_timer, ti, ti);
@@ -182,13 +200,15 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     return 0;
 }
 
+static void on_failed_server_closed(rm_server_t *srv, void *arg) { ((broker_t *)arg)->srv = NULL; }
+
 static void loop_thread(void *arg) {
     broker_t *b = arg;
     if (setup(b, b->startup_err, sizeof(b->startup_err)) != 0) {
         b->startup_status = -1;
         if (b->srv) {
             b->stopping = 1;
-            rm_server_close(b->srv, NULL, NULL);
+            rm_server_close(b->srv, on_failed_server_closed, b);
             uv_run(&b->loop, UV_RUN_DEFAULT);
         }
         uv_sem_post(&b->started);
@@ -221,6 +241,7 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
     pull_init(b);
     smap_init(&b->locks);
     txn_init(b);
+    smap_init(&b->sql_cache);
     uv_loop_init(&b->loop);
     uv_sem_init(&b->started, 0);
     if (uv_thread_create(&b->thread, loop_thread, b) != 0) {

@@ -64,7 +64,7 @@ const cfg_def_t broker_cfg_defs[] = {
     {"transactionCheckMax", CFG_INT, F(transactionCheckMax), "15", 0, 1000, NULL, 1, "check-backs before discard"},
     {"transactionCheckInterval", CFG_LONG, F(transactionCheckInterval), "60000", 100, 86400000, NULL, 1, "check-back period, ms"},
     {"rejectTransactionMessage", CFG_BOOL, F(rejectTransactionMessage), "false", NB, NULL, 1, "refuse half messages"},
-    {"enablePropertyFilter", CFG_BOOL, F(enablePropertyFilter), "false", NB, NULL, 0, "SQL92 filtering (not supported yet)"},
+    {"enablePropertyFilter", CFG_BOOL, F(enablePropertyFilter), "false", NB, NULL, 0, "SQL92 property filtering for consumers"},
     {"filterSupportRetry", CFG_BOOL, F(filterSupportRetry), "false", NB, NULL, 0, "SQL92 on retry topics"},
     {"notifyConsumerIdsChangedEnable", CFG_BOOL, F(notifyConsumerIdsChangedEnable), "true", NB, NULL, 1, "send NOTIFY_CONSUMER_IDS_CHANGED"},
     {"channelExpiredTimeout", CFG_LONG, F(channelExpiredTimeout), "120000", 1000, 86400000, NULL, 1, "client expiry without heartbeat, ms"},

@@ -24,6 +24,8 @@ struct store_s;
 struct cJSON;
 
 #define SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
+#define TIMER_TOPIC "rmq_sys_wheel_timer"
+#define TIMER_MAX_DELAY_MS (3LL * 86400 * 1000)
 #define PERM_INHERIT 1
 #define PERM_WRITE 2
 #define PERM_READ 4
@@ -136,6 +138,7 @@ typedef struct pull_req_s {
     int64_t sub_version;
     int32_t max_bytes;
     tag_filter_t filter;
+    const struct sql92_expr_s *sql; /* SQL92 subscription (owned by b->sql_cache) */
 } pull_req_t;
 
 typedef struct held_pull_s {
@@ -169,6 +172,7 @@ struct broker_s {
     uv_async_t done_async;    /* deferred replies finished off-loop (SYNC_FLUSH) */
     uv_timer_t t_register, t_offsets, t_scan, t_hold, t_stats;
     int stopping;
+    _Atomic int loop_done;    /* set (under arr_mu and done_mu) before the asyncs close */
     rm_server_t *srv;
     int port;
     struct store_s *store;
@@ -209,12 +213,24 @@ struct broker_s {
     int64_t delay_offsets[32];  /* next offset per level (delayOffset.json) */
     int delay_dirty;
     uv_timer_t t_schedule, t_delay_persist;
+    struct timer_ent_s *theap;  /* timer messages (TIMER_*), min-heap on due time */
+    int ntheap, ctheap;
+    int64_t timer_scan_off;   /* next timer-topic entry to load into the heap */
+    int64_t timer_lwm;        /* every timer entry below it is delivered */
+    smap_t timer_done;        /* delivered entries >= timer_lwm */
+    int timer_dirty;
     smap_t locks;
     smap_t txn_resolved;      /* half queue offsets committed/rolled back */
     smap_t txn_checks;        /* half queue offset -> check count */
     int64_t txn_check_off;
     uv_timer_t t_txn;
+
+    smap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
     buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
+    struct store_msg_s *batch_ms; /* send: batch scratch, grown on demand */
+    struct store_put_result_s *batch_rs;
+    size_t *batch_poff;
+    size_t batch_cap;
     struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
     int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
 
@@ -248,6 +264,12 @@ void bk_persist(broker_t *b, const char *name, buf_t *text);
 void bk_persist_sync(broker_t *b, const char *name, buf_t *text);
 void tag_filter_from_string(tag_filter_t *f, const char *sub);
 int tag_filter_match(const tag_filter_t *f, int64_t tags_code);
+
+/* Java 4.9 stores properties without a trailing 0x02 (ali-ons reads a trailing separator
+ * as an empty-named property): drop it from what is about to be stored. */
+static inline void bk_props_trim(const char *props, uint32_t *len) {
+    while (*len && props[*len - 1] == '\x02') (*len)--;
+}
 
 /* ---- topics.c ---- */
 void topics_init(broker_t *b);
@@ -350,9 +372,14 @@ int64_t schedule_tags_code_fn(const struct record_view_s *rv, void *arg);
 void schedule_persist(broker_t *b, int sync);
 void schedule_json(broker_t *b, buf_t *out);
 int schedule_load(broker_t *b, char *err, size_t errlen);
-void schedule_tick(broker_t *b);
+/* Delivers what is due; returns the time (ms) the next known message is due. */
+int64_t schedule_tick(broker_t *b);
 void schedule_redirect(broker_t *b, struct store_msg_s *m, buf_t *props, int level,
                        char *topic_buf);
+/* TIMER_DELIVER_MS / TIMER_DELAY_SEC / TIMER_DELAY_MS: 0 none, 1 due time in *due, -1 bad. */
+int timer_due_of(const char *props, size_t len, int64_t now, int64_t *due);
+void timer_redirect(broker_t *b, struct store_msg_s *m, buf_t *props, int64_t due);
+void timer_free(broker_t *b);
 void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_lock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_unlock_batch_mq(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
@@ -363,6 +390,14 @@ void txn_load(broker_t *b);
 void txn_redirect_half(broker_t *b, struct store_msg_s *m, buf_t *props);
 void h_end_transaction(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void txn_check_tick(broker_t *b);
+
+/* Compiled SQL92 expression for text (cached), or NULL with a message in err. */
+const struct sql92_expr_s *sql_cache_get(broker_t *b, const char *text, char *err, size_t errlen);
+void sql_cache_free(broker_t *b);
+
+void h_get_consumer_running_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_consume_message_directly(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_invoke_broker_to_get_consumer_status(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);

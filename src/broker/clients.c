@@ -209,6 +209,7 @@ void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         /* Replace the subscription table, keeping entries whose version is newer. */
         const cJSON *subs = cJSON_GetObjectItemCaseSensitive(cd, "subscriptionDataSet");
         int withoutSub = bk_json_bool(j, "withoutSub", 0);
+        int sub_changed = 0;
         if (!withoutSub) {
             int n = cJSON_IsArray(subs) ? cJSON_GetArraySize(subs) : 0;
             sub_data_t *ns = xcalloc((size_t)n + 1, sizeof(sub_data_t));
@@ -224,17 +225,17 @@ void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
                 if (old && old->sub_version > ns[k].sub_version) ns[k].sub_version = old->sub_version;
                 k++;
             }
-            int changed = !is_new_group && subs_differ(g, ns, k);
+            sub_changed = !is_new_group && subs_differ(g, ns, k);
             for (int i = 0; i < g->nsubs; i++) free_sub(&g->subs[i]);
             free(g->subs);
             g->subs = ns;
             g->nsubs = k;
-            if (changed) log_info("subscription of group %s changed", gname);
+            if (sub_changed) log_info("subscription of group %s changed", gname);
         }
-        if (chan_upsert(&g->chans, &g->nchans, &g->cap, cl, now)) {
-            log_info("consumer %s (%s) joined group %s", cl->client_id, cl->addr, gname);
-            notify_ids_changed(b, g);
-        }
+        int joined = chan_upsert(&g->chans, &g->nchans, &g->cap, cl, now);
+        if (joined) log_info("consumer %s (%s) joined group %s", cl->client_id, cl->addr, gname);
+        /* Java notifies on a new channel and on a subscription change. */
+        if (joined || sub_changed) notify_ids_changed(b, g);
     }
     const cJSON *pd;
     cJSON_ArrayForEach(pd, cJSON_GetObjectItemCaseSensitive(j, "producerDataSet")) {
@@ -363,9 +364,14 @@ void h_get_consumer_list_by_group(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     buf_t out;
     buf_init(&out);
     buf_append_str(&out, "{\"consumerIdList\":[");
+    int first = 1;
     for (int i = 0; i < g->nchans; i++) {
-        if (i) buf_append_str(&out, ",");
         const char *id = g->chans[i].cl->client_id;
+        int dup = 0;
+        for (int k = 0; k < i && !dup; k++) dup = strcmp(g->chans[k].cl->client_id, id) == 0;
+        if (dup) continue; /* one client, several connections: rebalancing needs it once */
+        if (!first) buf_append_str(&out, ",");
+        first = 0;
         buf_json_str(&out, id, strlen(id));
     }
     buf_append_str(&out, "]}");
@@ -460,12 +466,15 @@ void h_check_client_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     const char *type = "TAG";
     const cJSON *sd = j ? cJSON_GetObjectItemCaseSensitive(j, "subscriptionData") : NULL;
     if (sd) type = bk_json_str(sd, "expressionType", "TAG");
-    if (strcmp(type, "TAG") != 0 && !b->conf.enablePropertyFilter) {
+    if (strcmp(type, "TAG") != 0 && (!b->conf.enablePropertyFilter || strcmp(type, "SQL92") != 0)) {
         rm_conn_reply(conn, req, SYSTEM_ERROR,
                       "The broker does not support consumer to filter message by SQL92");
     } else if (strcmp(type, "TAG") != 0) {
-        rm_conn_reply(conn, req, SUBSCRIPTION_PARSE_FAILED,
-                      "SQL92 filtering is not implemented by this broker yet");
+        char err[300];
+        if (sql_cache_get(b, bk_json_str(sd, "subString", ""), err, sizeof(err)))
+            rm_conn_reply(conn, req, SUCCESS, NULL);
+        else
+            rm_conn_reply(conn, req, SUBSCRIPTION_PARSE_FAILED, err);
     } else {
         rm_conn_reply(conn, req, SUCCESS, NULL);
     }

@@ -15,7 +15,9 @@
 
 #include "broker/broker_int.h"
 #include "common/msgprops.h"
+#include "common/record.h"
 #include "common/util.h"
+#include "filter/sql92.h"
 #include "store/store.h"
 
 #define FAQ " See http://rocketmq.apache.org/docs/faq/ for further details."
@@ -42,6 +44,32 @@ static void hold_key(char *k, size_t n, const char *topic, int32_t qid) {
 }
 
 static int match_cq(void *arg, int64_t tags_code) { return tag_filter_match(arg, tags_code); }
+
+static int match_record(void *arg, const uint8_t *rec, uint32_t len) {
+    record_view_t v;
+    if (record_decode(rec, len, &v, 0) != RECORD_OK) return 0;
+    return sql92_match(arg, v.props, v.props_len);
+}
+
+const sql92_expr_t *sql_cache_get(broker_t *b, const char *text, char *err, size_t errlen) {
+    sql92_expr_t *e = smap_get(&b->sql_cache, text);
+    if (e) return e;
+    if (sql92_compile(text, &e, err, errlen) != 0) return NULL;
+    if (b->sql_cache.n > 10000) {
+        /* Unbounded distinct expressions: refuse rather than grow forever. */
+        sql92_free(e);
+        snprintf(err, errlen, "too many distinct SQL92 expressions on this broker");
+        return NULL;
+    }
+    smap_put(&b->sql_cache, text, e);
+    return e;
+}
+
+void sql_cache_free(broker_t *b) {
+    size_t i;
+    SMAP_FOREACH(&b->sql_cache, e, i) sql92_free(e->val);
+    smap_free(&b->sql_cache);
+}
 
 static pull_pin_t *pin_get(broker_t *b) {
     pull_pin_t *p = b->pin_free;
@@ -155,6 +183,7 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
         return;
     }
     tag_filter_t filter = pr->filter;
+    const sql92_expr_t *sql = pr->sql;
     if (!(pr->sysflag & PULL_FLAG_SUBSCRIPTION)) {
         cgroup_t *cg = clients_cgroup(b, pr->group);
         if (!cg) {
@@ -180,10 +209,18 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
             return;
         }
         if (strcmp(sd->expr_type, "TAG") != 0) {
-            reply_status(b, conn, ri, SYSTEM_ERROR,
-                         "The broker does not support consumer to filter message by SQL92",
-                         pr->offset, 0, 0, 0);
-            return;
+            if (!b->conf.enablePropertyFilter) {
+                reply_status(b, conn, ri, SYSTEM_ERROR,
+                             "The broker does not support consumer to filter message by SQL92",
+                             pr->offset, 0, 0, 0);
+                return;
+            }
+            char err[300];
+            sql = sql_cache_get(b, sd->sub_string, err, sizeof(err));
+            if (!sql) {
+                reply_status(b, conn, ri, SUBSCRIPTION_PARSE_FAILED, err, pr->offset, 0, 0, 0);
+                return;
+            }
         }
         memset(&filter, 0, sizeof(filter));
         filter.all = sd->all;
@@ -194,10 +231,11 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
         offsets_set(b, pr->topic, pr->group, pr->qid, pr->commit_offset);
 
     pull_pin_t *pin = pin_get(b);
-    store_filter_t sf = {filter.all ? NULL : match_cq, NULL};
+    if (sql && strncmp(pr->topic, "%RETRY%", 7) == 0 && !b->conf.filterSupportRetry) sql = NULL;
+    store_filter_t sf = {filter.all || sql ? NULL : match_cq, sql ? match_record : NULL};
     int32_t maxn = pr->max_nums > 0 ? pr->max_nums : 32;
-    store_get(b->store, pr->topic, pr->qid, pr->offset, maxn, pr->max_bytes, &sf, &filter,
-              &pin->res);
+    store_get(b->store, pr->topic, pr->qid, pr->offset, maxn, pr->max_bytes, &sf,
+              sql ? (void *)sql : (void *)&filter, &pin->res);
     store_get_result_t *r = &pin->res;
     int code;
     int64_t next = r->next_begin_offset;
@@ -273,16 +311,22 @@ void h_pull_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     if (pr.sysflag & PULL_FLAG_SUBSCRIPTION) {
         const char *et = rm_ext_get(req, "expressionType");
         if (et && *et && strcmp(et, "TAG") != 0) {
-            if (!b->conf.enablePropertyFilter) {
+            if (!b->conf.enablePropertyFilter || strcmp(et, "SQL92") != 0) {
                 rm_conn_reply(conn, req, SYSTEM_ERROR,
                               "The broker does not support consumer to filter message by SQL92");
                 return;
             }
-            rm_conn_reply(conn, req, SUBSCRIPTION_PARSE_FAILED,
-                          "SQL92 filtering is not implemented by this broker yet");
-            return;
+            const char *text = rm_ext_get(req, "subscription");
+            char err[300];
+            pr.sql = sql_cache_get(b, text ? text : "", err, sizeof(err));
+            if (!pr.sql) {
+                rm_conn_reply(conn, req, SUBSCRIPTION_PARSE_FAILED, err);
+                return;
+            }
+            pr.filter.all = 1;
+        } else {
+            tag_filter_from_string(&pr.filter, rm_ext_get(req, "subscription"));
         }
-        tag_filter_from_string(&pr.filter, rm_ext_get(req, "subscription"));
     } else {
         pr.filter.all = 1;
     }
@@ -335,18 +379,12 @@ void pull_on_arrivals(broker_t *b) {
         if (overflow) {
             /* Lost track of which queues: re-check every held pull against the store. */
             size_t it;
-            char **keys = xcalloc(b->holds.n + 1, sizeof(char *));
-            size_t cnt = 0;
-            SMAP_FOREACH(&b->holds, e, it) keys[cnt++] = xstrdup(e->key);
-            for (size_t i = 0; i < cnt; i++) {
-                held_pull_t *head = smap_get(&b->holds, keys[i]);
-                if (head && head->next != head) {
-                    int64_t max = bs_max_offset(b, head->next->pr.topic, head->next->pr.qid);
-                    wake_queue(b, keys[i], max, 0);
-                }
-                free(keys[i]);
+            SMAP_FOREACH(&b->holds, e, it) {
+                held_pull_t *head = e->val;
+                if (head->next == head) continue;
+                int64_t max = bs_max_offset(b, head->next->pr.topic, head->next->pr.qid);
+                wake_queue(b, e->key, max, 0);
             }
-            free(keys);
         }
         if (n < 256) break;
     }
@@ -354,7 +392,7 @@ void pull_on_arrivals(broker_t *b) {
 
 void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
     broker_t *b = arg;
-    if (atomic_load(&b->nholds) == 0) return;
+    if (atomic_load(&b->nholds) == 0 || atomic_load(&b->loop_done)) return;
     if (sa->topic_len >= NAME_MAX_LEN) return;
     char topic[NAME_MAX_LEN];
     memcpy(topic, sa->topic, sa->topic_len);
@@ -372,8 +410,8 @@ void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
     if (b->narr == b->arr_cap) {
         if (b->arr_cap >= ARRIVALS_MAX) {
             b->arr_overflow = 1;
+            if (!atomic_load(&b->loop_done)) uv_async_send(&b->arrival_async);
             pthread_mutex_unlock(&b->arr_mu);
-            uv_async_send(&b->arrival_async);
             return;
         }
         b->arr_cap *= 2;
@@ -383,28 +421,24 @@ void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
     snprintf(a->topic, sizeof(a->topic), "%s", topic);
     a->qid = qid;
     a->max_offset = max_offset;
+    if (!atomic_load(&b->loop_done)) uv_async_send(&b->arrival_async);
     pthread_mutex_unlock(&b->arr_mu);
-    uv_async_send(&b->arrival_async);
 }
 
+/* Re-running a held pull never holds again, so the holds map is not changed
+ * while it is walked (list heads stay in the map). */
 void pull_check_holds(broker_t *b, int all) {
     if (b->nholds == 0) return;
     size_t it;
-    char **keys = xcalloc(b->holds.n + 1, sizeof(char *));
-    size_t cnt = 0;
-    SMAP_FOREACH(&b->holds, e, it) keys[cnt++] = xstrdup(e->key);
-    for (size_t i = 0; i < cnt; i++) {
-        held_pull_t *head = smap_get(&b->holds, keys[i]);
-        if (head && head->next != head) {
-            if (all) {
-                while (head->next != head) wake(b, head->next);
-            } else {
-                wake_queue(b, keys[i], 0, 1);
-            }
+    SMAP_FOREACH(&b->holds, e, it) {
+        held_pull_t *head = e->val;
+        if (head->next == head) continue;
+        if (all) {
+            while (head->next != head) wake(b, head->next);
+        } else {
+            wake_queue(b, e->key, 0, 1);
         }
-        free(keys[i]);
     }
-    free(keys);
 }
 
 void pull_free(broker_t *b) {

@@ -16,6 +16,8 @@
 #include "common/util.h"
 #include "store/store.h"
 
+static int topic_qid(rm_conn_t *conn, rm_cmd_t *req, char *topic, int32_t *qid);
+
 static void reply_offset(rm_conn_t *conn, rm_cmd_t *req, const char *key, int64_t v) {
     rm_enc_t e;
     rm_conn_reply_begin(conn, &e, req, SUCCESS, NULL);
@@ -28,8 +30,7 @@ void h_query_consumer_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     char group[NAME_MAX_LEN], topic[NAME_MAX_LEN];
     int32_t qid;
     if (bk_req_str(conn, req, "consumerGroup", group, sizeof(group)) != 0 ||
-        bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0 ||
-        bk_req_i32(conn, req, "queueId", &qid) != 0)
+        topic_qid(conn, req, topic, &qid) != 0)
         return;
     int64_t off = offsets_get(b, topic, group, qid);
     if (off >= 0) {
@@ -77,11 +78,24 @@ void h_update_consumer_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     rm_conn_reply(conn, req, SUCCESS, NULL);
 }
 
+/* Topic and queueId of an offset query; names the store could not hold are refused here
+ * (they never reach the file system). */
 static int topic_qid(rm_conn_t *conn, rm_cmd_t *req, char *topic, int32_t *qid) {
-    return bk_req_str(conn, req, "topic", topic, NAME_MAX_LEN) != 0 ||
-                   bk_req_i32(conn, req, "queueId", qid) != 0
-               ? -1
-               : 0;
+    if (bk_req_str(conn, req, "topic", topic, NAME_MAX_LEN) != 0 ||
+        bk_req_i32(conn, req, "queueId", qid) != 0)
+        return -1;
+    char err[300];
+    if (bk_valid_topic(topic, err, sizeof(err)) != 0) {
+        rm_conn_reply(conn, req, SYSTEM_ERROR, err);
+        return -1;
+    }
+    if (*qid < 0 || *qid > 65535) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "queueId[%d] is illegal", *qid);
+        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        return -1;
+    }
+    return 0;
 }
 
 void h_get_max_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -147,12 +161,17 @@ void h_query_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     char topic[NAME_MAX_LEN], key[512];
     int32_t max_num;
     int64_t begin, end;
+    char terr[300];
     if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0 ||
         bk_req_str(conn, req, "key", key, sizeof(key)) != 0 ||
         bk_req_i32(conn, req, "maxNum", &max_num) != 0 ||
         bk_req_i64(conn, req, "beginTimestamp", &begin) != 0 ||
         bk_req_i64(conn, req, "endTimestamp", &end) != 0)
         return;
+    if (bk_valid_topic(topic, terr, sizeof(terr)) != 0) {
+        rm_conn_reply(conn, req, SYSTEM_ERROR, terr);
+        return;
+    }
     int uniq = 0;
     if (rm_ext_bool(req, "_UNIQUE_KEY_QUERY", &uniq) == 0 && uniq)
         max_num = b->conf.defaultQueryMaxNum;

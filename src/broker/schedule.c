@@ -21,6 +21,11 @@
 #include "store/store.h"
 
 #define DELAY_FILE "delayOffset.json"
+#define TIMER_FILE "timerOffset.json"
+
+typedef struct timer_ent_s {
+    int64_t due, qoff, phys;
+} timer_ent_t;
 
 int schedule_level_of(const char *props, size_t len) {
     const char *v;
@@ -43,6 +48,12 @@ int64_t schedule_deliver_time(broker_t *b, int level, int64_t store_ts) {
 /* store's tags_code_fn: schedule entries carry their delivery time. */
 int64_t schedule_tags_code_fn(const record_view_t *rv, void *arg) {
     broker_t *b = arg;
+    if (rv->topic_len == strlen(TIMER_TOPIC) && memcmp(rv->topic, TIMER_TOPIC, rv->topic_len) == 0) {
+        const char *v;
+        size_t vl;
+        if (msgprops_find(rv->props, rv->props_len, "TIMER_OUT_MS", &v, &vl))
+            return strtoll(v, NULL, 10);
+    }
     if (rv->topic_len == strlen(SCHEDULE_TOPIC) && memcmp(rv->topic, SCHEDULE_TOPIC, rv->topic_len) == 0) {
         int lvl = schedule_level_of(rv->props, rv->props_len);
         if (lvl > 0) return schedule_deliver_time(b, lvl, rv->store_ts);
@@ -50,7 +61,28 @@ int64_t schedule_tags_code_fn(const record_view_t *rv, void *arg) {
     return msgprops_tags_code(rv->props, rv->props_len);
 }
 
+static void timer_persist(broker_t *b, int sync) {
+    if (!b->timer_dirty && !sync) return;
+    b->timer_dirty = 0;
+    buf_t out;
+    buf_init(&out);
+    buf_printf(&out, "{\"lwm\":%" PRId64 ",\"done\":[", b->timer_lwm);
+    size_t i;
+    int first = 1;
+    SMAP_FOREACH(&b->timer_done, e, i) {
+        buf_printf(&out, "%s%s", first ? "" : ",", e->key);
+        first = 0;
+    }
+    buf_append_str(&out, "]}");
+    if (sync)
+        bk_persist_sync(b, TIMER_FILE, &out);
+    else
+        bk_persist(b, TIMER_FILE, &out);
+    buf_free(&out);
+}
+
 void schedule_persist(broker_t *b, int sync) {
+    timer_persist(b, sync);
     if (!b->delay_dirty && !sync) return;
     b->delay_dirty = 0;
     buf_t out;
@@ -76,7 +108,36 @@ void schedule_json(broker_t *b, buf_t *out) {
     buf_append_str(out, "}}");
 }
 
+static void timer_load(broker_t *b) {
+    smap_init(&b->timer_done);
+    char path[1300];
+    snprintf(path, sizeof(path), "%s/" TIMER_FILE, b->config_dir);
+    char *text;
+    size_t len;
+    if (file_read_all(path, &text, &len) != 0) return;
+    cJSON *j = len ? bk_json_parse(text, len) : NULL;
+    free(text);
+    if (!j) return;
+    b->timer_lwm = bk_json_i64(j, "lwm", 0);
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "done")) {
+        if (!cJSON_IsNumber(it)) continue;
+        char k[32];
+        snprintf(k, sizeof(k), "%" PRId64, (int64_t)it->valuedouble);
+        smap_put(&b->timer_done, k, (void *)1);
+    }
+    cJSON_Delete(j);
+}
+
+void timer_free(broker_t *b) {
+    free(b->theap);
+    b->theap = NULL;
+    smap_free(&b->timer_done);
+}
+
 int schedule_load(broker_t *b, char *err, size_t errlen) {
+    timer_load(b);
+    b->timer_scan_off = b->timer_lwm;
     char path[1300];
     snprintf(path, sizeof(path), "%s/" DELAY_FILE, b->config_dir);
     char *text;
@@ -138,6 +199,7 @@ static int deliver(broker_t *b, int64_t phys) {
             if (!topics_get(b, topic) && strncmp(topic, "%RETRY%", 7) == 0)
                 topics_create_sys(b, topic, 1, 6);
             store_put_result_t r;
+            bk_props_trim(m.props, &m.props_len);
             store_put(b->store, &m, &r);
             if (r.status == STORE_PUT_OK) {
                 b->put_total++;
@@ -157,8 +219,109 @@ static int deliver(broker_t *b, int64_t phys) {
     return rc;
 }
 
-void schedule_tick(broker_t *b) {
+static void heap_push(broker_t *b, timer_ent_t t) {
+    if (b->ntheap == b->ctheap) {
+        b->ctheap = b->ctheap ? b->ctheap * 2 : 64;
+        b->theap = xrealloc(b->theap, (size_t)b->ctheap * sizeof(timer_ent_t));
+    }
+    int i = b->ntheap++;
+    while (i > 0 && b->theap[(i - 1) / 2].due > t.due) {
+        b->theap[i] = b->theap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    b->theap[i] = t;
+}
+
+static timer_ent_t heap_pop(broker_t *b) {
+    timer_ent_t top = b->theap[0], last = b->theap[--b->ntheap];
+    int i = 0, n = b->ntheap;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && b->theap[c + 1].due < b->theap[c].due) c++;
+        if (last.due <= b->theap[c].due) break;
+        b->theap[i] = b->theap[c];
+        i = c;
+    }
+    if (n) b->theap[i] = last;
+    return top;
+}
+
+static int deliver(broker_t *b, int64_t phys);
+
+/* Timer messages: load new entries, deliver the due ones, advance the low-water mark. */
+static int64_t timer_tick(broker_t *b, int64_t now, int64_t next_due) {
+    int64_t max = store_max_offset(b->store, TIMER_TOPIC, 0);
+    int budget = 10000;
+    char k[32];
+    while (b->timer_scan_off < max && budget-- > 0) {
+        int64_t off = b->timer_scan_off++, phys, tags;
+        int32_t size;
+        snprintf(k, sizeof(k), "%" PRId64, off);
+        if (smap_get(&b->timer_done, k)) continue;
+        if (store_cq_entry(b->store, TIMER_TOPIC, 0, off, &phys, &size, &tags) != 0) {
+            smap_put(&b->timer_done, k, (void *)1);
+            continue;
+        }
+        heap_push(b, (timer_ent_t){tags, off, phys});
+    }
+    while (b->ntheap && b->theap[0].due <= now) {
+        timer_ent_t t = b->theap[0];
+        if (deliver(b, t.phys) < 0) break; /* store busy: retry next tick */
+        heap_pop(b);
+        snprintf(k, sizeof(k), "%" PRId64, t.qoff);
+        smap_put(&b->timer_done, k, (void *)1);
+        b->timer_dirty = 1;
+    }
+    for (;;) {
+        snprintf(k, sizeof(k), "%" PRId64, b->timer_lwm);
+        if (b->timer_lwm >= b->timer_scan_off || !smap_del(&b->timer_done, k)) break;
+        b->timer_lwm++;
+        b->timer_dirty = 1;
+    }
+    if (b->ntheap && b->theap[0].due < next_due) next_due = b->theap[0].due;
+    if (budget <= 0) next_due = now;
+    return next_due;
+}
+
+int timer_due_of(const char *props, size_t len, int64_t now, int64_t *due) {
+    static const char *const keys[] = {"TIMER_DELIVER_MS", "TIMER_DELAY_SEC", "TIMER_DELAY_MS"};
+    for (int i = 0; i < 3; i++) {
+        const char *v;
+        size_t vl;
+        if (!props || !msgprops_find(props, len, keys[i], &v, &vl)) continue;
+        char tmp[32];
+        if (vl == 0 || vl >= sizeof(tmp)) return -1;
+        memcpy(tmp, v, vl);
+        tmp[vl] = 0;
+        char *end;
+        long long x = strtoll(tmp, &end, 10);
+        if (*end || x < 0) return -1;
+        *due = i == 0 ? x : i == 1 ? now + x * 1000 : now + x;
+        return 1;
+    }
+    return 0;
+}
+
+void timer_redirect(broker_t *b, store_msg_t *m, buf_t *props, int64_t due) {
+    char t[NAME_MAX_LEN], q[16], d[32];
+    snprintf(t, sizeof(t), "%.*s", (int)m->topic_len, m->topic);
+    snprintf(q, sizeof(q), "%d", m->queue_id);
+    snprintf(d, sizeof(d), "%" PRId64, due);
+    msgprops_append(props, MSGPROP_REAL_TOPIC, t);
+    msgprops_append(props, MSGPROP_REAL_QID, q);
+    msgprops_append(props, "TIMER_OUT_MS", d);
+    m->topic = TIMER_TOPIC;
+    m->topic_len = (uint32_t)strlen(TIMER_TOPIC);
+    m->queue_id = 0;
+    m->props = (const char *)props->data;
+    m->props_len = (uint32_t)props->len;
+    m->tags_code = due;
+}
+
+int64_t schedule_tick(broker_t *b) {
     int64_t now = now_ms();
+    int64_t next_due = timer_tick(b, now, now + 100);
     for (int lvl = 0; lvl < b->n_delay_levels; lvl++) {
         int64_t max = store_max_offset(b->store, SCHEDULE_TOPIC, lvl);
         int64_t off = b->delay_offsets[lvl];
@@ -172,7 +335,10 @@ void schedule_tick(broker_t *b) {
                 off++;
                 continue;
             }
-            if (tags > now) break;
+            if (tags > now) {
+                if (tags < next_due) next_due = tags;
+                break;
+            }
             if (deliver(b, phys) < 0) break;
             off++;
         }
@@ -180,7 +346,9 @@ void schedule_tick(broker_t *b) {
             b->delay_offsets[lvl] = off;
             b->delay_dirty = 1;
         }
+        if (budget <= 0) next_due = now; /* more due right away */
     }
+    return next_due;
 }
 
 /* Rewrites a send with DELAY=L into the schedule topic. props gets REAL_TOPIC/REAL_QID. */

@@ -24,7 +24,7 @@
 #define ILLEGAL_REMARK                                                                   \
     "the message is illegal, maybe msg body or properties length not matched. msg body " \
     "length limit %dB, msg properties length limit 32KB."
-#define MAX_BATCH 1024
+#define MAX_BATCH 65536 /* members per SEND_BATCH_MESSAGE */
 
 typedef struct send_hdr_s {
     const char *group, *topic, *def_topic, *props;
@@ -83,7 +83,9 @@ static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
     const char *bad = NULL;
     if (!h->topic) bad = "topic";
     else if (hv_i64(req, "d", "defaultTopicQueueNums", 4, &v, NULL)) bad = "defaultTopicQueueNums";
-    else if ((h->def_qn = (int32_t)v), hv_i64(req, "e", "queueId", -1, &v, NULL)) bad = "queueId";
+    else if ((h->def_qn = (int32_t)v), hv_i64(req, "e", "queueId", -1, &v, NULL) ||
+             v < INT32_MIN || v > INT32_MAX)
+        bad = "queueId";
     else if ((h->qid = (int32_t)v), hv_i64(req, "f", "sysFlag", 0, &v, NULL)) bad = "sysFlag";
     else if ((h->sysflag = (int32_t)v), hv_i64(req, "g", "bornTimestamp", 0, &v, NULL)) bad = "bornTimestamp";
     else if ((h->born_ts = v), hv_i64(req, "h", "flag", 0, &v, NULL)) bad = "flag";
@@ -202,6 +204,9 @@ static void write_ok(broker_t *b, rm_enc_t *e, const char *msg_id, int32_t qid, 
     rm_enc_ext(e, "TRACE_ON", b->conf.traceOn ? "true" : "false");
 }
 
+/* A SYNC_MASTER without slaves stores but answers SLAVE_NOT_AVAILABLE, as Java does. */
+static int ok_code(broker_t *b) { return b->conf.brokerRole == 1 ? SLAVE_NOT_AVAILABLE : SUCCESS; }
+
 static void on_flushed(void *arg, int status) {
     /* flush thread */
     pending_send_t *p = arg;
@@ -210,8 +215,8 @@ static void on_flushed(void *arg, int status) {
     pthread_mutex_lock(&b->done_mu);
     p->next = b->done_head;
     b->done_head = p;
+    if (!atomic_load(&b->loop_done)) uv_async_send(&b->done_async);
     pthread_mutex_unlock(&b->done_mu);
-    uv_async_send(&b->done_async);
 }
 
 void send_drain_done(broker_t *b) {
@@ -224,7 +229,7 @@ void send_drain_done(broker_t *b) {
         int st = atomic_load(&p->status);
         if (!rm_conn_is_closed(p->conn)) {
             rm_enc_t e;
-            int code = st == STORE_PUT_OK ? SUCCESS : FLUSH_DISK_TIMEOUT;
+            int code = st == STORE_PUT_OK ? ok_code(b) : FLUSH_DISK_TIMEOUT;
             rm_conn_reply_begin_info(p->conn, &e, &p->ri, code, NULL);
             write_ok(b, &e, p->msg_ids, p->qid, p->qoff, p->uniq);
             rm_enc_end(&e);
@@ -254,7 +259,7 @@ static void finish(broker_t *b, rm_conn_t *conn, rm_cmd_t *req, const char *msg_
         return;
     }
     rm_enc_t e;
-    rm_conn_reply_begin(conn, &e, req, SUCCESS, NULL);
+    rm_conn_reply_begin(conn, &e, req, ok_code(b), NULL);
     write_ok(b, &e, msg_ids, qid, qoff, uniq);
     rm_enc_end(&e);
 }
@@ -402,6 +407,18 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             txn_redirect_half(b, &m, props);
         } else if (lvl > 0) {
             schedule_redirect(b, &m, props, lvl, sched);
+        } else if (!is_dlq) {
+            int64_t now = now_ms(), due = 0;
+            int tr = timer_due_of(m.props, m.props_len, now, &due);
+            if (tr < 0 || (tr > 0 && due - now > TIMER_MAX_DELAY_MS)) {
+                buf_free(&np);
+                rm_conn_reply(conn, req, MESSAGE_ILLEGAL,
+                              tr < 0 ? "timer message illegal: TIMER_DELIVER_MS / TIMER_DELAY_SEC / "
+                                       "TIMER_DELAY_MS is not a number"
+                                     : "timer message illegal: the delay time is longer than 3 days");
+                return;
+            }
+            if (tr > 0 && due > now) timer_redirect(b, &m, props, due);
         }
         if (props->len > RECORD_MAX_PROPS) {
             buf_free(&np);
@@ -410,6 +427,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             return;
         }
         store_put_result_t r;
+        bk_props_trim(m.props, &m.props_len);
         store_put(b->store, &m, &r);
         buf_free(&np);
         if (r.status != STORE_PUT_OK) {
@@ -427,9 +445,10 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "batch request does not support retry group");
         return;
     }
-    static _Thread_local store_msg_t ms[MAX_BATCH];
-    static _Thread_local size_t poff[MAX_BATCH];
-    static _Thread_local store_put_result_t rs[MAX_BATCH];
+    /* Scratch arrays kept on the broker and grown on demand (loop thread only). */
+    store_msg_t *ms = b->batch_ms;
+    size_t *poff = b->batch_poff;
+    store_put_result_t *rs = b->batch_rs;
     buf_t props = b->props_buf; /* reused storage; handed back below */
     buf_reset(&props);
     size_t pos = 0, n = 0;
@@ -439,6 +458,12 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         if (n >= MAX_BATCH) {
             rc = -2;
             break;
+        }
+        if (n >= b->batch_cap) {
+            b->batch_cap = b->batch_cap ? b->batch_cap * 2 : 64;
+            b->batch_ms = ms = xrealloc(b->batch_ms, b->batch_cap * sizeof(store_msg_t));
+            b->batch_poff = poff = xrealloc(b->batch_poff, b->batch_cap * sizeof(size_t));
+            b->batch_rs = rs = xrealloc(b->batch_rs, b->batch_cap * sizeof(store_put_result_t));
         }
         const char *dv;
         size_t dvl;
@@ -495,6 +520,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         ms[i].props = (const char *)props.data + poff[i];
         ms[i].props_len = (uint32_t)(end - poff[i]);
         ms[i].tags_code = msgprops_tags_code(ms[i].props, ms[i].props_len);
+        bk_props_trim(ms[i].props, &ms[i].props_len);
     }
     int st = store_put_batch(b->store, ms, n, rs);
     b->props_buf = props;

@@ -98,10 +98,19 @@ void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         record_msgid_encode_host(v.store_host, v.store_host_len, v.phys_offset, id);
         msgprops_append(&props, MSGPROP_ORIGIN_MESSAGE_ID, id);
     }
-    if (delay > 0) {
+    /* As Java: DELAY is always written (0 for the DLQ) and WAIT=false. */
+    {
         char d[16];
         snprintf(d, sizeof(d), "%d", delay > b->n_delay_levels ? b->n_delay_levels : delay);
         msgprops_append(&props, MSGPROP_DELAY, d);
+    }
+    {
+        buf_t tmp;
+        buf_init(&tmp);
+        msgprops_copy_without(&tmp, (const char *)props.data, props.len, MSGPROP_WAIT);
+        buf_free(&props);
+        props = tmp;
+        msgprops_append(&props, MSGPROP_WAIT, "false");
     }
     store_msg_t m = {0};
     m.topic = topic;
@@ -125,6 +134,7 @@ void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     char dlq_src[NAME_MAX_LEN]; /* metrics: the record is released below */
     snprintf(dlq_src, sizeof(dlq_src), "%.*s", (int)v.topic_len, v.topic);
     store_put_result_t r;
+    bk_props_trim(m.props, &m.props_len);
     store_put(b->store, &m, &r);
     store_pinned_release(&p);
     buf_free(&props);

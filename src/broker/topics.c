@@ -89,6 +89,8 @@ topic_cfg_t *topics_put(broker_t *b, const topic_cfg_t *tc, int reg) {
     topic_cfg_t *t = put_raw(b, tc);
     bk_dv_bump(&b->topics_ver);
     topics_persist(b);
+    /* At once, before the reply that follows: clients (and the compat tests) ask the
+     * NameServer for the new topic's route right after (Java waits for the NameServers). */
     if (reg) register_all(b);
     return t;
 }

@@ -168,6 +168,7 @@ static int commit_half(broker_t *b, const record_view_t *v, int64_t phys) {
     m.props_len = (uint32_t)props.len;
     m.tags_code = msgprops_tags_code(m.props, m.props_len);
     store_put_result_t r;
+    bk_props_trim(m.props, &m.props_len);
     store_put(b->store, &m, &r);
     buf_free(&props);
     if (r.status != STORE_PUT_OK) return -1;
@@ -190,7 +191,7 @@ void h_end_transaction(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         rm_conn_reply(conn, req, SUCCESS, NULL);
         return;
     }
-    if (is_resolved(b, tso)) {
+    if ((tso >= 0 && tso < b->txn_check_off) || is_resolved(b, tso)) {
         rm_conn_reply(conn, req, SUCCESS, NULL);
         return;
     }
@@ -287,7 +288,12 @@ void txn_check_tick(broker_t *b) {
     int64_t min = store_min_offset(b->store, HALF_TOPIC, 0);
     if (b->txn_check_off < min) b->txn_check_off = min;
     /* Skip the resolved prefix. */
-    while (b->txn_check_off < max && is_resolved(b, b->txn_check_off)) b->txn_check_off++;
+    while (b->txn_check_off < max && is_resolved(b, b->txn_check_off)) {
+        char k[32];
+        key_of(k, sizeof(k), b->txn_check_off);
+        smap_del(&b->txn_resolved, k); /* below the scan start: never looked up again */
+        b->txn_check_off++;
+    }
     int budget = 1000;
     for (int64_t off = b->txn_check_off; off < max && budget-- > 0; off++) {
         if (is_resolved(b, off)) continue;

@@ -27,8 +27,8 @@ int msgprops_next(msgprops_iter_t *it, const char **key, size_t *klen, const cha
     return 0;
 }
 
-int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen,
-                    const char **val, size_t *vlen) {
+int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen, const char **val,
+                    size_t *vlen) {
     if (!props || len == 0) return 0;
     msgprops_iter_t it;
     msgprops_iter_init(&it, props, len);
@@ -44,8 +44,7 @@ int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen,
     return 0;
 }
 
-int msgprops_find(const char *props, size_t len, const char *key, const char **val,
-                  size_t *vlen) {
+int msgprops_find(const char *props, size_t len, const char *key, const char **val, size_t *vlen) {
     return msgprops_find_n(props, len, key, strlen(key), val, vlen);
 }
 
@@ -81,8 +80,8 @@ size_t msgprops_remove(char *props, size_t len, const char *key) {
         const char *end = memchr(props + r, MSGPROP_SEP, len - r);
         size_t ilen = end ? (size_t)(end - (props + r)) : len - r;
         size_t step = ilen + (end ? 1 : 0);
-        int drop = ilen > klen && props[r + klen] == MSGPROP_NAME_SEP &&
-                   memcmp(props + r, key, klen) == 0;
+        int drop =
+            ilen > klen && props[r + klen] == MSGPROP_NAME_SEP && memcmp(props + r, key, klen) == 0;
         if (!drop) {
             memmove(props + w, props + r, step);
             w += step;

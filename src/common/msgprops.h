@@ -70,11 +70,10 @@
  * Finds key. Returns 1 with val and vlen pointing into props, or 0. The first
  * occurrence wins (Java keeps the last in its map; writers never duplicate).
  */
-int msgprops_find(const char *props, size_t len, const char *key, const char **val,
-                  size_t *vlen);
+int msgprops_find(const char *props, size_t len, const char *key, const char **val, size_t *vlen);
 /* Same with a key length. */
-int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen,
-                    const char **val, size_t *vlen);
+int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen, const char **val,
+                    size_t *vlen);
 
 typedef struct msgprops_iter_s {
     const char *p;

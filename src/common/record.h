@@ -147,7 +147,8 @@ record_status_t record_decode(const uint8_t *p, size_t len, record_view_t *v, in
 /* Port of a host field (8 or 20 bytes). */
 static inline int32_t record_host_port(const uint8_t *h, uint32_t hlen) {
     const uint8_t *b = h + hlen - 4;
-    return (int32_t)(((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]);
+    return (int32_t)(((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) |
+                     b[3]);
 }
 
 /*
@@ -186,7 +187,8 @@ typedef struct record_batch_member_s {
  * Returns 1 (a member), 0 (end of body), -1 (malformed: sizes disagree).
  */
 int record_batch_next(const uint8_t *p, size_t len, size_t *pos, record_batch_member_t *m);
-/* Appends one batch member to out (for the client). Returns bytes written or 0 if it does not fit. */
+/* Appends one batch member to out (for the client). Returns bytes written or 0 if it does not fit.
+ */
 size_t record_batch_encode(const record_batch_member_t *m, uint8_t *out, size_t cap);
 
 #endif

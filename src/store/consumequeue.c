@@ -114,7 +114,17 @@ int cq_prepare(cq_t *cq, int64_t q, mfile_alloc_fn fn, void *fn_arg) {
 }
 
 static void write_entry(cq_t *cq, int64_t q, int64_t phys, int32_t size, int64_t tags) {
-    uint8_t *e = entry_ptr(cq, q);
+    /* The writer normally writes into the last file, which is never deleted: no lock. */
+    mfile_t *last = mfq_last(&cq->files);
+    int64_t pos = q * CQ_UNIT;
+    uint8_t *e;
+    if (last && pos >= last->from && pos + CQ_UNIT <= last->from + last->size) {
+        e = last->base + (pos - last->from);
+    } else {
+        pthread_mutex_lock(&cq->files.lock);
+        e = entry_ptr(cq, q);
+        pthread_mutex_unlock(&cq->files.lock);
+    }
     PETREL_ASSERT(e != NULL);
     be64_put(e, (uint64_t)phys);
     be32_put(e + 8, (uint32_t)size);
@@ -131,7 +141,8 @@ int cq_put(cq_t *cq, int64_t q, int64_t phys, int32_t size, int64_t tags, mfile_
             /* A queue rebuilt from the middle: dummies before q in its first file. */
             int64_t from = q * CQ_UNIT / cq->files.file_size * cq->files.file_size;
             if ((rc = ensure_file(cq, q, fn, fn_arg)) != 0) return rc;
-            for (int64_t d = from / CQ_UNIT; d < q; d++) write_entry(cq, d, 0, CQ_DUMMY_SIZE, 0);
+            for (int64_t d = from / CQ_UNIT; d < q; d++)
+                write_entry(cq, d, 0, CQ_DUMMY_SIZE, 0);
             atomic_store(&cq->min_offset, q);
         } else {
             log_warn("consume queue %s/%d: gap %lld..%lld filled with dummy entries", cq->topic,
@@ -150,7 +161,8 @@ int cq_put(cq_t *cq, int64_t q, int64_t phys, int32_t size, int64_t tags, mfile_
 }
 
 int cq_read(cq_t *cq, int64_t q, int64_t *phys, int32_t *size, int64_t *tags) {
-    if (q < atomic_load(&cq->min_offset) || q >= atomic_load_explicit(&cq->max_offset, memory_order_acquire))
+    if (q < atomic_load(&cq->min_offset) ||
+        q >= atomic_load_explicit(&cq->max_offset, memory_order_acquire))
         return -1;
     mfile_t *f = mfq_find_pin(&cq->files, q * CQ_UNIT);
     if (!f) return -1;
@@ -234,8 +246,9 @@ int cq_delete_expired(cq_t *cq, int64_t cl_min) {
     return deleted;
 }
 
-void cq_flush(cq_t *cq) {
+void cq_flush(cq_t *cq, int least_bytes) {
     int64_t end = atomic_load_explicit(&cq->max_offset, memory_order_acquire) * CQ_UNIT;
+    if (end - cq->flushed_bytes < least_bytes) return;
     while (cq->flushed_bytes < end) {
         mfile_t *f = mfq_find_pin(&cq->files, cq->flushed_bytes);
         if (!f) break;

@@ -49,22 +49,32 @@ struct index_s {
     void *fn_arg;
 };
 
-static int64_t h64(mfile_t *f, int off) { return (int64_t)be64_get(f->base + off); }
-static void h64_set(mfile_t *f, int off, int64_t v) { be64_put(f->base + off, (uint64_t)v); }
-static int32_t h32(mfile_t *f, int off) { return (int32_t)be32_get(f->base + off); }
-static void h32_set(mfile_t *f, int off, int32_t v) { be32_put(f->base + off, (uint32_t)v); }
+static int64_t h64(mfile_t *f, int off) {
+    return (int64_t)be64_get(f->base + off);
+}
+static void h64_set(mfile_t *f, int off, int64_t v) {
+    be64_put(f->base + off, (uint64_t)v);
+}
+static int32_t h32(mfile_t *f, int off) {
+    return (int32_t)be32_get(f->base + off);
+}
+static void h32_set(mfile_t *f, int off, int32_t v) {
+    be32_put(f->base + off, (uint32_t)v);
+}
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void push_file(index_t *ix, mfile_t *f) {
-    if (ix->n == ix->cap) ix->files = xrealloc(ix->files, sizeof(mfile_t *) * (size_t)(ix->cap = ix->cap ? ix->cap * 2 : 8));
+    if (ix->n == ix->cap)
+        ix->files =
+            xrealloc(ix->files, sizeof(mfile_t *) * (size_t)(ix->cap = ix->cap ? ix->cap * 2 : 8));
     ix->files[ix->n++] = f;
 }
 
-index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void *fn_arg,
-                    char *err, size_t errlen) {
+index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void *fn_arg, char *err,
+                    size_t errlen) {
     index_t *ix = xcalloc(1, sizeof(*ix));
     pthread_mutex_init(&ix->lock, NULL);
     ix->dir = xstrdup(dir);
@@ -106,14 +116,16 @@ index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void
         mfile_t *f = mfile_open(path, 0, ix->fsize, &e);
         if (f) push_file(ix, f);
     }
-    for (int i = 0; i < n; i++) free(names[i]);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     return ix;
 }
 
 void index_close(index_t *ix) {
     if (!ix) return;
-    for (int i = 0; i < ix->n; i++) mfile_unref(ix->files[i]);
+    for (int i = 0; i < ix->n; i++)
+        mfile_unref(ix->files[i]);
     free(ix->files);
     free(ix->dir);
     pthread_mutex_destroy(&ix->lock);
@@ -216,8 +228,11 @@ void index_build(index_t *ix, const record_view_t *rv) {
         size_t i = 0;
         while (i < kl) {
             size_t j = i;
-            while (j < kl && keys[j] != ' ') j++;
-            if (j > i) put_key(ix, rv->topic, rv->topic_len, keys + i, j - i, rv->phys_offset, rv->store_ts);
+            while (j < kl && keys[j] != ' ')
+                j++;
+            if (j > i)
+                put_key(ix, rv->topic, rv->topic_len, keys + i, j - i, rv->phys_offset,
+                        rv->store_ts);
             i = j + 1;
         }
     }
@@ -242,22 +257,25 @@ int index_query(index_t *ix, const char *topic, const char *key, int max_num, in
     for (int i = ix->n - 1; i >= 0 && found < max_num; i--) {
         mfile_t *f = ix->files[i];
         int64_t fb = h64(f, IH_BEGIN_TS), fe = h64(f, IH_END_TS);
-        int matched = (begin < fb && end > fe) || (begin >= fb && begin <= fe) ||
-                      (end >= fb && end <= fe);
+        int matched =
+            (begin < fb && end > fe) || (begin >= fb && begin <= fe) || (end >= fb && end <= fe);
         if (matched) {
             int32_t count = h32(f, IH_COUNT);
-            int32_t idx = (int32_t)be32_get(f->base + IH_SIZE + (int64_t)(hash % (uint32_t)ix->slots) * 4);
+            int32_t idx =
+                (int32_t)be32_get(f->base + IH_SIZE + (int64_t)(hash % (uint32_t)ix->slots) * 4);
             if (idx > 0 && idx <= count) {
                 int guard = 0;
                 while (found < max_num && guard++ < ix->num) {
-                    const uint8_t *e = f->base + IH_SIZE + (int64_t)ix->slots * 4 + (int64_t)idx * IE_SIZE;
+                    const uint8_t *e =
+                        f->base + IH_SIZE + (int64_t)ix->slots * 4 + (int64_t)idx * IE_SIZE;
                     uint32_t kh = be32_get(e);
                     int64_t phys = (int64_t)be64_get(e + 4);
                     int64_t t = fb + (int64_t)be32_get(e + 12) * 1000;
                     int32_t prev = (int32_t)be32_get(e + 16);
                     if (kh == hash && t >= begin && t <= end) {
                         int dup = 0;
-                        for (int k = 0; k < found; k++) dup |= out[k] == phys;
+                        for (int k = 0; k < found; k++)
+                            dup |= out[k] == phys;
                         if (!dup) out[found++] = phys;
                     }
                     if (prev <= 0 || prev > count || prev == idx || t < begin) break;
@@ -291,7 +309,8 @@ void index_truncate_phys(index_t *ix, int64_t cut) {
         if (count > 1) {
             uint8_t *e = ents + (int64_t)(count - 1) * IE_SIZE;
             h64_set(f, IH_END_PHYS, (int64_t)be64_get(e + 4));
-            if (removed) log_info("index: removed %d entries at or past %lld", removed, (long long)cut);
+            if (removed)
+                log_info("index: removed %d entries at or past %lld", removed, (long long)cut);
             break;
         }
         /* emptied: drop it unless it is the only file */

@@ -31,7 +31,9 @@ int64_t store_coarse_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void store_offset_name(char out[21], int64_t off) { snprintf(out, 21, "%020lld", (long long)off); }
+void store_offset_name(char out[21], int64_t off) {
+    snprintf(out, 21, "%020lld", (long long)off);
+}
 
 static mfile_t *mfile_map(const char *path, int fd, int64_t from, int64_t size, int *err) {
     void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -50,8 +52,8 @@ static mfile_t *mfile_map(const char *path, int fd, int64_t from, int64_t size, 
     return f;
 }
 
-mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_fn fn,
-                      void *fn_arg, int *err) {
+mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_fn fn, void *fn_arg,
+                      int *err) {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         *err = errno;
@@ -61,7 +63,10 @@ mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_
     int rc = fn ? fn(fd, size, fn_arg) : posix_fallocate(fd, 0, size);
     if (rc != 0) {
         *err = rc;
-        log_error("allocate %s (%lld bytes): %s", path, (long long)size, strerror(rc));
+        static _Atomic int64_t last_log; /* a full disk fails every put: log once a second */
+        int64_t now = store_coarse_ms(), prev = atomic_load(&last_log);
+        if (now - prev >= 1000 && atomic_compare_exchange_strong(&last_log, &prev, now))
+            log_error("allocate %s (%lld bytes): %s", path, (long long)size, strerror(rc));
         close(fd);
         unlink(path);
         return NULL;
@@ -139,6 +144,10 @@ void mfile_zero_from(mfile_t *f, int64_t pos) {
     memset(f->base + pos, 0, (size_t)len);
 }
 
+static void set_last(mfq_t *q) {
+    atomic_store_explicit(&q->last, q->n ? q->files[q->n - 1] : NULL, memory_order_release);
+}
+
 void mfq_init(mfq_t *q, const char *dir, int64_t file_size) {
     memset(q, 0, sizeof(*q));
     q->dir = xstrdup(dir);
@@ -147,8 +156,10 @@ void mfq_init(mfq_t *q, const char *dir, int64_t file_size) {
 }
 
 void mfq_free(mfq_t *q) {
-    for (int i = 0; i < q->n; i++) mfile_unref(q->files[i]);
+    for (int i = 0; i < q->n; i++)
+        mfile_unref(q->files[i]);
     free(q->files);
+    atomic_store(&q->last, NULL);
     free(q->dir);
     pthread_mutex_destroy(&q->lock);
     q->files = NULL;
@@ -168,7 +179,10 @@ static int cmp_str(const void *a, const void *b) {
 
 int mfq_load(mfq_t *q, char *err, size_t errlen) {
     DIR *d = opendir(q->dir);
-    if (!d) return errno == ENOENT ? 0 : (snprintf(err, errlen, "opendir %s: %s", q->dir, strerror(errno)), -1);
+    if (!d)
+        return errno == ENOENT
+                   ? 0
+                   : (snprintf(err, errlen, "opendir %s: %s", q->dir, strerror(errno)), -1);
     char **names = NULL;
     int n = 0, cap = 0;
     struct dirent *de;
@@ -215,11 +229,15 @@ int mfq_load(mfq_t *q, char *err, size_t errlen) {
             rc = -1;
             break;
         }
-        if (q->n == q->cap) q->files = xrealloc(q->files, sizeof(mfile_t *) * (size_t)(q->cap = q->cap ? q->cap * 2 : 16));
+        if (q->n == q->cap)
+            q->files =
+                xrealloc(q->files, sizeof(mfile_t *) * (size_t)(q->cap = q->cap ? q->cap * 2 : 16));
         q->files[q->n++] = f;
     }
-    for (int i = 0; i < n; i++) free(names[i]);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
     free(names);
+    set_last(q);
     return rc;
 }
 
@@ -237,7 +255,9 @@ mfile_t *mfq_find_pin(mfq_t *q, int64_t offset) {
     return f;
 }
 
-mfile_t *mfq_last(mfq_t *q) { return q->n ? q->files[q->n - 1] : NULL; }
+mfile_t *mfq_last(mfq_t *q) {
+    return atomic_load_explicit(&q->last, memory_order_acquire);
+}
 
 mfile_t *mfq_add(mfq_t *q, int64_t from, mfile_alloc_fn fn, void *fn_arg, int *err) {
     char path[4096], name[21];
@@ -251,8 +271,11 @@ mfile_t *mfq_add(mfq_t *q, int64_t from, mfile_alloc_fn fn, void *fn_arg, int *e
     mfile_t *f = mfile_create(path, from, q->file_size, fn, fn_arg, err);
     if (!f) return NULL;
     pthread_mutex_lock(&q->lock);
-    if (q->n == q->cap) q->files = xrealloc(q->files, sizeof(mfile_t *) * (size_t)(q->cap = q->cap ? q->cap * 2 : 16));
+    if (q->n == q->cap)
+        q->files =
+            xrealloc(q->files, sizeof(mfile_t *) * (size_t)(q->cap = q->cap ? q->cap * 2 : 16));
     q->files[q->n++] = f;
+    set_last(q);
     pthread_mutex_unlock(&q->lock);
     return f;
 }
@@ -277,9 +300,11 @@ void mfq_truncate(mfq_t *q, int64_t offset) {
     }
     int n = q->n;
     q->n = keep;
+    set_last(q);
     pthread_mutex_unlock(&q->lock);
     for (int i = keep; i < n; i++) {
-        log_info("recovery: deleting %s (beyond offset %lld)", q->files[i]->path, (long long)offset);
+        log_info("recovery: deleting %s (beyond offset %lld)", q->files[i]->path,
+                 (long long)offset);
         mfile_destroy(q->files[i]);
     }
 }
@@ -309,8 +334,10 @@ void mfq_destroy_all(mfq_t *q) {
     mfile_t **fs = q->files;
     q->files = NULL;
     q->n = q->cap = 0;
+    set_last(q);
     pthread_mutex_unlock(&q->lock);
-    for (int i = 0; i < n; i++) mfile_destroy(fs[i]);
+    for (int i = 0; i < n; i++)
+        mfile_destroy(fs[i]);
     free(fs);
     rmdir(q->dir);
 }

@@ -48,36 +48,66 @@ static const char *const FLUSH_TYPES[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
 
 #define F(field) CFG_FIELD(store_config_t, field)
 const cfg_def_t store_cfg_defs[] = {
-    {"storePathRootDir", CFG_STR, F(storePathRootDir), "", 0, -1, NULL, 0, "store root ($HOME/store when empty)"},
-    {"storePathCommitLog", CFG_STR, F(storePathCommitLog), "", 0, -1, NULL, 0, "commit log dir ({root}/commitlog when empty)"},
-    {"mappedFileSizeCommitLog", CFG_LONG, F(mappedFileSizeCommitLog), "1073741824", 4096, INT32_MAX, NULL, 0, "commit log segment size"},
-    {"mappedFileSizeConsumeQueue", CFG_LONG, F(mappedFileSizeConsumeQueue), "6000000", 40, INT32_MAX, NULL, 0, "consume queue file size (multiple of 20)"},
-    {"flushDiskType", CFG_ENUM, F(flushDiskType), "ASYNC_FLUSH", 0, -1, FLUSH_TYPES, 0, "ASYNC_FLUSH or SYNC_FLUSH"},
-    {"flushIntervalCommitLog", CFG_INT, F(flushIntervalCommitLog), "500", 1, 60000, NULL, 1, "async flush interval (ms)"},
-    {"flushCommitLogTimed", CFG_BOOL, F(flushCommitLogTimed), "true", 0, -1, NULL, 1, "async flush on a timer"},
-    {"flushCommitLogLeastPages", CFG_INT, F(flushCommitLogLeastPages), "4", 0, 1 << 20, NULL, 1, "async flush when this many 4 KiB pages are dirty"},
-    {"flushCommitLogThoroughInterval", CFG_INT, F(flushCommitLogThoroughInterval), "10000", 0, 3600000, NULL, 1, "flush regardless of pages this often (ms)"},
-    {"flushIntervalConsumeQueue", CFG_INT, F(flushIntervalConsumeQueue), "1000", 10, 60000, NULL, 1, "consume queue / index / checkpoint flush interval (ms)"},
-    {"syncFlushTimeout", CFG_INT, F(syncFlushTimeout), "5000", 1, 600000, NULL, 1, "SYNC_FLUSH wait before FLUSH_DISK_TIMEOUT (ms)"},
-    {"maxMessageSize", CFG_INT, F(maxMessageSize), "4194304", 1024, INT32_MAX, NULL, 1, "max body and record size"},
-    {"fileReservedTime", CFG_INT, F(fileReservedTime), "72", 0, 100000, NULL, 1, "hours a commit log file is kept"},
-    {"deleteWhen", CFG_STR, F(deleteWhen), "04", 0, -1, NULL, 1, "hours (;-separated) when expired files are deleted"},
-    {"diskMaxUsedSpaceRatio", CFG_INT, F(diskMaxUsedSpaceRatio), "75", 10, 95, NULL, 1, "delete expired files at any hour above this usage (%)"},
-    {"diskSpaceWarningLevelRatio", CFG_INT, F(diskSpaceWarningLevelRatio), "90", 10, 100, NULL, 1, "refuse writes above this usage (%)"},
-    {"diskSpaceCleanForciblyRatio", CFG_INT, F(diskSpaceCleanForciblyRatio), "85", 10, 100, NULL, 1, "delete files regardless of age above this usage (%)"},
-    {"cleanResourceInterval", CFG_INT, F(cleanResourceInterval), "10000", 10, 3600000, NULL, 1, "retention pass interval (ms)"},
-    {"deleteCommitLogFilesInterval", CFG_INT, F(deleteCommitLogFilesInterval), "100", 0, 10000, NULL, 1, "pause between deletions (ms)"},
-    {"deleteFileBatchMax", CFG_INT, F(deleteFileBatchMax), "10", 1, 1000, NULL, 1, "files deleted per pass at most"},
-    {"messageIndexEnable", CFG_BOOL, F(messageIndexEnable), "true", 0, -1, NULL, 0, "build the key index"},
-    {"maxHashSlotNum", CFG_INT, F(maxHashSlotNum), "5000000", 1, INT32_MAX, NULL, 0, "index slots per file"},
-    {"maxIndexNum", CFG_INT, F(maxIndexNum), "20000000", 2, INT32_MAX / 20, NULL, 0, "index entries per file"},
-    {"checkCRCOnRecover", CFG_BOOL, F(checkCRCOnRecover), "true", 0, -1, NULL, 0, "verify body CRCs during recovery"},
-    {"osPageCacheBusyTimeOutMills", CFG_INT, F(osPageCacheBusyTimeOutMills), "1000", 10, 600000, NULL, 1, "put lock held longer = OS_PAGECACHE_BUSY"},
-    {"maxTransferBytesOnMessageInMemory", CFG_INT, F(maxTransferBytesOnMessageInMemory), "262144", 1, INT32_MAX, NULL, 1, "pull bytes limit, data in memory"},
-    {"maxTransferCountOnMessageInMemory", CFG_INT, F(maxTransferCountOnMessageInMemory), "32", 1, 65536, NULL, 1, "pull count limit, data in memory"},
-    {"maxTransferBytesOnMessageInDisk", CFG_INT, F(maxTransferBytesOnMessageInDisk), "65536", 1, INT32_MAX, NULL, 1, "pull bytes limit, data on disk"},
-    {"maxTransferCountOnMessageInDisk", CFG_INT, F(maxTransferCountOnMessageInDisk), "8", 1, 65536, NULL, 1, "pull count limit, data on disk"},
-    {"accessMessageInMemoryMaxRatio", CFG_INT, F(accessMessageInMemoryMaxRatio), "40", 0, 100, NULL, 1, "share of RAM considered in memory (%)"},
+    {"storePathRootDir", CFG_STR, F(storePathRootDir), "", 0, -1, NULL, 0,
+     "store root ($HOME/store when empty)"},
+    {"storePathCommitLog", CFG_STR, F(storePathCommitLog), "", 0, -1, NULL, 0,
+     "commit log dir ({root}/commitlog when empty)"},
+    {"mappedFileSizeCommitLog", CFG_LONG, F(mappedFileSizeCommitLog), "1073741824", 4096, INT32_MAX,
+     NULL, 0, "commit log segment size"},
+    {"mappedFileSizeConsumeQueue", CFG_LONG, F(mappedFileSizeConsumeQueue), "6000000", 40,
+     INT32_MAX, NULL, 0, "consume queue file size (multiple of 20)"},
+    {"flushDiskType", CFG_ENUM, F(flushDiskType), "ASYNC_FLUSH", 0, -1, FLUSH_TYPES, 0,
+     "ASYNC_FLUSH or SYNC_FLUSH"},
+    {"flushIntervalCommitLog", CFG_INT, F(flushIntervalCommitLog), "500", 1, 60000, NULL, 1,
+     "async flush interval (ms)"},
+    {"flushCommitLogTimed", CFG_BOOL, F(flushCommitLogTimed), "true", 0, -1, NULL, 1,
+     "async flush on a timer"},
+    {"flushCommitLogLeastPages", CFG_INT, F(flushCommitLogLeastPages), "4", 0, 1 << 20, NULL, 1,
+     "async flush when this many 4 KiB pages are dirty"},
+    {"flushCommitLogThoroughInterval", CFG_INT, F(flushCommitLogThoroughInterval), "10000", 0,
+     3600000, NULL, 1, "flush regardless of pages this often (ms)"},
+    {"flushIntervalConsumeQueue", CFG_INT, F(flushIntervalConsumeQueue), "1000", 10, 60000, NULL, 1,
+     "consume queue / index / checkpoint flush interval (ms)"},
+    {"syncFlushTimeout", CFG_INT, F(syncFlushTimeout), "5000", 1, 600000, NULL, 1,
+     "SYNC_FLUSH wait before FLUSH_DISK_TIMEOUT (ms)"},
+    {"maxMessageSize", CFG_INT, F(maxMessageSize), "4194304", 1024, INT32_MAX, NULL, 1,
+     "max body and record size"},
+    {"fileReservedTime", CFG_INT, F(fileReservedTime), "72", 0, 100000, NULL, 1,
+     "hours a commit log file is kept"},
+    {"deleteWhen", CFG_STR, F(deleteWhen), "04", 0, -1, NULL, 1,
+     "hours (;-separated) when expired files are deleted"},
+    {"diskMaxUsedSpaceRatio", CFG_INT, F(diskMaxUsedSpaceRatio), "75", 10, 95, NULL, 1,
+     "delete expired files at any hour above this usage (%)"},
+    {"diskSpaceWarningLevelRatio", CFG_INT, F(diskSpaceWarningLevelRatio), "90", 10, 100, NULL, 1,
+     "refuse writes above this usage (%)"},
+    {"diskSpaceCleanForciblyRatio", CFG_INT, F(diskSpaceCleanForciblyRatio), "85", 10, 100, NULL, 1,
+     "delete files regardless of age above this usage (%)"},
+    {"cleanResourceInterval", CFG_INT, F(cleanResourceInterval), "10000", 10, 3600000, NULL, 1,
+     "retention pass interval (ms)"},
+    {"deleteCommitLogFilesInterval", CFG_INT, F(deleteCommitLogFilesInterval), "100", 0, 10000,
+     NULL, 1, "pause between deletions (ms)"},
+    {"deleteFileBatchMax", CFG_INT, F(deleteFileBatchMax), "10", 1, 1000, NULL, 1,
+     "files deleted per pass at most"},
+    {"messageIndexEnable", CFG_BOOL, F(messageIndexEnable), "true", 0, -1, NULL, 0,
+     "build the key index"},
+    {"maxHashSlotNum", CFG_INT, F(maxHashSlotNum), "5000000", 1, INT32_MAX, NULL, 0,
+     "index slots per file"},
+    {"maxIndexNum", CFG_INT, F(maxIndexNum), "20000000", 2, INT32_MAX / 20, NULL, 0,
+     "index entries per file"},
+    {"checkCRCOnRecover", CFG_BOOL, F(checkCRCOnRecover), "true", 0, -1, NULL, 0,
+     "verify body CRCs during recovery"},
+    {"osPageCacheBusyTimeOutMills", CFG_INT, F(osPageCacheBusyTimeOutMills), "1000", 10, 600000,
+     NULL, 1, "put lock held longer = OS_PAGECACHE_BUSY"},
+    {"maxTransferBytesOnMessageInMemory", CFG_INT, F(maxTransferBytesOnMessageInMemory), "262144",
+     1, INT32_MAX, NULL, 1, "pull bytes limit, data in memory"},
+    {"maxTransferCountOnMessageInMemory", CFG_INT, F(maxTransferCountOnMessageInMemory), "32", 1,
+     65536, NULL, 1, "pull count limit, data in memory"},
+    {"maxTransferBytesOnMessageInDisk", CFG_INT, F(maxTransferBytesOnMessageInDisk), "65536", 1,
+     INT32_MAX, NULL, 1, "pull bytes limit, data on disk"},
+    {"maxTransferCountOnMessageInDisk", CFG_INT, F(maxTransferCountOnMessageInDisk), "8", 1, 65536,
+     NULL, 1, "pull count limit, data on disk"},
+    {"accessMessageInMemoryMaxRatio", CFG_INT, F(accessMessageInMemoryMaxRatio), "40", 0, 100, NULL,
+     1, "share of RAM considered in memory (%)"},
     {NULL},
 };
 #undef F
@@ -88,7 +118,9 @@ void store_config_init(store_config_t *c) {
     c->start_clean_thread = 1;
 }
 
-void store_config_free(store_config_t *c) { cfg_free(store_cfg_defs, c); }
+void store_config_free(store_config_t *c) {
+    cfg_free(store_cfg_defs, c);
+}
 
 /* ---- the store ---------------------------------------------------------------- */
 
@@ -105,7 +137,8 @@ typedef struct wvec_s {
 } wvec_t;
 
 static void wvec_push(wvec_t *w, waiter_t x) {
-    if (w->n == w->cap) w->v = xrealloc(w->v, sizeof(waiter_t) * (w->cap = w->cap ? w->cap * 2 : 64));
+    if (w->n == w->cap)
+        w->v = xrealloc(w->v, sizeof(waiter_t) * (w->cap = w->cap ? w->cap * 2 : 64));
     w->v[w->n++] = x;
 }
 
@@ -116,19 +149,19 @@ struct store_s {
     int abnormal;
 
     mfq_t cl;
-    _Atomic int64_t cl_wrote;   /* readable end of the commit log */
-    _Atomic int64_t cl_max;     /* end of records whose consume-queue entries are written */
+    _Atomic int64_t cl_wrote; /* readable end of the commit log */
+    _Atomic int64_t cl_max;   /* end of records whose consume-queue entries are written */
     _Atomic int64_t cl_flushed;
     _Atomic int64_t last_store_ts;
-    int64_t ts_last;            /* put lock */
+    int64_t ts_last; /* put lock */
 
     pthread_mutex_t put_lock;
-    _Atomic int64_t put_since;  /* coarse ms when the holder took the put lock, 0 = free */
+    _Atomic int64_t put_since; /* coarse ms when the holder took the put lock, 0 = free */
 
-    pthread_rwlock_t qt_lock;   /* readers: lookups; writers: insert/delete (also hold put_lock) */
+    pthread_rwlock_t qt_lock; /* readers: lookups; writers: insert/delete (also hold put_lock) */
     cq_t **qt;
     size_t qt_cap, qt_n;
-    cq_t **grave;               /* deleted queues, freed at close */
+    cq_t **grave; /* deleted queues, freed at close */
     size_t grave_n;
 
     index_t *index;
@@ -136,15 +169,16 @@ struct store_s {
     pthread_mutex_t ckpt_lock;
 
     pthread_mutex_t fl_mu;
-    pthread_cond_t fl_cv;
-    wvec_t wq, wr;
-    int fl_kick, fl_stop, fl_done;
-    pthread_t fl_thread;
+    pthread_cond_t fl_cv, ack_cv;
+    wvec_t wq, wr;       /* pending waiters (fl_mu); the ack thread's batch */
+    int64_t wq_max_upto; /* fl_mu */
+    int fl_stop, fl_done, ack_pending, ack_done;
+    pthread_t fl_thread, ack_thread;
 
     pthread_mutex_t ds_mu;
     pthread_cond_t ds_cv;
     _Atomic int ds_idle;
-    int ds_stop;
+    int ds_stop, ds_pause, ds_paused, ds_exited; /* ds_mu */
     _Atomic int64_t reput;
     pthread_t ds_thread;
     void (*_Atomic arrival_fn)(void *, const store_arrival_t *);
@@ -160,6 +194,7 @@ struct store_s {
     _Atomic int wm_stop;
     int threads_started;
     _Atomic int shut;
+    _Atomic int raw_mode; /* a slave: the commit log is fed by store_append_raw */
     _Atomic int disk_full;
     _Atomic int disk_usage;
     _Atomic int io_error;
@@ -183,7 +218,8 @@ static int alloc_hook(int fd, int64_t len, void *arg) {
 
 static uint64_t qhash(const char *t, size_t n, int32_t qid) {
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)t[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)t[i]) * 1099511628211ULL;
     h ^= (uint64_t)(uint32_t)qid * 0x9e3779b97f4a7c15ULL;
     h ^= h >> 29;
     return h;
@@ -195,14 +231,16 @@ static cq_t *qt_find(store_t *s, const char *t, size_t n, int32_t qid, uint64_t 
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         cq_t *c = s->qt[i];
         if (!c) return NULL;
-        if (c->hash == h && c->qid == qid && c->topic_len == n && memcmp(c->topic, t, n) == 0) return c;
+        if (c->hash == h && c->qid == qid && c->topic_len == n && memcmp(c->topic, t, n) == 0)
+            return c;
     }
 }
 
 static void qt_insert_raw(cq_t **tab, size_t cap, cq_t *cq) {
     size_t mask = cap - 1;
     size_t i = cq->hash & mask;
-    while (tab[i]) i = (i + 1) & mask;
+    while (tab[i])
+        i = (i + 1) & mask;
     tab[i] = cq;
 }
 
@@ -243,21 +281,33 @@ static cq_t *cq_get_or_create(store_t *s, const char *t, size_t n, int32_t qid) 
 
 const char *store_put_status_name(int st) {
     switch (st) {
-    case STORE_PUT_OK: return "PUT_OK";
-    case STORE_FLUSH_DISK_TIMEOUT: return "FLUSH_DISK_TIMEOUT";
-    case STORE_MESSAGE_ILLEGAL: return "MESSAGE_ILLEGAL";
-    case STORE_SERVICE_NOT_AVAILABLE: return "SERVICE_NOT_AVAILABLE";
-    case STORE_OS_PAGECACHE_BUSY: return "OS_PAGECACHE_BUSY";
-    case STORE_CREATE_MAPPED_FILE_FAILED: return "CREATE_MAPPED_FILE_FAILED";
-    default: return "UNKNOWN_ERROR";
+    case STORE_PUT_OK:
+        return "PUT_OK";
+    case STORE_FLUSH_DISK_TIMEOUT:
+        return "FLUSH_DISK_TIMEOUT";
+    case STORE_MESSAGE_ILLEGAL:
+        return "MESSAGE_ILLEGAL";
+    case STORE_SERVICE_NOT_AVAILABLE:
+        return "SERVICE_NOT_AVAILABLE";
+    case STORE_OS_PAGECACHE_BUSY:
+        return "OS_PAGECACHE_BUSY";
+    case STORE_CREATE_MAPPED_FILE_FAILED:
+        return "CREATE_MAPPED_FILE_FAILED";
+    default:
+        return "UNKNOWN_ERROR";
     }
 }
 
 const char *store_get_status_name(int st) {
-    static const char *const names[] = {
-        "FOUND", "NO_MATCHED_MESSAGE", "MESSAGE_WAS_REMOVING", "OFFSET_FOUND_NULL",
-        "OFFSET_OVERFLOW_BADLY", "OFFSET_OVERFLOW_ONE", "OFFSET_TOO_SMALL",
-        "NO_MATCHED_LOGIC_QUEUE", "NO_MESSAGE_IN_QUEUE"};
+    static const char *const names[] = {"FOUND",
+                                        "NO_MATCHED_MESSAGE",
+                                        "MESSAGE_WAS_REMOVING",
+                                        "OFFSET_FOUND_NULL",
+                                        "OFFSET_OVERFLOW_BADLY",
+                                        "OFFSET_OVERFLOW_ONE",
+                                        "OFFSET_TOO_SMALL",
+                                        "NO_MATCHED_LOGIC_QUEUE",
+                                        "NO_MESSAGE_IN_QUEUE"};
     return st >= 0 && st <= STORE_GET_NO_MESSAGE_IN_QUEUE ? names[st] : "UNKNOWN";
 }
 
@@ -267,7 +317,9 @@ const char *store_get_status_name(int st) {
  * The dispatcher polls every 1 ms when idle (as Java's ReputMessageService);
  * puts do not signal it, because a futex wake per put costs more than the put.
  */
-static void wake_dispatch(store_t *s) { (void)s; }
+static void wake_dispatch(store_t *s) {
+    (void)s;
+}
 
 static int put_fail(store_t *s, store_put_result_t *res, size_t n, int st, const char *reason) {
     for (size_t i = 0; i < n; i++) {
@@ -290,13 +342,16 @@ static int put_many(store_t *s, const store_msg_t *m, size_t n, store_put_result
         if (x->props_len > RECORD_MAX_PROPS)
             return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL, "properties longer than 32767 bytes");
         if (x->body_len > (uint32_t)s->cfg.maxMessageSize)
-            return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL, "message body larger than maxMessageSize");
+            return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL,
+                            "message body larger than maxMessageSize");
         uint32_t sz = record_size(x->body_len, x->topic_len, x->props_len);
         if (sz > (uint32_t)s->cfg.maxMessageSize)
-            return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL, "message record larger than maxMessageSize");
+            return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL,
+                            "message record larger than maxMessageSize");
         if (i > 0 && (x->queue_id != m[0].queue_id || x->topic_len != m[0].topic_len ||
                       memcmp(x->topic, m[0].topic, x->topic_len) != 0))
-            return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL, "a batch must have one topic and queue");
+            return put_fail(s, res, n, STORE_MESSAGE_ILLEGAL,
+                            "a batch must have one topic and queue");
         total += sz;
         res[i].wrote_bytes = (int32_t)sz;
         /* the CRC is computed outside the lock; parked in the result until used */
@@ -308,11 +363,16 @@ static int put_many(store_t *s, const store_msg_t *m, size_t n, store_put_result
         return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "message store has been shut down");
     if (atomic_load_explicit(&s->disk_full, memory_order_relaxed))
         return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "the broker's disk is full");
+    if (atomic_load_explicit(&s->raw_mode, memory_order_relaxed))
+        return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE,
+                        "messages are put to the slave (replicated store)");
     if (atomic_load_explicit(&s->io_error, memory_order_relaxed))
-        return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE, "message store is not writeable (I/O error)");
+        return put_fail(s, res, n, STORE_SERVICE_NOT_AVAILABLE,
+                        "message store is not writeable (I/O error)");
     int64_t since = atomic_load_explicit(&s->put_since, memory_order_relaxed);
     if (since && store_coarse_ms() - since > s->cfg.osPageCacheBusyTimeOutMills)
-        return put_fail(s, res, n, STORE_OS_PAGECACHE_BUSY, "[PC_SYNCHRONIZED]broker busy, start flow control for a while");
+        return put_fail(s, res, n, STORE_OS_PAGECACHE_BUSY,
+                        "[PC_SYNCHRONIZED]broker busy, start flow control for a while");
 
     pthread_mutex_lock(&s->put_lock);
     int64_t t0 = store_coarse_ms();
@@ -325,7 +385,8 @@ static int put_many(store_t *s, const store_msg_t *m, size_t n, store_put_result
     if (dispatched) {
         cq = cq_get_or_create(s, m[0].topic, m[0].topic_len, m[0].queue_id);
         q0 = atomic_load_explicit(&cq->max_offset, memory_order_relaxed);
-        if (cq_prepare(cq, q0, alloc_hook, s) != 0 || cq_prepare(cq, q0 + (int64_t)n - 1, alloc_hook, s) != 0) {
+        if (cq_prepare(cq, q0, alloc_hook, s) != 0 ||
+            cq_prepare(cq, q0 + (int64_t)n - 1, alloc_hook, s) != 0) {
             st = STORE_CREATE_MAPPED_FILE_FAILED;
             reason = "create consume queue file failed (disk full?)";
             goto out;
@@ -457,27 +518,38 @@ static int flush_range(store_t *s, int64_t from, int64_t to) {
     return 0;
 }
 
+static void deadline_in(struct timespec *ts, int ms) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
+/*
+ * Flush thread. SYNC: whenever data is unflushed, make it durable at once
+ * (writers arriving during an msync are covered by the next one: group
+ * commit). ASYNC: every flushIntervalCommitLog, or at once when a waiter asks.
+ * Acknowledging waiters is left to the ack thread, so waking many writers
+ * overlaps with the next msync instead of delaying it.
+ */
 static void *flush_main(void *arg) {
     store_t *s = arg;
     int sync = s->cfg.flushDiskType == STORE_SYNC_FLUSH;
-    int64_t last_thorough = mono_ms();
+    int64_t last_thorough = mono_ms(), next_due = mono_ms() + s->cfg.flushIntervalCommitLog;
     for (;;) {
         pthread_mutex_lock(&s->fl_mu);
-        if (!s->fl_stop && !s->fl_kick && s->wq.n == 0) {
-            int wait_ms = sync ? 10 : s->cfg.flushIntervalCommitLog;
+        for (;;) {
+            int64_t flushed = atomic_load(&s->cl_flushed);
+            if (s->fl_stop) break;
+            if (sync && atomic_load_explicit(&s->cl_wrote, memory_order_acquire) > flushed) break;
+            if (!sync && (s->wq_max_upto > flushed || mono_ms() >= next_due)) break;
             struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            int wait = sync ? 10 : (int)(next_due - mono_ms());
+            deadline_in(&ts, wait > 0 ? wait : 1);
             pthread_cond_timedwait(&s->fl_cv, &s->fl_mu, &ts);
         }
-        wvec_t tmp = s->wr;
-        s->wr = s->wq;
-        s->wq = tmp;
-        s->wq.n = 0;
         int stop = s->fl_stop;
-        s->fl_kick = 0;
+        int waiters = s->wq_max_upto > atomic_load(&s->cl_flushed);
         pthread_mutex_unlock(&s->fl_mu);
 
         int64_t target = atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
@@ -486,18 +558,50 @@ static void *flush_main(void *arg) {
         int64_t now = mono_ms();
         int thorough = now - last_thorough >= s->cfg.flushCommitLogThoroughInterval;
         int pages = (int)(target / 4096 - flushed / 4096);
+        if (!sync) next_due = now + s->cfg.flushIntervalCommitLog;
         if (target > flushed &&
-            (sync || stop || s->wr.n > 0 || thorough || pages >= s->cfg.flushCommitLogLeastPages)) {
+            (sync || stop || waiters || thorough || pages >= s->cfg.flushCommitLogLeastPages)) {
             if (flush_range(s, flushed, target) == 0) {
                 atomic_store_explicit(&s->cl_flushed, target, memory_order_release);
                 pthread_mutex_lock(&s->ckpt_lock);
                 s->ckpt.physic_ts = ts;
                 pthread_mutex_unlock(&s->ckpt_lock);
                 atomic_fetch_add_explicit(&s->flushes, 1, memory_order_relaxed);
+            } else {
+                usleep(10000); /* I/O error: waiters time out; do not spin */
             }
             if (thorough) last_thorough = now;
         }
-        flushed = atomic_load(&s->cl_flushed);
+        pthread_mutex_lock(&s->fl_mu);
+        s->ack_pending = 1;
+        if (stop) s->fl_done = 1;
+        pthread_cond_signal(&s->ack_cv);
+        pthread_mutex_unlock(&s->fl_mu);
+        if (stop) break;
+    }
+    return NULL;
+}
+
+/* Ack thread: completes flush waiters (callbacks run here). */
+static void *ack_main(void *arg) {
+    store_t *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->fl_mu);
+        if (!s->ack_pending && !s->fl_done) {
+            struct timespec ts;
+            deadline_in(&ts, 10);
+            pthread_cond_timedwait(&s->ack_cv, &s->fl_mu, &ts);
+        }
+        s->ack_pending = 0;
+        int done = s->fl_done;
+        wvec_t tmp = s->wr;
+        s->wr = s->wq;
+        s->wq = tmp;
+        s->wq.n = 0;
+        s->wq_max_upto = 0;
+        pthread_mutex_unlock(&s->fl_mu);
+
+        int64_t flushed = atomic_load_explicit(&s->cl_flushed, memory_order_acquire);
         int64_t wall = mono_ms();
         size_t keep = 0;
         for (size_t i = 0; i < s->wr.n; i++) {
@@ -505,7 +609,7 @@ static void *flush_main(void *arg) {
             if (w->upto <= flushed) {
                 w->cb(w->arg, STORE_PUT_OK);
                 atomic_fetch_add_explicit(&s->flush_waiters, 1, memory_order_relaxed);
-            } else if (wall >= w->deadline || stop) {
+            } else if (wall >= w->deadline || done) {
                 w->cb(w->arg, STORE_FLUSH_DISK_TIMEOUT);
                 atomic_fetch_add_explicit(&s->flush_waiters, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&s->flush_timeouts, 1, memory_order_relaxed);
@@ -513,19 +617,17 @@ static void *flush_main(void *arg) {
                 s->wr.v[keep++] = *w;
             }
         }
-        if (keep) {
-            pthread_mutex_lock(&s->fl_mu);
-            for (size_t i = 0; i < keep; i++) wvec_push(&s->wq, s->wr.v[i]);
-            pthread_mutex_unlock(&s->fl_mu);
+        pthread_mutex_lock(&s->fl_mu);
+        for (size_t i = 0; i < keep; i++) {
+            wvec_push(&s->wq, s->wr.v[i]);
+            if (s->wr.v[i].upto > s->wq_max_upto) s->wq_max_upto = s->wr.v[i].upto;
         }
+        if (keep) pthread_cond_signal(&s->fl_cv); /* ASYNC: they still need a flush */
+        int finished = done && s->wq.n == 0;
+        if (finished) s->ack_done = 1;
+        pthread_mutex_unlock(&s->fl_mu);
         s->wr.n = 0;
-        if (stop) {
-            pthread_mutex_lock(&s->fl_mu);
-            int more = s->wq.n > 0;
-            if (!more) s->fl_done = 1;
-            pthread_mutex_unlock(&s->fl_mu);
-            if (!more) break;
-        }
+        if (finished) break;
     }
     return NULL;
 }
@@ -533,13 +635,19 @@ static void *flush_main(void *arg) {
 void store_wait_flush(store_t *s, int64_t upto, store_flush_cb cb, void *arg) {
     waiter_t w = {upto, mono_ms() + s->cfg.syncFlushTimeout, cb, arg};
     pthread_mutex_lock(&s->fl_mu);
-    if (s->fl_done) {
+    if (s->ack_done) {
         pthread_mutex_unlock(&s->fl_mu);
         cb(arg, atomic_load(&s->cl_flushed) >= upto ? STORE_PUT_OK : STORE_FLUSH_DISK_TIMEOUT);
         return;
     }
     wvec_push(&s->wq, w);
-    pthread_cond_signal(&s->fl_cv);
+    if (upto > s->wq_max_upto) s->wq_max_upto = upto;
+    if (atomic_load_explicit(&s->cl_flushed, memory_order_acquire) >= upto) {
+        s->ack_pending = 1; /* already durable: only the ack thread is needed */
+        pthread_cond_signal(&s->ack_cv);
+    } else {
+        pthread_cond_signal(&s->fl_cv);
+    }
     pthread_mutex_unlock(&s->fl_mu);
 }
 
@@ -563,7 +671,8 @@ int store_wait_flush_sync(store_t *s, int64_t upto) {
     syncw_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     pthread_mutex_lock(&w.m);
     store_wait_flush(s, upto, syncw_cb, &w);
-    while (!w.done) pthread_cond_wait(&w.c, &w.m);
+    while (!w.done)
+        pthread_cond_wait(&w.c, &w.m);
     pthread_mutex_unlock(&w.m);
     pthread_mutex_destroy(&w.m);
     pthread_cond_destroy(&w.c);
@@ -579,7 +688,8 @@ static int64_t tags_code_of(store_t *s, const record_view_t *v) {
 
 /* Index + arrival for records in [reput, end). Returns the new reput offset. */
 static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
-    while (reput < end) {
+    int raw = atomic_load(&s->raw_mode), stalled = 0;
+    while (reput < end && !stalled) {
         mfile_t *f = mfq_find_pin(&s->cl, reput);
         if (!f) {
             int64_t min = mfq_min_offset(&s->cl);
@@ -594,17 +704,33 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
         void *fn_arg = atomic_load(&s->arrival_arg);
         while (reput < fend) {
             record_view_t v;
-            record_status_t rc = record_decode(f->base + (reput - f->from), (size_t)(fend - reput), &v, 0);
+            record_status_t rc =
+                record_decode(f->base + (reput - f->from), (size_t)(fend - reput), &v, 0);
             if (rc == RECORD_OK) {
+                if (raw && record_tx_dispatched(v.sys_flag)) {
+                    /* a slave has no put path: its consume queues are built here */
+                    pthread_mutex_lock(&s->put_lock);
+                    cq_t *cq = cq_get_or_create(s, v.topic, v.topic_len, v.queue_id);
+                    if (cq_put(cq, v.queue_offset, reput, (int32_t)v.total_size,
+                               tags_code_of(s, &v), alloc_hook, s) != 0)
+                        log_error("dispatch: consume queue %s/%d: cannot write entry %lld",
+                                  cq->topic, cq->qid, (long long)v.queue_offset);
+                    pthread_mutex_unlock(&s->put_lock);
+                }
+                if (raw) atomic_store(&s->last_store_ts, v.store_ts); /* a slave's checkpoint */
                 if (s->index && s->cfg.messageIndexEnable) index_build(s->index, &v);
                 if (fn && record_tx_dispatched(v.sys_flag)) {
-                    store_arrival_t a = {v.topic, v.topic_len, v.queue_id, v.queue_offset,
-                                         tags_code_of(s, &v), v.store_ts, v.props, v.props_len};
+                    store_arrival_t a = {v.topic,        v.topic_len,         v.queue_id,
+                                         v.queue_offset, tags_code_of(s, &v), v.store_ts,
+                                         v.props,        v.props_len};
                     fn(fn_arg, &a);
                 }
                 reput += v.total_size;
             } else if (rc == RECORD_BLANK) {
                 reput = f->from + f->size;
+                break;
+            } else if (raw && rc == RECORD_TRUNCATED) {
+                stalled = 1; /* the rest of the record has not arrived yet */
                 break;
             } else {
                 log_error("dispatch: bad record at %lld (status %d), skipping to %lld",
@@ -620,16 +746,33 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
 static void *dispatch_main(void *arg) {
     store_t *s = arg;
     for (;;) {
-        int64_t end = atomic_load_explicit(&s->cl_max, memory_order_acquire);
-        int64_t reput = atomic_load(&s->reput);
+        pthread_mutex_lock(&s->ds_mu);
+        while (s->ds_pause && !s->ds_stop) { /* store_truncate */
+            s->ds_paused = 1;
+            pthread_cond_broadcast(&s->ds_cv);
+            pthread_cond_wait(&s->ds_cv, &s->ds_mu);
+        }
+        s->ds_paused = 0;
+        pthread_mutex_unlock(&s->ds_mu);
+        /* a slave follows the received bytes; a master the records with consume-queue entries */
+        int64_t end = atomic_load(&s->raw_mode)
+                          ? atomic_load_explicit(&s->cl_wrote, memory_order_acquire)
+                          : atomic_load_explicit(&s->cl_max, memory_order_acquire);
+        int64_t reput = atomic_load(&s->reput), next = reput;
         if (reput < end) {
-            atomic_store(&s->reput, dispatch_range(s, reput, end));
-            continue;
+            next = dispatch_range(s, reput, end);
+            atomic_store(&s->reput, next);
+            if (next != reput) continue;
         }
         pthread_mutex_lock(&s->ds_mu);
         if (s->ds_stop) {
+            s->ds_exited = 1;
+            pthread_cond_broadcast(&s->ds_cv);
             pthread_mutex_unlock(&s->ds_mu);
-            if (atomic_load(&s->reput) >= atomic_load(&s->cl_max)) break;
+            break; /* caught up, or stalled on a partial record */
+        }
+        if (s->ds_pause) {
+            pthread_mutex_unlock(&s->ds_mu);
             continue;
         }
         atomic_store(&s->ds_idle, 1);
@@ -672,7 +815,8 @@ static void *warm_main(void *arg) {
         if (done - w < WARM_AHEAD) {
             mfile_t *f = mfq_find_pin(&s->cl, done);
             if (f) {
-                int64_t end = done + WARM_CHUNK < f->from + f->size ? done + WARM_CHUNK : f->from + f->size;
+                int64_t end =
+                    done + WARM_CHUNK < f->from + f->size ? done + WARM_CHUNK : f->from + f->size;
                 mfile_prefault(f, done - f->from, end - f->from);
                 done = end;
                 mfile_unref(f);
@@ -701,7 +845,8 @@ static void check_disk(store_t *s, int *immediately, int *space_to_delete) {
     *immediately = 0;
     if (u > s->cfg.diskSpaceWarningLevelRatio) {
         if (!atomic_exchange(&s->disk_full, 1))
-            log_warn("disk usage %d%% > %d%%: refusing writes", u, s->cfg.diskSpaceWarningLevelRatio);
+            log_warn("disk usage %d%% > %d%%: refusing writes", u,
+                     s->cfg.diskSpaceWarningLevelRatio);
         *immediately = 1;
     } else if (u > s->cfg.diskSpaceCleanForciblyRatio) {
         *immediately = 1;
@@ -748,12 +893,14 @@ static int clean_pass(store_t *s, int force, int allow_time) {
         while (deleted < s->cfg.deleteFileBatchMax) {
             pthread_mutex_lock(&s->cl.lock);
             mfile_t *f = s->cl.n > 1 ? s->cl.files[0] : NULL;
+            /* never ahead of the dispatcher: its records still need index entries and wake-ups */
+            if (f && f->from + f->size > atomic_load(&s->reput)) f = NULL;
             int expired = 0;
             if (f) {
                 struct stat st;
-                expired = immediately ||
-                          (stat(f->path, &st) == 0 &&
-                           now_ms() >= (int64_t)st.st_mtime * 1000 + st.st_mtim.tv_nsec / 1000000 + keep_ms);
+                expired = immediately || (stat(f->path, &st) == 0 &&
+                                          now_ms() >= (int64_t)st.st_mtime * 1000 +
+                                                          st.st_mtim.tv_nsec / 1000000 + keep_ms);
             }
             pthread_mutex_unlock(&s->cl.lock);
             if (!expired) break;
@@ -773,7 +920,8 @@ static int clean_pass(store_t *s, int force, int allow_time) {
         cq_t **v;
         size_t n;
         snapshot_cqs(s, &v, &n);
-        for (size_t i = 0; i < n; i++) cq_delete_expired(v[i], new_min);
+        for (size_t i = 0; i < n; i++)
+            cq_delete_expired(v[i], new_min);
         free(v);
         if (s->index) index_delete_expired(s->index, new_min);
     }
@@ -781,18 +929,28 @@ static int clean_pass(store_t *s, int force, int allow_time) {
     return deleted;
 }
 
-int store_clean_now(store_t *s, int force) { return clean_pass(s, force, 1); }
+int store_clean_now(store_t *s, int force) {
+    return clean_pass(s, force, 1);
+}
 
-static void flush_logics(store_t *s) {
+/*
+ * Consume queues are flushed when 2 pages are dirty (flushConsumeQueueLeastPages)
+ * and all of them every 60 s (thorough); only a thorough pass may move
+ * logicsMsgTimestamp, so abnormal recovery re-dispatches at most ~60 s of log.
+ */
+#define CQ_THOROUGH_MS 60000
+
+static void flush_logics(store_t *s, int thorough) {
     int64_t ts = atomic_load_explicit(&s->last_store_ts, memory_order_acquire);
     cq_t **v;
     size_t n;
     snapshot_cqs(s, &v, &n);
-    for (size_t i = 0; i < n; i++) cq_flush(v[i]);
+    for (size_t i = 0; i < n; i++)
+        cq_flush(v[i], thorough ? 0 : 2 * 4096);
     free(v);
     int64_t its = s->index ? index_flush(s->index) : 0;
     pthread_mutex_lock(&s->ckpt_lock);
-    s->ckpt.logics_ts = ts;
+    if (thorough) s->ckpt.logics_ts = ts;
     if (s->index) s->ckpt.index_ts = its;
     checkpoint_write(&s->ckpt);
     pthread_mutex_unlock(&s->ckpt_lock);
@@ -801,12 +959,12 @@ static void flush_logics(store_t *s) {
 void store_flush_all(store_t *s) {
     int64_t target = atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
     store_wait_flush_sync(s, target);
-    flush_logics(s);
+    flush_logics(s, 1);
 }
 
 static void *service_main(void *arg) {
     store_t *s = arg;
-    int64_t last_flush = mono_ms(), last_clean = mono_ms();
+    int64_t last_flush = mono_ms(), last_clean = mono_ms(), last_thorough = mono_ms();
     /* Java waits 60 s before the first clean; a fraction of the interval is enough here. */
     for (;;) {
         pthread_mutex_lock(&s->sv_mu);
@@ -822,7 +980,9 @@ static void *service_main(void *arg) {
         if (stop) break;
         int64_t now = mono_ms();
         if (now - last_flush >= s->cfg.flushIntervalConsumeQueue) {
-            flush_logics(s);
+            int thorough = now - last_thorough >= CQ_THOROUGH_MS;
+            flush_logics(s, thorough);
+            if (thorough) last_thorough = now;
             int im, sp;
             if (!s->cfg.start_clean_thread) {
                 pthread_mutex_lock(&s->clean_mu);
@@ -861,7 +1021,8 @@ static int load_cqs(store_t *s, char *err, size_t errlen) {
             if (qe->d_name[0] == '.' || *end || qid < 0 || qid > INT32_MAX) continue;
             size_t tl = strlen(te->d_name);
             if (tl > RECORD_MAX_TOPIC_V1) continue;
-            cq_t *cq = cq_new(s->root, te->d_name, (uint32_t)tl, (int32_t)qid, s->cfg.mappedFileSizeConsumeQueue);
+            cq_t *cq = cq_new(s->root, te->d_name, (uint32_t)tl, (int32_t)qid,
+                              s->cfg.mappedFileSizeConsumeQueue);
             cq->hash = qhash(te->d_name, tl, (int32_t)qid);
             if (cq_load(cq, err, errlen) != 0) {
                 cq_free(cq);
@@ -907,7 +1068,8 @@ static int64_t scan_commitlog(store_t *s, int start, int64_t *last_ts) {
                 *last_ts = v.store_ts;
                 continue;
             }
-            if (rc == RECORD_BLANK && v.total_size == f->size - pos) next = 1;
+            if (rc == RECORD_BLANK && v.total_size == f->size - pos)
+                next = 1;
             else if (v.total_size == 0 && v.magic == 0)
                 ; /* zeroed space: the clean end */
             else if (rc != RECORD_BLANK || pos + 8 > f->size)
@@ -929,7 +1091,8 @@ static void redispatch(store_t *s, int64_t from, int64_t to) {
         int64_t fend = f->from + f->size < to ? f->from + f->size : to;
         while (from < fend) {
             record_view_t v;
-            record_status_t rc = record_decode(f->base + (from - f->from), (size_t)(fend - from), &v, 0);
+            record_status_t rc =
+                record_decode(f->base + (from - f->from), (size_t)(fend - from), &v, 0);
             if (rc == RECORD_BLANK) {
                 from = f->from + f->size;
                 break;
@@ -976,8 +1139,8 @@ static int recover(store_t *s, char *err, size_t errlen) {
     int start = s->abnormal ? abnormal_start(s) : (s->cl.n >= 3 ? s->cl.n - 3 : 0);
     int64_t last_ts = 0;
     int64_t process = scan_commitlog(s, start, &last_ts);
-    log_info("recovery (%s): commit log %lld..%lld, scanned from file %d", s->abnormal ? "abnormal" : "normal",
-             (long long)cl_min, (long long)process, start);
+    log_info("recovery (%s): commit log %lld..%lld, scanned from file %d",
+             s->abnormal ? "abnormal" : "normal", (long long)cl_min, (long long)process, start);
     mfq_truncate(&s->cl, process);
     atomic_store(&s->cl_wrote, process);
     atomic_store(&s->cl_max, process);
@@ -1012,7 +1175,9 @@ static int recover(store_t *s, char *err, size_t errlen) {
 
 /* ---- open / close ---------------------------------------------------------------- */
 
-static void path_join(char *out, size_t n, const char *a, const char *b) { snprintf(out, n, "%s/%s", a, b); }
+static void path_join(char *out, size_t n, const char *a, const char *b) {
+    snprintf(out, n, "%s/%s", a, b);
+}
 
 int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen) {
     *out = NULL;
@@ -1023,13 +1188,16 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
     s->cfg.deleteWhen = xstrdup(c->deleteWhen ? c->deleteWhen : "04");
     s->lock_fd = -1;
     s->ckpt.fd = -1;
-    if (s->cfg.mappedFileSizeConsumeQueue < CQ_UNIT * 2) s->cfg.mappedFileSizeConsumeQueue = 300000 * CQ_UNIT;
+    if (s->cfg.mappedFileSizeConsumeQueue < CQ_UNIT * 2)
+        s->cfg.mappedFileSizeConsumeQueue = 300000 * CQ_UNIT;
     s->cfg.mappedFileSizeConsumeQueue -= s->cfg.mappedFileSizeConsumeQueue % CQ_UNIT;
     if (s->cfg.mappedFileSizeCommitLog < 4096) s->cfg.mappedFileSizeCommitLog = 1073741824LL;
     if (s->cfg.maxMessageSize <= 0) s->cfg.maxMessageSize = 4194304;
-    if (s->cfg.maxTransferCountOnMessageInMemory <= 0) s->cfg.maxTransferCountOnMessageInMemory = 32;
+    if (s->cfg.maxTransferCountOnMessageInMemory <= 0)
+        s->cfg.maxTransferCountOnMessageInMemory = 32;
     if (s->cfg.maxTransferCountOnMessageInDisk <= 0) s->cfg.maxTransferCountOnMessageInDisk = 8;
-    if (s->cfg.maxTransferBytesOnMessageInMemory <= 0) s->cfg.maxTransferBytesOnMessageInMemory = 262144;
+    if (s->cfg.maxTransferBytesOnMessageInMemory <= 0)
+        s->cfg.maxTransferBytesOnMessageInMemory = 262144;
     if (s->cfg.maxTransferBytesOnMessageInDisk <= 0) s->cfg.maxTransferBytesOnMessageInDisk = 65536;
     if (s->cfg.syncFlushTimeout <= 0) s->cfg.syncFlushTimeout = 5000;
     if (s->cfg.flushIntervalCommitLog <= 0) s->cfg.flushIntervalCommitLog = 500;
@@ -1055,7 +1223,11 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
         path_join(buf, sizeof(buf), s->root, "commitlog");
         s->cl_dir = xstrdup(buf);
     }
-    pthread_mutex_init(&s->put_lock, NULL);
+    pthread_mutexattr_t ma; /* the put lock is held for ~100 ns: spin briefly before sleeping */
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&s->put_lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     pthread_rwlock_init(&s->qt_lock, NULL);
     pthread_mutex_init(&s->ckpt_lock, NULL);
     pthread_mutex_init(&s->fl_mu, NULL);
@@ -1066,6 +1238,7 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->fl_cv, &ca);
+    pthread_cond_init(&s->ack_cv, &ca);
     pthread_cond_init(&s->ds_cv, &ca);
     pthread_cond_init(&s->sv_cv, &ca);
     pthread_condattr_destroy(&ca);
@@ -1098,7 +1271,8 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
     if (load_cqs(s, err, errlen) != 0) goto fail;
     if (s->cfg.messageIndexEnable) {
         path_join(buf, sizeof(buf), s->root, "index");
-        s->index = index_open(buf, s->cfg.maxHashSlotNum, s->cfg.maxIndexNum, alloc_hook, s, err, errlen);
+        s->index =
+            index_open(buf, s->cfg.maxHashSlotNum, s->cfg.maxIndexNum, alloc_hook, s, err, errlen);
         if (!s->index) goto fail;
     }
     if (recover(s, err, errlen) != 0) goto fail;
@@ -1114,7 +1288,8 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
     }
     char pid[32];
     int pl = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    if (write(afd, pid, (size_t)pl) < 0) { /* content is informational */ }
+    if (write(afd, pid, (size_t)pl) < 0) { /* content is informational */
+    }
     fsync(afd);
     close(afd);
     /* the checkpoint must describe the recovered state before new writes */
@@ -1125,12 +1300,15 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
         cq_t **v;
         size_t n;
         snapshot_cqs(s, &v, &n);
-        for (size_t i = 0; i < n; i++) cq_flush(v[i]);
+        for (size_t i = 0; i < n; i++)
+            cq_flush(v[i], 0);
         free(v);
-        flush_range(s, mfq_min_offset(&s->cl) < 0 ? 0 : mfq_min_offset(&s->cl), atomic_load(&s->cl_wrote));
+        flush_range(s, mfq_min_offset(&s->cl) < 0 ? 0 : mfq_min_offset(&s->cl),
+                    atomic_load(&s->cl_wrote));
         checkpoint_write(&s->ckpt);
     }
     if (pthread_create(&s->fl_thread, NULL, flush_main, s) != 0 ||
+        pthread_create(&s->ack_thread, NULL, ack_main, s) != 0 ||
         pthread_create(&s->ds_thread, NULL, dispatch_main, s) != 0 ||
         pthread_create(&s->sv_thread, NULL, service_main, s) != 0 ||
         pthread_create(&s->wm_thread, NULL, warm_main, s) != 0) {
@@ -1164,6 +1342,7 @@ void store_close(store_t *s) {
         pthread_cond_signal(&s->fl_cv);
         pthread_mutex_unlock(&s->fl_mu);
         pthread_join(s->fl_thread, NULL);
+        pthread_join(s->ack_thread, NULL);
         pthread_mutex_lock(&s->sv_mu);
         s->sv_stop = 1;
         pthread_cond_signal(&s->sv_cv);
@@ -1180,16 +1359,18 @@ void store_close(store_t *s) {
         pthread_mutex_lock(&s->ckpt_lock);
         s->ckpt.physic_ts = atomic_load(&s->last_store_ts);
         pthread_mutex_unlock(&s->ckpt_lock);
-        flush_logics(s);
+        flush_logics(s, 1);
         char buf[4096];
         path_join(buf, sizeof(buf), s->root, "abort");
         if (clean) unlink(buf);
         log_info("store closed at %s (commit log end %lld)", s->root, (long long)w);
     }
     checkpoint_close(&s->ckpt);
-    for (size_t i = 0; i < s->qt_cap; i++) cq_free(s->qt[i]);
+    for (size_t i = 0; i < s->qt_cap; i++)
+        cq_free(s->qt[i]);
     free(s->qt);
-    for (size_t i = 0; i < s->grave_n; i++) cq_free(s->grave[i]);
+    for (size_t i = 0; i < s->grave_n; i++)
+        cq_free(s->grave[i]);
     free(s->grave);
     index_close(s->index);
     if (s->cl.dir) mfq_free(&s->cl);
@@ -1204,6 +1385,7 @@ void store_close(store_t *s) {
     pthread_mutex_destroy(&s->sv_mu);
     pthread_mutex_destroy(&s->clean_mu);
     pthread_cond_destroy(&s->fl_cv);
+    pthread_cond_destroy(&s->ack_cv);
     pthread_cond_destroy(&s->ds_cv);
     pthread_cond_destroy(&s->sv_cv);
     free(s->cfg.deleteWhen);
@@ -1268,7 +1450,8 @@ int store_get(store_t *s, const char *topic, int32_t queue_id, int64_t offset, i
         res->next_begin_offset = max;
     } else {
         uint32_t cap = (uint32_t)max_msgs;
-        uint32_t lim = (uint32_t)(s->cfg.maxTransferCountOnMessageInMemory > s->cfg.maxTransferCountOnMessageInDisk
+        uint32_t lim = (uint32_t)(s->cfg.maxTransferCountOnMessageInMemory >
+                                          s->cfg.maxTransferCountOnMessageInDisk
                                       ? s->cfg.maxTransferCountOnMessageInMemory
                                       : s->cfg.maxTransferCountOnMessageInDisk);
         if (cap > lim) cap = lim;
@@ -1277,7 +1460,8 @@ int store_get(store_t *s, const char *topic, int32_t queue_id, int64_t offset, i
             res->queue_offsets = xmalloc(sizeof(int64_t) * cap);
         }
         int64_t cl_top = atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
-        int64_t scan = (16000 > (int64_t)max_msgs * CQ_UNIT ? 16000 : (int64_t)max_msgs * CQ_UNIT) / CQ_UNIT;
+        int64_t scan =
+            (16000 > (int64_t)max_msgs * CQ_UNIT ? 16000 : (int64_t)max_msgs * CQ_UNIT) / CQ_UNIT;
         int64_t fsz = cq->files.file_size;
         int64_t seg_size = s->cfg.mappedFileSizeCommitLog;
         int64_t removed_lo = -1, removed_hi = -1, last_phys = -1;
@@ -1301,7 +1485,8 @@ int store_get(store_t *s, const char *topic, int32_t queue_id, int64_t offset, i
             int32_t size = (int32_t)be32_get(e + 8);
             int64_t tags = (int64_t)be64_get(e + 12);
             int in_disk = cl_top - phys > s->ram_in_memory;
-            if (batch_full(s, (uint32_t)size, max_msgs, max_bytes, res->total_bytes, res->msg_count, in_disk))
+            if (batch_full(s, (uint32_t)size, max_msgs, max_bytes, res->total_bytes, res->msg_count,
+                           in_disk))
                 break;
             next = q + 1;
             if (size <= 0 || size == INT32_MAX) continue; /* dummy entry */
@@ -1331,7 +1516,8 @@ int store_get(store_t *s, const char *topic, int32_t queue_id, int64_t offset, i
             }
             if (phys + size > seg->from + seg->size || phys + size > cl_top) continue;
             const uint8_t *rec = seg->base + (phys - seg->from);
-            if (filter && filter->match_record && !filter->match_record(filter_arg, rec, (uint32_t)size))
+            if (filter && filter->match_record &&
+                !filter->match_record(filter_arg, rec, (uint32_t)size))
                 continue;
             res->msgs[res->msg_count].data = rec;
             res->msgs[res->msg_count].len = (uint32_t)size;
@@ -1354,7 +1540,8 @@ int store_get(store_t *s, const char *topic, int32_t queue_id, int64_t offset, i
 }
 
 void store_get_release(store_get_result_t *res) {
-    for (int i = 0; i < res->npins; i++) mfile_unref(res->pins[i]);
+    for (int i = 0; i < res->npins; i++)
+        mfile_unref(res->pins[i]);
     res->npins = 0;
     if (res->msgs && res->msgs != res->inline_msgs) free(res->msgs);
     if (res->queue_offsets && res->queue_offsets != res->inline_qoffs) free(res->queue_offsets);
@@ -1403,13 +1590,76 @@ int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *o
 }
 
 int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len) {
-    (void)s, (void)phys, (void)data, (void)len;
-    return -1; /* TODO(issue 9): slave append */
+    if (atomic_load(&s->shut)) return -1;
+    int64_t seg_size = s->cfg.mappedFileSizeCommitLog;
+    pthread_mutex_lock(&s->put_lock);
+    atomic_store(&s->raw_mode, 1);
+    int64_t wpos = atomic_load_explicit(&s->cl_wrote, memory_order_relaxed);
+    int rc = 0;
+    if (phys != wpos) {
+        log_warn("append_raw: offset %lld, but the commit log ends at %lld", (long long)phys,
+                 (long long)wpos);
+        rc = -1;
+    }
+    while (rc == 0 && len > 0) {
+        mfile_t *seg = mfq_last(&s->cl);
+        if (!seg || wpos >= seg->from + seg->size) {
+            int64_t from = seg ? seg->from + seg->size : wpos / seg_size * seg_size;
+            int e = 0;
+            if (!(seg = mfq_add(&s->cl, from, alloc_hook, s, &e))) {
+                rc = -1;
+                break;
+            }
+            atomic_fetch_add_explicit(&s->seg_created, 1, memory_order_relaxed);
+        }
+        int64_t pos = wpos - seg->from;
+        size_t n = (size_t)(seg->size - pos) < len ? (size_t)(seg->size - pos) : len;
+        memcpy(seg->base + pos, data, n);
+        atomic_store(&seg->wrote, pos + (int64_t)n);
+        wpos += (int64_t)n;
+        data += n;
+        len -= n;
+        atomic_store_explicit(&s->cl_wrote, wpos, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->put_lock);
+    return rc;
 }
 
 int store_truncate(store_t *s, int64_t phys) {
-    (void)s, (void)phys;
-    return -1; /* TODO(issue 9) */
+    if (!s->threads_started || atomic_load(&s->shut)) return -1;
+    int64_t min = store_commitlog_min_offset(s);
+    if (phys < min || phys > atomic_load(&s->cl_wrote)) return -1;
+    /* stop the dispatcher between two records, then exclude retention, writers and readers */
+    pthread_mutex_lock(&s->ds_mu);
+    s->ds_pause = 1;
+    pthread_cond_broadcast(&s->ds_cv);
+    while (!s->ds_paused && !s->ds_exited)
+        pthread_cond_wait(&s->ds_cv, &s->ds_mu);
+    int ok = s->ds_paused;
+    pthread_mutex_unlock(&s->ds_mu);
+    if (ok) {
+        pthread_mutex_lock(&s->clean_mu);
+        pthread_mutex_lock(&s->put_lock);
+        pthread_rwlock_wrlock(&s->qt_lock);
+        log_warn("truncating the commit log from %lld to %lld",
+                 (long long)atomic_load(&s->cl_wrote), (long long)phys);
+        mfq_truncate(&s->cl, phys);
+        atomic_store(&s->cl_wrote, phys);
+        atomic_store(&s->cl_max, phys);
+        if (atomic_load(&s->cl_flushed) > phys) atomic_store(&s->cl_flushed, phys);
+        if (atomic_load(&s->reput) > phys) atomic_store(&s->reput, phys);
+        for (size_t i = 0; i < s->qt_cap; i++)
+            if (s->qt[i]) cq_truncate_phys(s->qt[i], phys);
+        if (s->index) index_truncate_phys(s->index, phys);
+        pthread_rwlock_unlock(&s->qt_lock);
+        pthread_mutex_unlock(&s->put_lock);
+        pthread_mutex_unlock(&s->clean_mu);
+    }
+    pthread_mutex_lock(&s->ds_mu);
+    s->ds_pause = 0;
+    pthread_cond_broadcast(&s->ds_cv);
+    pthread_mutex_unlock(&s->ds_mu);
+    return ok ? 0 : -1;
 }
 
 int64_t store_max_offset(store_t *s, const char *topic, int32_t qid) {
@@ -1468,7 +1718,8 @@ int64_t store_earliest_msg_time(store_t *s, const char *topic, int32_t qid) {
     int64_t ts = -1;
     if (cq) {
         int64_t max = atomic_load_explicit(&cq->max_offset, memory_order_acquire);
-        for (int64_t q = atomic_load(&cq->min_offset); q < max && ts < 0 && q < atomic_load(&cq->min_offset) + 64; q++)
+        for (int64_t q = atomic_load(&cq->min_offset);
+             q < max && ts < 0 && q < atomic_load(&cq->min_offset) + 64; q++)
             ts = cq_store_ts(s, cq, q);
     }
     pthread_rwlock_unlock(&s->qt_lock);
@@ -1496,8 +1747,8 @@ int64_t store_offset_by_time(store_t *s, const char *topic, int32_t qid, int64_t
 }
 
 int store_query_by_key(store_t *s, const char *topic, const char *key, int max_num,
-                       int64_t begin_ts, int64_t end_ts, int64_t *phys_out,
-                       int64_t *last_update_ts, int64_t *last_update_phys) {
+                       int64_t begin_ts, int64_t end_ts, int64_t *phys_out, int64_t *last_update_ts,
+                       int64_t *last_update_phys) {
     if (!s->index) {
         if (last_update_ts) *last_update_ts = 0;
         if (last_update_phys) *last_update_phys = 0;
@@ -1544,11 +1795,21 @@ int64_t store_commitlog_min_offset(store_t *s) {
     int64_t v = mfq_min_offset(&s->cl);
     return v < 0 ? atomic_load(&s->cl_max) : v;
 }
-int64_t store_commitlog_max_offset(store_t *s) { return atomic_load_explicit(&s->cl_max, memory_order_acquire); }
-int64_t store_confirm_offset(store_t *s) { return store_commitlog_max_offset(s); }
-int64_t store_flushed_offset(store_t *s) { return atomic_load(&s->cl_flushed); }
-int64_t store_dispatched_offset(store_t *s) { return atomic_load(&s->reput); }
-int store_disk_usage_percent(store_t *s) { return atomic_load(&s->disk_usage); }
+int64_t store_commitlog_max_offset(store_t *s) {
+    return atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
+}
+int64_t store_confirm_offset(store_t *s) {
+    return store_commitlog_max_offset(s);
+}
+int64_t store_flushed_offset(store_t *s) {
+    return atomic_load(&s->cl_flushed);
+}
+int64_t store_dispatched_offset(store_t *s) {
+    return atomic_load(&s->reput);
+}
+int store_disk_usage_percent(store_t *s) {
+    return atomic_load(&s->disk_usage);
+}
 int store_is_writeable(store_t *s) {
     return !atomic_load(&s->shut) && !atomic_load(&s->disk_full) && !atomic_load(&s->io_error);
 }

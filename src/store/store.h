@@ -9,10 +9,12 @@
  *
  * Threads: callers append with store_put (one put lock; the record is encoded
  * straight into the mapped segment and its consume-queue entry written right
- * after it, so a message is readable as soon as store_put returns). A flush
- * thread (ASYNC periodic / SYNC group commit), a dispatch thread (index,
- * arrival callbacks, checkpoint) and a clean thread (retention, disk usage)
- * run inside the store. Every function is thread-safe unless noted.
+ * after it, so a message is readable as soon as store_put returns). Inside
+ * the store run a flush thread (ASYNC periodic / SYNC group commit), an ack
+ * thread (store_wait_flush callbacks), a dispatch thread (index, arrival
+ * callbacks), a service thread (consume-queue/index flush, checkpoint, disk
+ * usage, retention) and a warm thread (prefaults the commit log ahead of the
+ * writer). Every function is thread-safe unless noted. docs/storage.md has more.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -31,31 +33,31 @@ typedef enum { STORE_ASYNC_FLUSH = 0, STORE_SYNC_FLUSH = 1 } store_flush_type_t;
 
 /* RocketMQ names and defaults (§8.1); sizes in bytes, times in ms unless noted. */
 typedef struct store_config_s {
-    char *storePathRootDir;           /* default "$HOME/store" */
-    char *storePathCommitLog;         /* "" = {root}/commitlog */
-    int64_t mappedFileSizeCommitLog;  /* 1 GiB */
-    int64_t mappedFileSizeConsumeQueue; /* 300000 * 20; rounded down to a multiple of 20 */
-    int flushDiskType;                /* store_flush_type_t: ASYNC_FLUSH */
-    int flushIntervalCommitLog;       /* 500 */
-    int flushCommitLogTimed;          /* true */
-    int flushCommitLogLeastPages;     /* 4 */
-    int flushCommitLogThoroughInterval; /* 10000 */
-    int flushIntervalConsumeQueue;    /* 1000 */
-    int syncFlushTimeout;             /* 5000 */
-    int maxMessageSize;               /* 4 MiB: body limit and whole-record limit */
-    int fileReservedTime;             /* hours: 72 */
-    char *deleteWhen;                 /* "04": local hours, ';'-separated */
-    int diskMaxUsedSpaceRatio;        /* 75 (%) */
-    int diskSpaceWarningLevelRatio;   /* 90: writes refused above it */
-    int diskSpaceCleanForciblyRatio;  /* 85: delete regardless of age above it */
-    int cleanResourceInterval;        /* 10000 */
-    int deleteCommitLogFilesInterval; /* 100 */
-    int deleteFileBatchMax;           /* 10 */
-    int messageIndexEnable;           /* true */
-    int maxHashSlotNum;               /* 5000000 */
-    int maxIndexNum;                  /* 20000000 */
-    int checkCRCOnRecover;            /* true */
-    int osPageCacheBusyTimeOutMills;  /* 1000 */
+    char *storePathRootDir;                /* default "$HOME/store" */
+    char *storePathCommitLog;              /* "" = {root}/commitlog */
+    int64_t mappedFileSizeCommitLog;       /* 1 GiB */
+    int64_t mappedFileSizeConsumeQueue;    /* 300000 * 20; rounded down to a multiple of 20 */
+    int flushDiskType;                     /* store_flush_type_t: ASYNC_FLUSH */
+    int flushIntervalCommitLog;            /* 500 */
+    int flushCommitLogTimed;               /* true */
+    int flushCommitLogLeastPages;          /* 4 */
+    int flushCommitLogThoroughInterval;    /* 10000 */
+    int flushIntervalConsumeQueue;         /* 1000 */
+    int syncFlushTimeout;                  /* 5000 */
+    int maxMessageSize;                    /* 4 MiB: body limit and whole-record limit */
+    int fileReservedTime;                  /* hours: 72 */
+    char *deleteWhen;                      /* "04": local hours, ';'-separated */
+    int diskMaxUsedSpaceRatio;             /* 75 (%) */
+    int diskSpaceWarningLevelRatio;        /* 90: writes refused above it */
+    int diskSpaceCleanForciblyRatio;       /* 85: delete regardless of age above it */
+    int cleanResourceInterval;             /* 10000 */
+    int deleteCommitLogFilesInterval;      /* 100 */
+    int deleteFileBatchMax;                /* 10 */
+    int messageIndexEnable;                /* true */
+    int maxHashSlotNum;                    /* 5000000 */
+    int maxIndexNum;                       /* 20000000 */
+    int checkCRCOnRecover;                 /* true */
+    int osPageCacheBusyTimeOutMills;       /* 1000 */
     int maxTransferBytesOnMessageInMemory; /* 262144 */
     int maxTransferCountOnMessageInMemory; /* 32 */
     int maxTransferBytesOnMessageInDisk;   /* 65536 */
@@ -76,7 +78,7 @@ typedef struct store_config_s {
     /* Test hook: called instead of posix_fallocate for every new file. Returns 0 or errno. */
     int (*fallocate_fn)(int fd, int64_t len, void *arg);
     void *fallocate_arg;
-    int start_clean_thread;           /* default 1; tests call store_clean_now instead */
+    int start_clean_thread; /* default 1; tests call store_clean_now instead */
 } store_config_t;
 
 /* The broker.conf keys above, for cfg_load_file / cfg_apply_args. */
@@ -104,7 +106,7 @@ typedef struct store_msg_s {
     int32_t flag;
     int32_t sys_flag;
     int64_t born_ts;
-    uint32_t born_ip;   /* IPv4, host order */
+    uint32_t born_ip; /* IPv4, host order */
     int32_t born_port;
     uint32_t store_ip;  /* brokerIP1, host order */
     int32_t store_port; /* listenPort */
@@ -119,10 +121,10 @@ typedef struct store_msg_s {
 
 typedef enum {
     STORE_PUT_OK = 0,
-    STORE_FLUSH_DISK_TIMEOUT,       /* from store_wait_flush: stored, not yet known durable */
-    STORE_MESSAGE_ILLEGAL,          /* body/record > maxMessageSize, topic > 127, props > 32767 */
-    STORE_SERVICE_NOT_AVAILABLE,    /* shut down, read-only, disk full (see reason) */
-    STORE_OS_PAGECACHE_BUSY,        /* the put lock has been held > osPageCacheBusyTimeOutMills */
+    STORE_FLUSH_DISK_TIMEOUT,        /* from store_wait_flush: stored, not yet known durable */
+    STORE_MESSAGE_ILLEGAL,           /* body/record > maxMessageSize, topic > 127, props > 32767 */
+    STORE_SERVICE_NOT_AVAILABLE,     /* shut down, read-only, disk full (see reason) */
+    STORE_OS_PAGECACHE_BUSY,         /* the put lock has been held > osPageCacheBusyTimeOutMills */
     STORE_CREATE_MAPPED_FILE_FAILED, /* new segment could not be created (e.g. ENOSPC) */
     STORE_UNKNOWN_ERROR,
 } store_put_status_t;
@@ -130,13 +132,13 @@ typedef enum {
 const char *store_put_status_name(int status);
 
 typedef struct store_put_result_s {
-    int status;              /* store_put_status_t */
-    int64_t phys_offset;     /* commit log offset of the record */
-    int32_t wrote_bytes;     /* record size; phys_offset + wrote_bytes is what to wait for */
-    int64_t queue_offset;    /* logical offset in the consume queue (0 for PREPARED/ROLLBACK) */
+    int status;           /* store_put_status_t */
+    int64_t phys_offset;  /* commit log offset of the record */
+    int32_t wrote_bytes;  /* record size; phys_offset + wrote_bytes is what to wait for */
+    int64_t queue_offset; /* logical offset in the consume queue (0 for PREPARED/ROLLBACK) */
     int64_t store_ts;
     char msg_id[RECORD_MSGID_V4_LEN + 1]; /* offset message id */
-    const char *reason;      /* static text for non-OK statuses, else NULL */
+    const char *reason;                   /* static text for non-OK statuses, else NULL */
 } store_put_result_t;
 
 /* Appends one message. Never fsyncs on the caller's thread. Returns res->status. */
@@ -152,12 +154,13 @@ int store_put_batch(store_t *s, const store_msg_t *m, size_t n, store_put_result
 
 typedef void (*store_flush_cb)(void *arg, int status); /* STORE_PUT_OK / STORE_FLUSH_DISK_TIMEOUT */
 /*
- * Calls cb from the flush thread once an fsync covers every byte below
+ * Calls cb from the store's ack thread once an fsync covers every byte below
  * upto_phys_offset (= phys_offset + wrote_bytes), or with
  * STORE_FLUSH_DISK_TIMEOUT after syncFlushTimeout. cb is always called exactly
- * once, never from inside this function; it must be short (it runs on the
- * flush thread). Works in both flush modes (in ASYNC it asks for a flush now).
- * At store_close, waiters not yet covered are completed after the final flush.
+ * once, and never from inside this function while the store is open; it must
+ * be short (it runs on the ack thread). Works in both flush modes (in ASYNC it
+ * asks for a flush now). At store_close, waiters are completed after the final
+ * flush (a call after store_close has begun may run cb inline).
  */
 void store_wait_flush(store_t *s, int64_t upto_phys_offset, store_flush_cb cb, void *arg);
 /* Blocking form (tests, bench). Returns STORE_PUT_OK or STORE_FLUSH_DISK_TIMEOUT. */
@@ -177,7 +180,8 @@ typedef enum {
     STORE_GET_NO_MESSAGE_IN_QUEUE,
 } store_get_status_t;
 
-/* RocketMQ's GetMessageStatus name ("FOUND", "OFFSET_OVERFLOW_ONE", ...), used as the pull remark. */
+/* RocketMQ's GetMessageStatus name ("FOUND", "OFFSET_OVERFLOW_ONE", ...), used as the pull remark.
+ */
 const char *store_get_status_name(int status);
 
 /* A record in the mapped commit log. */
@@ -199,15 +203,15 @@ typedef struct store_filter_s {
 #define STORE_GET_MAX_PINS 8
 
 typedef struct store_get_result_s {
-    int status;               /* store_get_status_t */
+    int status; /* store_get_status_t */
     int64_t next_begin_offset;
     int64_t min_offset;
     int64_t max_offset;
     int suggest_pulling_from_slave;
     uint32_t msg_count;
     uint32_t total_bytes;
-    store_slice_t *msgs;      /* msg_count slices, in queue order */
-    int64_t *queue_offsets;   /* queue offset of each slice */
+    store_slice_t *msgs;    /* msg_count slices, in queue order */
+    int64_t *queue_offsets; /* queue offset of each slice */
     /* private: */
     store_slice_t inline_msgs[STORE_GET_INLINE];
     int64_t inline_qoffs[STORE_GET_INLINE];
@@ -241,12 +245,13 @@ typedef struct store_pinned_s {
 int store_read_at(store_t *s, int64_t phys, store_pinned_t *out);
 void store_pinned_release(store_pinned_t *p);
 
-/* Consume-queue offsets: max = the offset the next message gets; -1 / 0 when the queue is unknown. */
+/* Consume-queue offsets: max = the offset the next message gets; 0 when the queue is unknown. */
 int64_t store_max_offset(store_t *s, const char *topic, int32_t queue_id);
 int64_t store_min_offset(store_t *s, const char *topic, int32_t queue_id);
 /*
- * First queue offset whose store time >= ts_ms (the max offset when all are
- * older, the min offset when all are newer). 0 for an unknown queue.
+ * First queue offset whose store time >= ts_ms (RocketMQ 5.x BoundaryType.LOWER;
+ * 4.x picked the nearer neighbour): the max offset when all are older, the min
+ * offset when all are newer. 0 for an unknown queue.
  */
 int64_t store_offset_by_time(store_t *s, const char *topic, int32_t queue_id, int64_t ts_ms);
 /* Store time of the first message in the queue, or -1. */
@@ -254,8 +259,8 @@ int64_t store_earliest_msg_time(store_t *s, const char *topic, int32_t queue_id)
 /* Store time of the message at a queue offset, or -1. */
 int64_t store_msg_store_time(store_t *s, const char *topic, int32_t queue_id, int64_t offset);
 /* The consume-queue entry at offset. Returns 0 or -1. */
-int store_cq_entry(store_t *s, const char *topic, int32_t queue_id, int64_t offset,
-                   int64_t *phys, int32_t *size, int64_t *tags_code);
+int store_cq_entry(store_t *s, const char *topic, int32_t queue_id, int64_t offset, int64_t *phys,
+                   int32_t *size, int64_t *tags_code);
 
 /*
  * Index lookup (QUERY_MESSAGE): phys offsets of records whose key hash matches
@@ -265,8 +270,8 @@ int store_cq_entry(store_t *s, const char *topic, int32_t queue_id, int64_t offs
  * *last_update_phys (may be NULL) get the newest index file's end values.
  */
 int store_query_by_key(store_t *s, const char *topic, const char *key, int max_num,
-                       int64_t begin_ts, int64_t end_ts, int64_t *phys_out,
-                       int64_t *last_update_ts, int64_t *last_update_phys);
+                       int64_t begin_ts, int64_t end_ts, int64_t *phys_out, int64_t *last_update_ts,
+                       int64_t *last_update_phys);
 
 /* Deletes a topic's consume queues and queue offsets (commit log records stay). */
 int store_delete_topic(store_t *s, const char *topic);
@@ -289,24 +294,23 @@ typedef struct store_arrival_s {
  * its consume-queue entry is readable). It must be cheap and must not call
  * back into the store's put path. NULL disables.
  */
-void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_t *a),
-                          void *arg);
+void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_t *a), void *arg);
 
 /* ---- runtime info ------------------------------------------------------------ */
 
 int64_t store_commitlog_min_offset(store_t *s);
-int64_t store_commitlog_max_offset(store_t *s);  /* readable end */
-int64_t store_confirm_offset(store_t *s);        /* = max offset (no controller mode) */
+int64_t store_commitlog_max_offset(store_t *s); /* end of the written bytes */
+int64_t store_confirm_offset(store_t *s);       /* = max offset (no controller mode) */
 int64_t store_flushed_offset(store_t *s);
-int64_t store_dispatched_offset(store_t *s);     /* index/arrival dispatch position */
-int store_disk_usage_percent(store_t *s);        /* commit log partition, as last measured */
+int64_t store_dispatched_offset(store_t *s); /* index/arrival dispatch position */
+int store_disk_usage_percent(store_t *s);    /* commit log partition, as last measured */
 int store_is_writeable(store_t *s);
 
 typedef struct store_stats_s {
     uint64_t put_msgs, put_bytes, put_failures;
     uint64_t get_calls, get_msgs, get_bytes;
-    uint64_t flushes;          /* fsyncs of the commit log */
-    uint64_t flush_waiters;    /* store_wait_flush calls completed */
+    uint64_t flushes;       /* fsyncs of the commit log */
+    uint64_t flush_waiters; /* store_wait_flush calls completed */
     uint64_t flush_timeouts;
     uint64_t segments_created, segments_deleted;
     int64_t dispatch_behind_bytes;
@@ -329,13 +333,26 @@ void store_flush_all(store_t *s);
 
 /*
  * Raw commit log bytes from phys up to the readable end of its segment (at
- * most max_len). Returns 0 (out set, release with store_pinned_release) or
- * -1 when phys is outside [min, max).
+ * most max_len): what a master sends to a slave (a BLANK's segment tail
+ * included, so offsets line up). Returns 0 (out set, release with
+ * store_pinned_release) or -1 when phys is outside [min, max).
  */
 int store_read_raw(store_t *s, int64_t phys, uint32_t max_len, store_pinned_t *out);
-/* TODO(issue 9): append bytes received from a master at phys (must equal max offset). */
+/*
+ * Slave side: appends bytes received from a master at phys, which must equal
+ * store_commitlog_max_offset (else -1: re-sync from there). Chunks may end in
+ * the middle of a record; the dispatch thread then builds consume-queue and
+ * index entries for each complete record. The first call puts the store in
+ * slave mode: store_put answers SERVICE_NOT_AVAILABLE from then on.
+ * Returns 0 or -1 (offset mismatch, cannot create a segment).
+ */
 int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len);
-/* TODO(issue 9): cut the commit log (and consume queues) back to phys. */
+/*
+ * Cuts the commit log back to phys (a record boundary in [min, max]), with the
+ * consume-queue and index entries that point at or past it (a slave that
+ * diverged from its master). Readers still holding slices of the cut range
+ * see zeros. Returns 0 or -1.
+ */
 int store_truncate(store_t *s, int64_t phys);
 
 /* `petrel bench store` (store_bench.c). */

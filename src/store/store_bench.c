@@ -39,7 +39,8 @@ static void hist_add(hist_t *h, uint64_t ns) {
 }
 
 static void hist_merge(hist_t *d, const hist_t *s) {
-    for (int i = 0; i < 64 * HSUB; i++) d->b[i] += s->b[i];
+    for (int i = 0; i < 64 * HSUB; i++)
+        d->b[i] += s->b[i];
     d->n += s->n;
 }
 
@@ -60,8 +61,8 @@ static double hist_pct(const hist_t *h, double p) {
 /* ---- physical limits ------------------------------------------------------------- */
 
 typedef struct phys_s {
-    double seq_mbps;     /* buffered 1 MiB writes + final fsync */
-    double fds_rate;     /* 4 KiB append + fdatasync per second */
+    double seq_mbps; /* buffered 1 MiB writes + final fsync */
+    double fds_rate; /* 4 KiB append + fdatasync per second */
     double fds_p50_us, fds_p99_us;
 } phys_t;
 
@@ -112,6 +113,7 @@ typedef struct bench_opts_s {
     double secs;
     int index;
     int64_t seg;
+    int sync_threads; /* SYNC: one blocking thread per writer instead of callbacks */
 } bench_opts_t;
 
 typedef struct wctx_s {
@@ -119,11 +121,32 @@ typedef struct wctx_s {
     int id;
     int body;
     int sync;
+    int inflight; /* SYNC: logical writers on this thread, each waiting through a callback */
     int64_t end_ns;
     _Atomic int *go;
     uint64_t n, bytes, fails;
     hist_t h;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ndone;
 } wctx_t;
+
+typedef struct slot_s {
+    wctx_t *w;
+    int64_t t0;
+    int32_t bytes;
+    int busy, done;
+} slot_t;
+
+static void slot_cb(void *arg, int status) {
+    slot_t *sl = arg;
+    (void)status;
+    pthread_mutex_lock(&sl->w->mu);
+    sl->done = 1;
+    sl->w->ndone++;
+    pthread_cond_signal(&sl->w->cv);
+    pthread_mutex_unlock(&sl->w->mu);
+}
 
 static const char HEXD[] = "0123456789ABCDEF";
 
@@ -132,7 +155,8 @@ static void *bench_writer(void *arg) {
     char body[4096];
     memset(body, 'm', sizeof(body));
     char props[128];
-    int pl = snprintf(props, sizeof(props), "TAGS\x01TagA\x02WAIT\x01true\x02UNIQ_KEY\x01%08X%08X0000000000000000\x02",
+    int pl = snprintf(props, sizeof(props),
+                      "TAGS\x01TagA\x02WAIT\x01true\x02UNIQ_KEY\x01%08X%08X0000000000000000\x02",
                       (unsigned)getpid(), (unsigned)w->id);
     char *ctr = props + pl - 17; /* the 16 counter digits */
     store_msg_t m = {0};
@@ -148,13 +172,61 @@ static void *bench_writer(void *arg) {
     m.props = props;
     m.props_len = (uint32_t)pl;
     m.tags_code = 2598919;
-    while (!atomic_load(w->go)) {}
+    while (!atomic_load(w->go)) {
+    }
     store_put_result_t r;
     uint64_t i = 0;
+    if (w->inflight > 1) {
+        /* like the broker: many requests in flight on one thread, acknowledged by callbacks */
+        slot_t *sl = xcalloc((size_t)w->inflight, sizeof(slot_t));
+        int busy = 0;
+        for (;;) {
+            int more = mono_ns() < w->end_ns;
+            for (int k = 0; k < w->inflight && more; k++) {
+                if (sl[k].busy) continue;
+                uint64_t c = i++;
+                for (int d = 15; d >= 0; d--, c >>= 4)
+                    ctr[d] = HEXD[c & 15];
+                m.queue_id = (w->id + k) % 8;
+                sl[k].w = w;
+                sl[k].t0 = mono_ns();
+                if (store_put(w->s, &m, &r) != STORE_PUT_OK) {
+                    w->fails++;
+                    continue;
+                }
+                sl[k].busy = 1;
+                sl[k].bytes = r.wrote_bytes;
+                busy++;
+                store_wait_flush(w->s, r.phys_offset + r.wrote_bytes, slot_cb, &sl[k]);
+            }
+            if (!busy) break;
+            pthread_mutex_lock(&w->mu);
+            while (w->ndone == 0)
+                pthread_cond_wait(&w->cv, &w->mu);
+            w->ndone = 0;
+            pthread_mutex_unlock(&w->mu);
+            int64_t now = mono_ns();
+            for (int k = 0; k < w->inflight; k++) {
+                pthread_mutex_lock(&w->mu);
+                int d = sl[k].done;
+                sl[k].done = 0;
+                pthread_mutex_unlock(&w->mu);
+                if (!sl[k].busy || !d) continue;
+                hist_add(&w->h, (uint64_t)(now - sl[k].t0));
+                w->n++;
+                w->bytes += (uint64_t)sl[k].bytes;
+                sl[k].busy = 0;
+                busy--;
+            }
+        }
+        free(sl);
+        return NULL;
+    }
     for (;; i++) {
         if ((i & 63) == 0 && mono_ns() >= w->end_ns) break;
         uint64_t c = i;
-        for (int k = 15; k >= 0; k--, c >>= 4) ctr[k] = HEXD[c & 15];
+        for (int k = 15; k >= 0; k--, c >>= 4)
+            ctr[k] = HEXD[c & 15];
         int timed = w->sync || (i & 7) == 0;
         int64_t t0 = timed ? mono_ns() : 0;
         m.born_ts = 0;
@@ -177,6 +249,7 @@ typedef struct result_s {
     const char *frac_of;
     uint64_t msgs;
     int64_t dispatch_lag;
+    double msgs_per_flush;
 } result_t;
 
 static store_t *bench_open(const bench_opts_t *o, const char *sub, int sync, char *dir_out) {
@@ -208,29 +281,44 @@ static int run_case(const bench_opts_t *o, int body, int writers, int sync, cons
     snprintf(sub, sizeof(sub), "case-%s-%d-%d", sync ? "sync" : "async", body, writers);
     store_t *s = bench_open(o, sub, sync, dir);
     if (!s) return -1;
-    wctx_t *w = xcalloc((size_t)writers, sizeof(wctx_t));
-    pthread_t *th = xcalloc((size_t)writers, sizeof(pthread_t));
+    /* SYNC with many writers: 16 in-flight writers per thread (callbacks), unless --sync-threads */
+    int per = sync && writers > 1 && !o->sync_threads ? 16 : 1;
+    int nth = (writers + per - 1) / per;
+    wctx_t *w = xcalloc((size_t)nth, sizeof(wctx_t));
+    pthread_t *th = xcalloc((size_t)nth, sizeof(pthread_t));
     _Atomic int go = 0;
     int64_t t0 = mono_ns(), end = t0 + (int64_t)(o->secs * 1e9);
-    for (int i = 0; i < writers; i++) {
-        w[i] = (wctx_t){.s = s, .id = i, .body = body, .sync = sync, .end_ns = end, .go = &go};
+    for (int i = 0; i < nth; i++) {
+        w[i] = (wctx_t){.s = s,
+                        .id = i * per,
+                        .body = body,
+                        .sync = sync,
+                        .end_ns = end,
+                        .go = &go,
+                        .inflight = per};
+        pthread_mutex_init(&w[i].mu, NULL);
+        pthread_cond_init(&w[i].cv, NULL);
         pthread_create(&th[i], NULL, bench_writer, &w[i]);
     }
     t0 = mono_ns();
     atomic_store(&go, 1);
-    for (int i = 0; i < writers; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
     int64_t t1 = mono_ns();
     store_flush_all(s);
     int64_t t2 = mono_ns();
     hist_t *h = xcalloc(1, sizeof(*h));
     uint64_t n = 0, bytes = 0;
-    for (int i = 0; i < writers; i++) {
+    for (int i = 0; i < nth; i++) {
+        pthread_mutex_destroy(&w[i].mu);
+        pthread_cond_destroy(&w[i].cv);
         hist_merge(h, &w[i].h);
         n += w[i].n;
         bytes += w[i].bytes;
     }
     memset(res, 0, sizeof(*res));
-    snprintf(res->name, sizeof(res->name), "%s %dB %dw", sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", body, writers);
+    snprintf(res->name, sizeof(res->name), "%s %dB %dw", sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", body,
+             writers);
     res->body = body;
     res->writers = writers;
     res->sync = sync;
@@ -243,6 +331,7 @@ static int run_case(const bench_opts_t *o, int body, int writers, int sync, cons
     store_stats_t st;
     store_get_stats(s, &st);
     res->dispatch_lag = st.dispatch_behind_bytes;
+    res->msgs_per_flush = st.flushes ? (double)n / (double)st.flushes : 0;
     if (sync) {
         res->frac = ph->fds_rate > 0 ? res->msgs_per_s / ph->fds_rate : 0;
         res->frac_of = "x fdatasync rate";
@@ -280,7 +369,8 @@ static void *bench_reader(void *arg) {
             store_get_release(&g);
             break;
         }
-        for (uint32_t i = 0; i < g.msg_count; i++) sink += g.msgs[i].data[3];
+        for (uint32_t i = 0; i < g.msg_count; i++)
+            sink += g.msgs[i].data[3];
         r->n += g.msg_count;
         r->bytes += g.total_bytes;
         off = g.next_begin_offset;
@@ -291,34 +381,68 @@ static void *bench_reader(void *arg) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: petrel bench store [--dir DIR] [--seconds S] [--json] [--no-index]\n"
-            "                          [--segment-mb N] [--phys-mb N] [--quick]\n"
-            "  Appends (100 B / 1 KiB, 1 and 16 writers ASYNC_FLUSH; 1, 16, 64 writers\n"
-            "  SYNC_FLUSH), reads through the consume queues, and the disk's sequential\n"
-            "  write bandwidth and fdatasync rate, in one run. DIR defaults to $TMPDIR or /tmp.\n");
+    fprintf(
+        stderr,
+        "usage: petrel bench store [--dir DIR] [--seconds S] [--json] [--no-index]\n"
+        "                          [--segment-mb N] [--phys-mb N] [--quick] [--only PREFIX]\n"
+        "                          [--sync-threads]\n"
+        "  Appends (100 B / 1 KiB, 1 and 16 writers ASYNC_FLUSH; 1, 16, 64 writers\n"
+        "  SYNC_FLUSH), reads through the consume queues, and the disk's sequential\n"
+        "  write bandwidth and fdatasync rate, in one run. DIR defaults to $TMPDIR or /tmp.\n"
+        "  --only PREFIX runs the cases whose name starts with PREFIX (e.g. \"SYNC_FLUSH 100B\").\n"
+        "  SYNC writers are in-flight requests, 16 per thread, acknowledged by callbacks as in\n"
+        "  the broker; --sync-threads uses one blocking thread per writer instead.\n");
 }
 
 int store_bench_main(int argc, char **argv) {
-    bench_opts_t o = {NULL, 3.0, 1, 1073741824LL};
+    bench_opts_t o = {NULL, 3.0, 1, 1073741824LL, 0};
     int json = 0, phys_mb = 1024, quick = 0;
-    static const struct option lo[] = {{"dir", 1, 0, 'd'},     {"seconds", 1, 0, 's'},
-                                       {"json", 0, 0, 'j'},    {"no-index", 0, 0, 'n'},
-                                       {"segment-mb", 1, 0, 'g'}, {"phys-mb", 1, 0, 'p'},
-                                       {"quick", 0, 0, 'q'},   {"help", 0, 0, 'h'},
+    const char *only = NULL;
+    static const struct option lo[] = {{"dir", 1, 0, 'd'},
+                                       {"seconds", 1, 0, 's'},
+                                       {"json", 0, 0, 'j'},
+                                       {"no-index", 0, 0, 'n'},
+                                       {"segment-mb", 1, 0, 'g'},
+                                       {"phys-mb", 1, 0, 'p'},
+                                       {"quick", 0, 0, 'q'},
+                                       {"help", 0, 0, 'h'},
+                                       {"only", 1, 0, 'o'},
+                                       {"sync-threads", 0, 0, 't'},
                                        {0, 0, 0, 0}};
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "d:s:jng:p:qh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:s:jng:p:qho:t", lo, NULL)) != -1) {
         switch (ch) {
-        case 'd': o.dir = optarg; break;
-        case 's': o.secs = atof(optarg); break;
-        case 'j': json = 1; break;
-        case 'n': o.index = 0; break;
-        case 'g': o.seg = atoll(optarg) * 1024 * 1024; break;
-        case 'p': phys_mb = atoi(optarg); break;
-        case 'q': quick = 1; break;
-        default: usage(); return ch == 'h' ? 0 : 2;
+        case 'd':
+            o.dir = optarg;
+            break;
+        case 's':
+            o.secs = atof(optarg);
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'n':
+            o.index = 0;
+            break;
+        case 'g':
+            o.seg = atoll(optarg) * 1024 * 1024;
+            break;
+        case 'p':
+            phys_mb = atoi(optarg);
+            break;
+        case 'q':
+            quick = 1;
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        case 't':
+            o.sync_threads = 1;
+            break;
+        default:
+            usage();
+            return ch == 'h' ? 0 : 2;
         }
     }
     if (quick) {
@@ -344,8 +468,8 @@ int store_bench_main(int argc, char **argv) {
                ph.seq_mbps, ph.fds_rate, ph.fds_p50_us, ph.fds_p99_us);
 
     static const int cases[][3] = {/* body, writers, sync */
-                                   {100, 1, 0},  {100, 16, 0}, {1024, 1, 0}, {1024, 16, 0},
-                                   {100, 1, 1},  {100, 16, 1}, {100, 64, 1}, {1024, 1, 1},
+                                   {100, 1, 0},   {100, 16, 0}, {1024, 1, 0}, {1024, 16, 0},
+                                   {100, 1, 1},   {100, 16, 1}, {100, 64, 1}, {1024, 1, 1},
                                    {1024, 16, 1}, {1024, 64, 1}};
     int ncases = (int)(sizeof(cases) / sizeof(cases[0]));
     result_t *res = xcalloc((size_t)ncases, sizeof(result_t));
@@ -353,13 +477,24 @@ int store_bench_main(int argc, char **argv) {
     char kept_dir[4200] = "";
     for (int i = 0; i < ncases; i++) {
         int keep = i == 0;
-        if (run_case(&o, cases[i][0], cases[i][1], cases[i][2], &ph, &res[i], keep, &kept, kept_dir) != 0)
+        char nm[64];
+        snprintf(nm, sizeof(nm), "%s %dB %dw", cases[i][2] ? "SYNC_FLUSH" : "ASYNC_FLUSH",
+                 cases[i][0], cases[i][1]);
+        if (only && strncmp(nm, only, strlen(only)) != 0 && !keep) {
+            snprintf(res[i].name, sizeof(res[i].name), "%s", nm);
+            continue;
+        }
+        if (run_case(&o, cases[i][0], cases[i][1], cases[i][2], &ph, &res[i], keep, &kept,
+                     kept_dir) != 0)
             return 1;
         if (!json) {
             result_t *r = &res[i];
-            printf("%-22s %10.0f msgs/s %8.1f MB/s (%.1f with final flush)  p50 %7.1f us  p99 %8.1f us  = %.2f %s\n",
+            printf("%-22s %10.0f msgs/s %8.1f MB/s (%.1f with final flush)  p50 %7.1f us  p99 "
+                   "%8.1f us  = %.2f %s",
                    r->name, r->msgs_per_s, r->mb_per_s, r->mb_per_s_flushed, r->p50_us, r->p99_us,
                    r->frac, r->frac_of);
+            if (r->sync) printf("  [%.1f msgs/flush]", r->msgs_per_flush);
+            printf("\n");
             fflush(stdout);
         }
     }
@@ -381,20 +516,23 @@ int store_bench_main(int argc, char **argv) {
         printf("%-22s %10.0f msgs/s %8.1f MB/s  (%llu messages, 1 reader, 32 per get)\n",
                "read 100B (CQ)", read_rate, read_mbps, (unsigned long long)read_n);
     } else {
-        printf("{\"physical\":{\"seq_write_mbps\":%.1f,\"fdatasync_per_s\":%.1f,\"fdatasync_p50_us\":%.1f,"
+        printf("{\"physical\":{\"seq_write_mbps\":%.1f,\"fdatasync_per_s\":%.1f,\"fdatasync_p50_"
+               "us\":%.1f,"
                "\"fdatasync_p99_us\":%.1f},\"cases\":[",
                ph.seq_mbps, ph.fds_rate, ph.fds_p50_us, ph.fds_p99_us);
         for (int i = 0; i < ncases; i++) {
             result_t *r = &res[i];
-            printf("%s{\"flush\":\"%s\",\"body\":%d,\"writers\":%d,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,"
+            printf("%s{\"flush\":\"%s\",\"body\":%d,\"writers\":%d,\"msgs_per_s\":%.0f,\"mb_per_"
+                   "s\":%.1f,"
                    "\"mb_per_s_with_flush\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"fraction\":%.3f,"
-                   "\"fraction_of\":\"%s\"}",
+                   "\"fraction_of\":\"%s\",\"msgs_per_flush\":%.1f}",
                    i ? "," : "", r->sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", r->body, r->writers,
                    r->msgs_per_s, r->mb_per_s, r->mb_per_s_flushed, r->p50_us, r->p99_us, r->frac,
-                   r->frac_of);
+                   r->frac_of, r->msgs_per_flush);
         }
-        printf("],\"read\":{\"body\":100,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,\"messages\":%llu}}\n",
-               read_rate, read_mbps, (unsigned long long)read_n);
+        printf(
+            "],\"read\":{\"body\":100,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,\"messages\":%llu}}\n",
+            read_rate, read_mbps, (unsigned long long)read_n);
     }
     free(res);
     rmdir(base);

@@ -33,11 +33,13 @@ typedef struct mfile_s {
 typedef int (*mfile_alloc_fn)(int fd, int64_t len, void *arg);
 
 /* Creates a new file of size bytes (fallocate'd) and maps it. NULL with *err = errno. */
-mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_fn fn,
-                      void *fn_arg, int *err);
+mfile_t *mfile_create(const char *path, int64_t from, int64_t size, mfile_alloc_fn fn, void *fn_arg,
+                      int *err);
 /* Maps an existing file (its size must be `size`). positions = size. */
 mfile_t *mfile_open(const char *path, int64_t from, int64_t size, int *err);
-static inline void mfile_ref(mfile_t *f) { atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed); }
+static inline void mfile_ref(mfile_t *f) {
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+}
 void mfile_unref(mfile_t *f);
 /* Unlinks the file and drops the queue's reference. */
 void mfile_destroy(mfile_t *f);
@@ -57,6 +59,7 @@ typedef struct mfq_s {
     pthread_mutex_t lock; /* guards files/n (not the file contents) */
     mfile_t **files;
     int n, cap;
+    mfile_t *_Atomic last; /* files[n-1]: read without the lock by the single writer */
 } mfq_t;
 
 void mfq_init(mfq_t *q, const char *dir, int64_t file_size);
@@ -65,7 +68,7 @@ void mfq_free(mfq_t *q); /* drops every file's queue reference (does not delete)
 int mfq_load(mfq_t *q, char *err, size_t errlen);
 /* The file containing offset, pinned (mfile_unref when done), or NULL. */
 mfile_t *mfq_find_pin(mfq_t *q, int64_t offset);
-/* Last file (unpinned: only for the writer, who is the only one to add files). */
+/* Last file, lock-free (unpinned: for the writer; the last file is never deleted). */
 mfile_t *mfq_last(mfq_t *q);
 /* Creates and appends the file starting at from. NULL with *err. */
 mfile_t *mfq_add(mfq_t *q, int64_t from, mfile_alloc_fn fn, void *fn_arg, int *err);
@@ -90,8 +93,8 @@ typedef struct cq_s {
     mfq_t files;
     _Atomic int64_t max_offset; /* entries = next queue offset (published after the write) */
     _Atomic int64_t min_offset;
-    int64_t max_phys;           /* phys + size of the last entry (writer side) */
-    int64_t flushed_bytes;      /* service thread */
+    int64_t max_phys;      /* phys + size of the last entry (writer side) */
+    int64_t flushed_bytes; /* service thread */
 } cq_t;
 
 cq_t *cq_new(const char *root, const char *topic, uint32_t topic_len, int32_t qid,
@@ -115,13 +118,14 @@ void cq_truncate_phys(cq_t *cq, int64_t cut);
 void cq_correct_min(cq_t *cq, int64_t cl_min);
 /* Deletes leading files whose last entry < cl_min (never the last). Returns files deleted. */
 int cq_delete_expired(cq_t *cq, int64_t cl_min);
-void cq_flush(cq_t *cq);
+/* Flushes the unflushed entries when there are at least least_bytes of them (0: any). */
+void cq_flush(cq_t *cq, int least_bytes);
 
 /* ---- index (indexfile.c) ------------------------------------------------------ */
 
 typedef struct index_s index_t;
-index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void *fn_arg,
-                    char *err, size_t errlen);
+index_t *index_open(const char *dir, int slots, int num, mfile_alloc_fn fn, void *fn_arg, char *err,
+                    size_t errlen);
 void index_close(index_t *ix);
 /* Indexes the keys of one dispatched record (lock held inside). */
 void index_build(index_t *ix, const record_view_t *rv);

@@ -57,3 +57,36 @@ test('ali-ons: binary bodies round-trip byte for byte', { timeout: 150000 }, asy
     }
   });
 });
+
+// ali-ons has no client-side size limit; the broker's maxMessageSize (4 MiB, on the stored body)
+// refuses a larger body with 13 MESSAGE_ILLEGAL, which ali-ons does not retry. A 4 MiB random
+// body deflates to slightly more than 4 MiB, so it is refused too; a compressible 8 MiB body
+// deflates to a few KiB and is stored and read back whole.
+test('ali-ons: bodies over maxMessageSize are refused with 13, compressible ones pass', { timeout: 150000 }, async () => {
+  await h.withCluster('bigbody', async cluster => {
+    const topic = h.uniq('T_big');
+    await cluster.createTopic(topic, 1);
+    const producer = cluster.producer();
+    for (const [ name, body ] of [ [ '4MiB+1 random', crypto.randomBytes(4 * 1024 * 1024 + 1) ],
+      [ '4MiB random', crypto.randomBytes(4 * 1024 * 1024) ] ]) {
+      const m = new h.Message(topic, 'Big', body);
+      m.keys = [ name ];
+      await assert.rejects(producer.send(m), err => {
+        assert.equal(err.code, 13, `${name}: ${err.code} ${err.message}`);
+        return true;
+      }, `${name} is refused`);
+    }
+    assert.equal(await cluster.maxOffset(topic, 0), 0, 'nothing stored');
+
+    const big = Buffer.alloc(8 * 1024 * 1024, 'abcdefgh');
+    const m = new h.Message(topic, 'Big', Buffer.from(big));
+    m.keys = [ '8MiB text' ];
+    assert.equal((await producer.send(m)).sendStatus, 'SEND_OK');
+    const col = h.collector();
+    const consumer = cluster.consumer({ consumerGroup: h.uniq('CG_big') });
+    await consumer.ready();
+    consumer.subscribe(topic, '*', col.handler);
+    await h.waitFor(() => col.unique === 1, 30000, 'the 8 MiB message');
+    assert.ok(col.byKey.get('8MiB text')[0].body.equals(big), '8 MiB body intact');
+  });
+});

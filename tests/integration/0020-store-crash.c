@@ -40,13 +40,13 @@ typedef struct ack_s {
     uint32_t writer, seq;
 } ack_t;
 
-#define CHECK(c)                                                                          \
-    do {                                                                                  \
-        if (!(c)) {                                                                       \
-            fprintf(stderr, "CHECK failed: %s at %s:%d (iteration %d, seed %u)\n", #c,   \
-                    __FILE__, __LINE__, g_iter, g_seed);                                  \
-            exit(1);                                                                      \
-        }                                                                                 \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "CHECK failed: %s at %s:%d (iteration %d, seed %u)\n", #c, __FILE__,   \
+                    __LINE__, g_iter, g_seed);                                                     \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int g_iter;
@@ -71,7 +71,8 @@ static void config(store_config_t *c) {
 static size_t make_body(uint8_t *b, uint32_t writer, uint32_t seq) {
     size_t len = 16 + (size_t)((writer * 7919u + seq * 104729u) % 3000u);
     int n = snprintf((char *)b, len, "w%u-s%u-", writer, seq);
-    for (size_t i = (size_t)n; i < len; i++) b[i] = (uint8_t)('a' + (writer + seq + i) % 26);
+    for (size_t i = (size_t)n; i < len; i++)
+        b[i] = (uint8_t)('a' + (writer + seq + i) % 26);
     return len;
 }
 
@@ -114,8 +115,8 @@ static void *writer_main(void *arg) {
             continue; /* stored but not acknowledged as durable */
         }
         for (int i = 0; i < batch; i++) {
-            ack_t a = {r[i].phys_offset, r[i].queue_offset, r[i].wrote_bytes, qid, w->writer,
-                       seq + (uint32_t)i};
+            ack_t a = {r[i].phys_offset, r[i].queue_offset, r[i].wrote_bytes, qid,
+                       w->writer,        seq + (uint32_t)i};
             if (write(g_pipe, &a, sizeof(a)) != (ssize_t)sizeof(a)) _exit(11);
         }
         seq += (uint32_t)batch;
@@ -139,7 +140,8 @@ static void child_run(int fd, uint32_t seq_base) {
         wa[i] = (wargs_t){s, (uint32_t)i, seq_base};
         pthread_create(&th[i], NULL, writer_main, &wa[i]);
     }
-    for (;;) pause();
+    for (;;)
+        pause();
 }
 
 static ack_t *acks;
@@ -244,14 +246,16 @@ int main(void) {
             ack_t a;
             ssize_t n = read(fds[0], &a, sizeof(a));
             if (n == (ssize_t)sizeof(a)) {
-                if (nacks == capacks) acks = xrealloc(acks, sizeof(ack_t) * (capacks = capacks ? capacks * 2 : 4096));
+                if (nacks == capacks)
+                    acks = xrealloc(acks, sizeof(ack_t) * (capacks = capacks ? capacks * 2 : 4096));
                 acks[nacks++] = a;
                 if (!first) first = tu_now_ms();
                 continue;
             }
             if (n == 0) break; /* child gone */
             CHECK(n < 0 && (errno == EAGAIN || errno == EINTR));
-            if (!killed && ((first && tu_now_ms() - first >= kill_after) || tu_now_ms() > deadline)) {
+            if (!killed &&
+                ((first && tu_now_ms() - first >= kill_after) || tu_now_ms() > deadline)) {
                 kill(pid, SIGKILL);
                 killed = 1;
             }

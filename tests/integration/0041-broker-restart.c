@@ -206,8 +206,33 @@ static void test_bad_config(void **state) {
     free(dir);
 }
 
+/* SYNC_MASTER without a slave: stored, answered SLAVE_NOT_AVAILABLE with every header field. */
+static void test_sync_master(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("petrel-it-bsm");
+    char log[600];
+    snprintf(log, sizeof(log), "%s/broker.log", dir);
+    int port = tu_free_port();
+    const char *extra[] = {"--brokerRole=SYNC_MASTER", "--flushDiskType=SYNC_FLUSH", NULL};
+    pid_t pid = bc_spawn_broker(dir, port, extra, log);
+    assert_true(pid > 0);
+    bc_t c;
+    assert_int_equal(bc_connect(&c, port), 0);
+    rm_cmd_t r;
+    assert_int_equal(bc_send_msg(&c, "TopicSM", 0, "", "x", 1, &r), 0);
+    assert_int_equal(r.code, SLAVE_NOT_AVAILABLE);
+    assert_int_equal(bc_ext_i64(&r, "queueOffset"), 0);
+    assert_non_null(rm_ext_get(&r, "msgId"));
+    assert_int_equal(max_offset(&c, "TopicSM", 0), 1);
+    bc_close(&c);
+    assert_true(exited_ok(bc_stop(pid, 15, 20000)));
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sync_master),
         cmocka_unit_test(test_graceful_restart),
         cmocka_unit_test(test_kill9_sync_flush),
         cmocka_unit_test(test_bad_config),

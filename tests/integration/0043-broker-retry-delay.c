@@ -78,6 +78,68 @@ static void test_delay(void **state) {
     bc_close(&c);
 }
 
+static int cmp64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Collects UNIQ_KEY -> store time of every record of a queue. */
+static int collect(bc_t *c, const char *topic, int q, char keys[][40], int64_t *ts, int max) {
+    int64_t off = 0;
+    int n = 0;
+    for (;;) {
+        rm_cmd_t r;
+        if (bc_pull(c, "G_ACC", topic, q, off, 32, 4, "*", 0, &r, 5000) != 0 || r.code != SUCCESS)
+            return n;
+        size_t pos = 0;
+        while (pos < r.body_len && n < max) {
+            record_view_t v;
+            if (record_decode(r.body + pos, r.body_len - pos, &v, 0) != RECORD_OK) return -1;
+            const char *val;
+            size_t vl;
+            if (msgprops_find(v.props, v.props_len, "UNIQ_KEY", &val, &vl) && vl < 40) {
+                memcpy(keys[n], val, vl);
+                keys[n][vl] = 0;
+                ts[n++] = v.store_ts;
+            }
+            pos += v.total_size;
+        }
+        off = bc_ext_i64(&r, "nextBeginOffset");
+    }
+}
+
+/* Delivery lateness of level-1 (1 s here) messages: printed as p50/p99/max, never early. */
+static void test_delay_accuracy(void **state) {
+    (void)state;
+    enum { M = 50 };
+    bc_t c;
+    assert_int_equal(bc_connect(&c, port), 0);
+    rm_cmd_t r;
+    for (int i = 0; i < M; i++) {
+        assert_int_equal(bc_send_msg(&c, "TopicAcc", 0, "DELAY\0011\002", "t", 1, &r), 0);
+        assert_int_equal(r.code, SUCCESS);
+    }
+    static char dk[M * 4][40], sk[M * 4][40];
+    static int64_t dts[M * 4], sts[M * 4];
+    assert_true(TU_WAIT_FOR(collect(&c, "TopicAcc", 0, dk, dts, M * 4) == M, 10000));
+    int ns = collect(&c, "SCHEDULE_TOPIC_XXXX", 0, sk, sts, M * 4);
+    assert_true(ns >= M);
+    int64_t late[M];
+    int nl = 0;
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < ns; k++)
+            if (strcmp(dk[i], sk[k]) == 0) {
+                late[nl++] = dts[i] - (sts[k] + 1000);
+                break;
+            }
+    assert_int_equal(nl, M);
+    qsort(late, (size_t)nl, sizeof(int64_t), cmp64);
+    assert_true(late[0] >= -20); /* never (meaningfully) early */
+    printf("DELAY ACCURACY level 1s, %d msgs: late p50 %lld ms, p99 %lld ms, max %lld ms\n", nl,
+           (long long)late[nl / 2], (long long)late[(nl * 99) / 100], (long long)late[nl - 1]);
+    bc_close(&c);
+}
+
 static void test_send_back(void **state) {
     (void)state;
     bc_t c;
@@ -109,6 +171,8 @@ static void test_send_back(void **state) {
     assert_memory_equal(val, "TopicRetry", 10);
     assert_true(msgprops_find(v.props, v.props_len, "ORIGIN_MESSAGE_ID", &val, &vl));
     assert_true(msgprops_find(v.props, v.props_len, "KEYS", &val, &vl));
+    assert_true(msgprops_find(v.props, v.props_len, "WAIT", &val, &vl));
+    assert_memory_equal(val, "false", 5);
     /* max reached -> DLQ at once */
     const char *dl[] = {"offset", off, "group", "G_R", "delayLevel", "0",
                         "maxReconsumeTimes", "0", NULL};
@@ -162,6 +226,7 @@ static void test_locks(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delay),
+        cmocka_unit_test(test_delay_accuracy),
         cmocka_unit_test(test_send_back),
         cmocka_unit_test(test_locks),
     };

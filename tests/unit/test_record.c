@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "common/buf.h"
 #include "common/msgprops.h"
@@ -31,7 +32,8 @@ static int unhex(const char *h, uint8_t *out) {
 /* storage-and-semantics.md §1.11 worked example, byte for byte. */
 static void test_worked_example(void **state) {
     (void)state;
-    const char props[] = "TAGS\x01" "A\x02UNIQ_KEY\x01X\x02";
+    const char props[] = "TAGS\x01"
+                         "A\x02UNIQ_KEY\x01X\x02";
     record_fields_t f = {0};
     f.queue_id = 3;
     f.queue_offset = 7;
@@ -79,16 +81,19 @@ static void test_worked_example(void **state) {
     record_msgid_encode(f.store_ip, f.store_port, 3000, id);
     assert_string_equal(id, "C0A8000A00002A9F0000000000000BB8");
     char id2[57];
-    assert_int_equal(record_msgid_encode_host(v.store_host, v.store_host_len, v.phys_offset, id2), 32);
+    assert_int_equal(record_msgid_encode_host(v.store_host, v.store_host_len, v.phys_offset, id2),
+                     32);
     assert_string_equal(id2, id);
     uint8_t host[20];
     uint32_t hl;
     int64_t off;
-    assert_int_equal(record_msgid_decode("c0a8000a00002a9f0000000000000bb8", 32, host, &hl, &off), 0);
+    assert_int_equal(record_msgid_decode("c0a8000a00002a9f0000000000000bb8", 32, host, &hl, &off),
+                     0);
     assert_int_equal(hl, 8);
     assert_int_equal(off, 3000);
     assert_int_equal(be32_get(host), 0xc0a8000a);
-    assert_int_equal(record_msgid_decode("C0A8000A00002A9F0000000000000BBZ", 32, host, &hl, &off), -1);
+    assert_int_equal(record_msgid_decode("C0A8000A00002A9F0000000000000BBZ", 32, host, &hl, &off),
+                     -1);
     assert_int_equal(record_msgid_decode("C0A8", 4, host, &hl, &off), -1);
 
     /* truncated, corrupt, CRC mismatch, blank */
@@ -121,13 +126,29 @@ static void test_crc(void **state) {
     (void)state;
     assert_int_equal(record_body_crc("123456789", 9), 0x4BF43926);
     assert_int_equal(record_body_crc("", 0), 0);
+    /* differential against zlib: every length to 2100, unaligned starts, and 1 MiB */
+    size_t big = 1 << 20;
+    uint8_t *b = malloc(big + 16);
+    for (size_t i = 0; i < big + 16; i++)
+        b[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (size_t len = 1; len <= 2100; len++) {
+        size_t off = len % 16;
+        uint32_t z = (uint32_t)crc32(0, b + off, (uInt)len) & 0x7fffffffu;
+        assert_int_equal(record_body_crc(b + off, len), z);
+    }
+    assert_int_equal(record_body_crc(b + 3, big),
+                     (uint32_t)crc32(0, b + 3, (uInt)big) & 0x7fffffffu);
+    free(b);
 }
 
 static void test_batch(void **state) {
     (void)state;
     uint8_t body[512];
     size_t len = 0;
-    record_batch_member_t m = {5, (const uint8_t *)"hello", 5, "UNIQ_KEY\x01" "1\x02", 11};
+    record_batch_member_t m = {5, (const uint8_t *)"hello", 5,
+                               "UNIQ_KEY\x01"
+                               "1\x02",
+                               11};
     len += record_batch_encode(&m, body + len, sizeof(body) - len);
     record_batch_member_t m2 = {0, (const uint8_t *)"", 0, "", 0};
     len += record_batch_encode(&m2, body + len, sizeof(body) - len);
@@ -155,7 +176,8 @@ static void test_batch(void **state) {
 
 static void test_msgprops(void **state) {
     (void)state;
-    const char p[] = "TAGS\x01TagA\x02KEYS\x01k1 k2\x02\x02" "bad\x02=\x01\x02\x01v\x02UNIQ_KEY\x01U\x02";
+    const char p[] = "TAGS\x01TagA\x02KEYS\x01k1 k2\x02\x02"
+                     "bad\x02=\x01\x02\x01v\x02UNIQ_KEY\x01U\x02";
     size_t len = sizeof(p) - 1;
     const char *v;
     size_t vl;
@@ -173,7 +195,8 @@ static void test_msgprops(void **state) {
     const char *k;
     size_t kl;
     int n = 0;
-    while (msgprops_next(&it, &k, &kl, &v, &vl)) n++;
+    while (msgprops_next(&it, &k, &kl, &v, &vl))
+        n++;
     assert_int_equal(n, 3);
 
     assert_int_equal(msgprops_tags_code(p, len), 2598919); /* "TagA".hashCode() */
@@ -188,16 +211,32 @@ static void test_msgprops(void **state) {
     msgprops_append(&b, "A", "1");
     msgprops_append_n(&b, "B", 1, "22", 2);
     assert_int_equal(b.len, 4 + 5);
-    assert_memory_equal(b.data, "A\x01" "1\x02" "B\x01" "22\x02", 9);
+    assert_memory_equal(b.data,
+                        "A\x01"
+                        "1\x02"
+                        "B\x01"
+                        "22\x02",
+                        9);
     buf_t c;
     buf_init(&c);
     msgprops_copy_without(&c, (const char *)b.data, b.len, "A");
     assert_int_equal(c.len, 5);
-    assert_memory_equal(c.data, "B\x01" "22\x02", 5);
-    char q[] = "A\x01" "1\x02" "AB\x01" "2\x02" "A\x01" "3\x02";
+    assert_memory_equal(c.data,
+                        "B\x01"
+                        "22\x02",
+                        5);
+    char q[] = "A\x01"
+               "1\x02"
+               "AB\x01"
+               "2\x02"
+               "A\x01"
+               "3\x02";
     size_t ql = msgprops_remove(q, sizeof(q) - 1, "A");
     assert_int_equal(ql, 5);
-    assert_memory_equal(q, "AB\x01" "2\x02", 5);
+    assert_memory_equal(q,
+                        "AB\x01"
+                        "2\x02",
+                        5);
     buf_free(&b);
     buf_free(&c);
 }

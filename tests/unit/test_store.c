@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,7 +83,9 @@ static void check_record(const uint8_t *d, uint32_t len, const char *topic, int 
     assert_int_equal(v.queue_offset, qoff);
 }
 
-static int tag_filter(void *arg, int64_t tags) { return (int32_t)tags == *(int32_t *)arg; }
+static int tag_filter(void *arg, int64_t tags) {
+    return (int32_t)tags == *(int32_t *)arg;
+}
 
 static void test_put_get(void **state) {
     (void)state;
@@ -96,7 +99,8 @@ static void test_put_get(void **state) {
     for (int i = 0; i < 1000; i++) {
         snprintf(body, sizeof(body), "message-%04d", i);
         assert_int_equal(put_msg(s, "TopicA", i % 2, body, i % 3 == 0 ? "TagA" : "TagB",
-                                 i == 500 ? "k500 shared" : "shared", &r), STORE_PUT_OK);
+                                 i == 500 ? "k500 shared" : "shared", &r),
+                         STORE_PUT_OK);
         assert_int_equal(r.queue_offset, i / 2);
         assert_true(r.phys_offset > prev_phys);
         prev_phys = r.phys_offset;
@@ -130,16 +134,20 @@ static void test_put_get(void **state) {
     assert_int_equal(total, 500);
 
     store_get_result_t g;
-    assert_int_equal(store_get(s, "TopicA", 0, 500, 32, 0, NULL, NULL, &g), STORE_GET_OFFSET_OVERFLOW_ONE);
+    assert_int_equal(store_get(s, "TopicA", 0, 500, 32, 0, NULL, NULL, &g),
+                     STORE_GET_OFFSET_OVERFLOW_ONE);
     assert_int_equal(g.next_begin_offset, 500);
     store_get_release(&g);
-    assert_int_equal(store_get(s, "TopicA", 0, 900, 32, 0, NULL, NULL, &g), STORE_GET_OFFSET_OVERFLOW_BADLY);
+    assert_int_equal(store_get(s, "TopicA", 0, 900, 32, 0, NULL, NULL, &g),
+                     STORE_GET_OFFSET_OVERFLOW_BADLY);
     assert_int_equal(g.next_begin_offset, 500);
     store_get_release(&g);
-    assert_int_equal(store_get(s, "TopicA", 7, 0, 32, 0, NULL, NULL, &g), STORE_GET_NO_MATCHED_LOGIC_QUEUE);
+    assert_int_equal(store_get(s, "TopicA", 7, 0, 32, 0, NULL, NULL, &g),
+                     STORE_GET_NO_MATCHED_LOGIC_QUEUE);
     assert_int_equal(g.next_begin_offset, 0);
     store_get_release(&g);
-    assert_string_equal(store_get_status_name(STORE_GET_OFFSET_OVERFLOW_ONE), "OFFSET_OVERFLOW_ONE");
+    assert_string_equal(store_get_status_name(STORE_GET_OFFSET_OVERFLOW_ONE),
+                        "OFFSET_OVERFLOW_ONE");
 
     /* byte limit and tag filter */
     assert_int_equal(store_get(s, "TopicA", 1, 0, 32, 300, NULL, NULL, &g), STORE_GET_FOUND);
@@ -155,7 +163,8 @@ static void test_put_get(void **state) {
     }
     store_get_release(&g);
     int32_t none = 12345;
-    assert_int_equal(store_get(s, "TopicA", 0, 0, 32, 0, &flt, &none, &g), STORE_GET_NO_MATCHED_MESSAGE);
+    assert_int_equal(store_get(s, "TopicA", 0, 0, 32, 0, &flt, &none, &g),
+                     STORE_GET_NO_MATCHED_MESSAGE);
     assert_true(g.next_begin_offset > 0);
     store_get_release(&g);
 
@@ -329,7 +338,8 @@ static void test_reopen_normal(void **state) {
     small_config(&c, dir);
     store_t *s = open_store(&c);
     store_put_result_t r;
-    for (int i = 0; i < 700; i++) assert_int_equal(put_msg(s, "R", i % 3, "reopen-me", "T", NULL, &r), STORE_PUT_OK);
+    for (int i = 0; i < 700; i++)
+        assert_int_equal(put_msg(s, "R", i % 3, "reopen-me", "T", NULL, &r), STORE_PUT_OK);
     int64_t end = store_commitlog_max_offset(s);
     /* a second open of the same directory is refused */
     char err[256];
@@ -342,12 +352,14 @@ static void test_reopen_normal(void **state) {
     assert_int_equal(access(path, F_OK), -1);
     s = open_store(&c);
     assert_int_equal(store_commitlog_max_offset(s), end);
-    for (int q = 0; q < 3; q++) assert_true(store_max_offset(s, "R", q) >= 233);
+    for (int q = 0; q < 3; q++)
+        assert_true(store_max_offset(s, "R", q) >= 233);
     assert_int_equal(put_msg(s, "R", 0, "after", NULL, NULL, &r), STORE_PUT_OK);
     assert_int_equal(r.queue_offset, 234);
     assert_int_equal(r.phys_offset, end);
     int64_t hits[4];
-    assert_int_equal(store_query_by_key(s, "R", "after", 4, 0, INT64_MAX, hits, NULL, NULL) >= 0, 1);
+    assert_int_equal(store_query_by_key(s, "R", "after", 4, 0, INT64_MAX, hits, NULL, NULL) >= 0,
+                     1);
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
@@ -412,7 +424,8 @@ static void test_abnormal_recovery_rebuilds(void **state) {
     check_record(g.msgs[0].data, g.msgs[0].len, "C", 1, 299);
     store_get_release(&g);
     int64_t hits[64];
-    assert_int_equal(store_query_by_key(s, "C", "crash-body", 64, 0, INT64_MAX, hits, NULL, NULL), 64);
+    assert_int_equal(store_query_by_key(s, "C", "crash-body", 64, 0, INT64_MAX, hits, NULL, NULL),
+                     64);
     store_close(s);
     store_config_free(&c);
     tu_rmrf(dir);
@@ -426,12 +439,14 @@ static void test_torn_tail(void **state) {
     small_config(&c, dir);
     store_t *s = open_store(&c);
     store_put_result_t r, last;
-    for (int i = 0; i < 100; i++) assert_int_equal(put_msg(s, "Torn", 0, "body-body-body", NULL, NULL, &r), STORE_PUT_OK);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(put_msg(s, "Torn", 0, "body-body-body", NULL, NULL, &r), STORE_PUT_OK);
     last = r;
     store_close(s);
     /* corrupt the last record's body (CRC) and put garbage after it */
     char seg[4096];
-    snprintf(seg, sizeof(seg), "%s/commitlog/%020lld", dir, (long long)(last.phys_offset / SEG * SEG));
+    snprintf(seg, sizeof(seg), "%s/commitlog/%020lld", dir,
+             (long long)(last.phys_offset / SEG * SEG));
     int fd = open(seg, O_RDWR);
     assert_true(fd >= 0);
     int64_t pos = last.phys_offset % SEG;
@@ -492,7 +507,8 @@ static void test_retention_and_disk_full(void **state) {
     char body[1000];
     memset(body, 'r', sizeof(body) - 1);
     body[sizeof(body) - 1] = 0;
-    for (int i = 0; i < 300; i++) assert_int_equal(put_msg(s, "Ret", 0, body, NULL, NULL, &r), STORE_PUT_OK);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(put_msg(s, "Ret", 0, body, NULL, NULL, &r), STORE_PUT_OK);
     assert_true(TU_WAIT_FOR(store_dispatched_offset(s) == store_commitlog_max_offset(s), 5000));
     int64_t max = store_max_offset(s, "Ret", 0);
     assert_int_equal(store_clean_now(s, 0), 0); /* not the hour, no pressure */
@@ -526,7 +542,8 @@ static void test_retention_and_disk_full(void **state) {
     int refused = 0;
     for (int i = 0; i < 200 && !refused; i++) {
         int st = put_msg(s, "Ret", 0, body, NULL, NULL, &r);
-        if (st == STORE_CREATE_MAPPED_FILE_FAILED) refused = 1;
+        if (st == STORE_CREATE_MAPPED_FILE_FAILED)
+            refused = 1;
         else {
             assert_int_equal(st, STORE_PUT_OK);
             before = store_commitlog_max_offset(s);
@@ -552,6 +569,190 @@ static void test_retention_and_disk_full(void **state) {
     free(dir);
 }
 
+/* Writers, readers and forced retention at once: no reader may see a bad record or a deleted map.
+ */
+typedef struct {
+    store_t *s;
+    int id;
+    _Atomic int *stop;
+    long n;
+} conc_t;
+
+static void *conc_writer(void *arg) {
+    conc_t *c = arg;
+    store_put_result_t r;
+    char body[300];
+    memset(body, 'w', sizeof(body) - 1);
+    body[sizeof(body) - 1] = 0;
+    while (!atomic_load(c->stop)) {
+        int st = put_msg(c->s, "Conc", c->id % 2, body, "T", NULL, &r);
+        assert_int_equal(st, STORE_PUT_OK);
+        c->n++;
+    }
+    return NULL;
+}
+
+static void *conc_reader(void *arg) {
+    conc_t *c = arg;
+    int64_t off[2] = {0, 0};
+    while (!atomic_load(c->stop)) {
+        for (int q = 0; q < 2; q++) {
+            store_get_result_t g;
+            int st = store_get(c->s, "Conc", q, off[q], 32, 0, NULL, NULL, &g);
+            if (st == STORE_GET_FOUND) {
+                for (uint32_t i = 0; i < g.msg_count; i++) {
+                    record_view_t v;
+                    assert_int_equal(
+                        record_decode(g.msgs[i].data, g.msgs[i].len, &v, RECORD_CHECK_CRC),
+                        RECORD_OK);
+                    assert_int_equal(v.queue_id, q);
+                    assert_int_equal(v.queue_offset, g.queue_offsets[i]);
+                }
+                c->n += g.msg_count;
+            }
+            if (st == STORE_GET_FOUND || st == STORE_GET_OFFSET_TOO_SMALL ||
+                st == STORE_GET_NO_MATCHED_MESSAGE || st == STORE_GET_MESSAGE_WAS_REMOVING ||
+                st == STORE_GET_OFFSET_FOUND_NULL)
+                off[q] = g.next_begin_offset;
+            store_get_release(&g);
+            int64_t phys, tags;
+            int32_t size;
+            int64_t min = store_min_offset(c->s, "Conc", q);
+            if (store_cq_entry(c->s, "Conc", q, min, &phys, &size, &tags) == 0) {
+                store_pinned_t p;
+                if (store_read_at(c->s, phys, &p) == 0) {
+                    record_view_t v;
+                    assert_int_equal(record_decode(p.data, p.len, &v, RECORD_CHECK_CRC), RECORD_OK);
+                    store_pinned_release(&p);
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrency(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("store-conc");
+    store_config_t c;
+    small_config(&c, dir);
+    c.fileReservedTime = 0;
+    c.deleteCommitLogFilesInterval = 0;
+    c.deleteFileBatchMax = 3;
+    store_t *s = open_store(&c);
+    arrivals_t a = {PTHREAD_MUTEX_INITIALIZER, 0, -1};
+    store_set_arrival_cb(s, on_arrival, &a);
+    _Atomic int stop = 0;
+    conc_t w[3], r[2];
+    pthread_t tw[3], tr[2];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (conc_t){s, i, &stop, 0};
+        pthread_create(&tw[i], NULL, conc_writer, &w[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i] = (conc_t){s, i, &stop, 0};
+        pthread_create(&tr[i], NULL, conc_reader, &r[i]);
+    }
+    int deleted = 0;
+    int64_t end = tu_now_ms() + 1500;
+    while (tu_now_ms() < end) {
+        deleted += store_clean_now(s, 1);
+        tu_sleep_ms(20);
+    }
+    atomic_store(&stop, 1);
+    long written = 0, read = 0;
+    for (int i = 0; i < 3; i++)
+        pthread_join(tw[i], NULL), written += w[i].n;
+    for (int i = 0; i < 2; i++)
+        pthread_join(tr[i], NULL), read += r[i].n;
+    assert_true(deleted > 0);
+    assert_true(written > 0 && read > 0);
+    assert_true(store_min_offset(s, "Conc", 0) > 0);
+    assert_true(TU_WAIT_FOR(arrivals(&a) == (int)written, 5000));
+    store_set_arrival_cb(s, NULL, NULL);
+    store_close(s);
+    /* and it recovers cleanly */
+    s = open_store(&c);
+    assert_int_equal(store_max_offset(s, "Conc", 0) + store_max_offset(s, "Conc", 1), written);
+    store_close(s);
+    store_config_free(&c);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* Replication room: a slave store fed with the master's raw bytes in odd-sized chunks. */
+static void test_append_raw(void **state) {
+    (void)state;
+    char *dm = tu_tmpdir("store-master"), *ds = tu_tmpdir("store-slave");
+    store_config_t cm, cs;
+    small_config(&cm, dm);
+    small_config(&cs, ds);
+    store_t *m = open_store(&cm), *sl = open_store(&cs);
+    store_put_result_t r;
+    char body[200];
+    for (int i = 0; i < 400; i++) {
+        snprintf(body, sizeof(body), "replicated-%d-%0*d", i, i % 150, 0);
+        assert_int_equal(put_msg(m, "Rep", i % 3, body, "T", "rk", &r), STORE_PUT_OK);
+    }
+    int64_t end = store_commitlog_max_offset(m), off = 0;
+    assert_int_equal(store_append_raw(sl, 100, (const uint8_t *)"x", 1), -1); /* not at the end */
+    unsigned seed = 7;
+    while (off < end) {
+        store_pinned_t p;
+        uint32_t want = 1 + (uint32_t)(rand_r(&seed) % 3000);
+        assert_int_equal(store_read_raw(m, off, want, &p), 0);
+        assert_int_equal(store_append_raw(sl, off, p.data, p.len), 0);
+        off += p.len;
+        store_pinned_release(&p);
+    }
+    assert_int_equal(store_commitlog_max_offset(sl), end);
+    assert_true(TU_WAIT_FOR(store_dispatched_offset(sl) == end, 5000));
+    assert_int_equal(put_msg(sl, "Rep", 0, "no", NULL, NULL, &r), STORE_SERVICE_NOT_AVAILABLE);
+    for (int q = 0; q < 3; q++) {
+        assert_int_equal(store_max_offset(sl, "Rep", q), store_max_offset(m, "Rep", q));
+        for (int64_t o = 0; o < store_max_offset(m, "Rep", q); o++) {
+            int64_t p1, p2, t1, t2;
+            int32_t s1, s2;
+            assert_int_equal(store_cq_entry(m, "Rep", q, o, &p1, &s1, &t1), 0);
+            assert_int_equal(store_cq_entry(sl, "Rep", q, o, &p2, &s2, &t2), 0);
+            assert_true(p1 == p2 && s1 == s2 && t1 == t2);
+        }
+    }
+    int64_t hits[64];
+    assert_int_equal(store_query_by_key(sl, "Rep", "rk", 64, 0, INT64_MAX, hits, NULL, NULL), 64);
+    /* diverge: cut the slave back to queue 1's entry 50, then catch up again */
+    int64_t cut, tags;
+    int32_t size;
+    assert_int_equal(store_cq_entry(m, "Rep", 1, 50, &cut, &size, &tags), 0);
+    assert_int_equal(store_truncate(sl, cut), 0);
+    assert_int_equal(store_commitlog_max_offset(sl), cut);
+    assert_int_equal(store_max_offset(sl, "Rep", 1), 50);
+    store_pinned_t pin;
+    assert_int_equal(store_read_at(sl, cut, &pin), -1);
+    for (off = cut; off < end;) {
+        store_pinned_t p;
+        assert_int_equal(store_read_raw(m, off, 5000, &p), 0);
+        assert_int_equal(store_append_raw(sl, off, p.data, p.len), 0);
+        off += p.len;
+        store_pinned_release(&p);
+    }
+    assert_true(TU_WAIT_FOR(store_dispatched_offset(sl) == end, 5000));
+    for (int q = 0; q < 3; q++)
+        assert_int_equal(store_max_offset(sl, "Rep", q), store_max_offset(m, "Rep", q));
+    store_close(sl);
+    sl = open_store(&cs);
+    assert_int_equal(store_commitlog_max_offset(sl), end);
+    assert_int_equal(store_max_offset(sl, "Rep", 1), store_max_offset(m, "Rep", 1));
+    store_close(sl);
+    store_close(m);
+    store_config_free(&cm);
+    store_config_free(&cs);
+    tu_rmrf(dm);
+    tu_rmrf(ds);
+    free(dm);
+    free(ds);
+}
+
 int main(void) {
     log_set_level(LOG_WARN);
     const struct CMUnitTest tests[] = {
@@ -562,6 +763,8 @@ int main(void) {
         cmocka_unit_test(test_abnormal_recovery_rebuilds),
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_retention_and_disk_full),
+        cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_append_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

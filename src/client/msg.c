@@ -1,0 +1,389 @@
+/*
+ * msg: petrel_msg_t. Outgoing messages own each string separately so setters
+ * are cheap; a received message is decoded from its stored record into ONE
+ * allocation (struct, property table, topic, properties text and body), plus
+ * one more only when the body must be inflated.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_int.h"
+#include "common/util.h"
+
+petrel_msg_t *petrel_msg_new(const char *topic) {
+    if (!topic || !*topic) return NULL;
+    petrel_msg_t *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    m->topic = strdup(topic);
+    if (!m->topic) {
+        free(m);
+        return NULL;
+    }
+    m->queue_id = -1;
+    return m;
+}
+
+void petrel_msg_destroy(petrel_msg_t *m) {
+    if (!m) return;
+    if (m->received) {
+        if (m->body_owned) free(m->body);
+        free(m);
+        return;
+    }
+    for (size_t i = 0; i < m->n_props; i++) {
+        free(m->props[i].name);
+        free(m->props[i].value);
+    }
+    free(m->props);
+    free(m->body);
+    free(m->topic);
+    free(m);
+}
+
+petrel_msg_t *petrel_msg_dup(const petrel_msg_t *src) {
+    if (!src) return NULL;
+    petrel_msg_t *m = petrel_msg_new(src->topic);
+    if (!m) return NULL;
+    char *keep_topic = m->topic;
+    memcpy(m, src, sizeof(*m));
+    m->topic = keep_topic;
+    m->props = NULL;
+    m->n_props = m->cap_props = 0;
+    m->body = NULL;
+    m->received = 0;
+    m->body_owned = 0;
+    if (src->body_len) {
+        m->body = malloc(src->body_len);
+        if (!m->body) goto fail;
+        memcpy(m->body, src->body, src->body_len);
+    }
+    for (size_t i = 0; i < src->n_props; i++)
+        if (petrel_msg_set_property(m, src->props[i].name, src->props[i].value) != PETREL_OK)
+            goto fail;
+    return m;
+fail:
+    m->body_len = 0;
+    petrel_msg_destroy(m);
+    return NULL;
+}
+
+petrel_err_t petrel_msg_set_topic(petrel_msg_t *m, const char *topic) {
+    if (!m || m->received || !topic || !*topic) return PETREL_EINVAL;
+    char *t = strdup(topic);
+    if (!t) return PETREL_ENOMEM;
+    free(m->topic);
+    m->topic = t;
+    return PETREL_OK;
+}
+
+static int bad_prop_text(const char *s) {
+    return strchr(s, 1) || strchr(s, 2);
+}
+
+petrel_err_t petrel_msg_set_property(petrel_msg_t *m, const char *name, const char *value) {
+    if (!m || m->received || !name || !*name || bad_prop_text(name)) return PETREL_EINVAL;
+    if (value && bad_prop_text(value)) return PETREL_EINVAL;
+    for (size_t i = 0; i < m->n_props; i++) {
+        if (strcmp(m->props[i].name, name) != 0) continue;
+        if (!value) {
+            free(m->props[i].name);
+            free(m->props[i].value);
+            memmove(&m->props[i], &m->props[i + 1], (m->n_props - i - 1) * sizeof(*m->props));
+            m->n_props--;
+            return PETREL_OK;
+        }
+        char *v = strdup(value);
+        if (!v) return PETREL_ENOMEM;
+        free(m->props[i].value);
+        m->props[i].value = v;
+        return PETREL_OK;
+    }
+    if (!value) return PETREL_OK;
+    if (m->n_props == m->cap_props) {
+        size_t cap = m->cap_props ? m->cap_props * 2 : 4;
+        petrel__prop_t *p = realloc(m->props, cap * sizeof(*p));
+        if (!p) return PETREL_ENOMEM;
+        m->props = p;
+        m->cap_props = cap;
+    }
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return PETREL_ENOMEM;
+    }
+    m->props[m->n_props].name = n;
+    m->props[m->n_props].value = v;
+    m->n_props++;
+    return PETREL_OK;
+}
+
+petrel_err_t petrel_msg_set_tags(petrel_msg_t *m, const char *tags) {
+    return petrel_msg_set_property(m, PETREL_PROP_TAGS, tags && *tags ? tags : NULL);
+}
+
+petrel_err_t petrel_msg_set_keys(petrel_msg_t *m, const char *keys) {
+    return petrel_msg_set_property(m, PETREL_PROP_KEYS, keys && *keys ? keys : NULL);
+}
+
+petrel_err_t petrel_msg_set_body(petrel_msg_t *m, const void *body, size_t len) {
+    if (!m || m->received || (len && !body)) return PETREL_EINVAL;
+    uint8_t *b = NULL;
+    if (len) {
+        b = malloc(len);
+        if (!b) return PETREL_ENOMEM;
+        memcpy(b, body, len);
+    }
+    free(m->body);
+    m->body = b;
+    m->body_len = len;
+    return PETREL_OK;
+}
+
+petrel_err_t petrel_msg_set_delay_level(petrel_msg_t *m, int level) {
+    if (!m || level < 0 || level > 18) return PETREL_EINVAL;
+    if (level == 0) return petrel_msg_set_property(m, PETREL_PROP_DELAY, NULL);
+    char b[16];
+    snprintf(b, sizeof(b), "%d", level);
+    return petrel_msg_set_property(m, PETREL_PROP_DELAY, b);
+}
+
+petrel_err_t petrel_msg_set_flag(petrel_msg_t *m, int32_t flag) {
+    if (!m || m->received) return PETREL_EINVAL;
+    m->flag = flag;
+    return PETREL_OK;
+}
+
+const char *petrel__msg_prop(const petrel_msg_t *m, const char *name) {
+    for (size_t i = 0; i < m->n_props; i++)
+        if (strcmp(m->props[i].name, name) == 0) return m->props[i].value;
+    return NULL;
+}
+
+const char *petrel_msg_topic(const petrel_msg_t *m) {
+    return m ? m->topic : NULL;
+}
+const char *petrel_msg_tags(const petrel_msg_t *m) {
+    return m ? petrel__msg_prop(m, PETREL_PROP_TAGS) : NULL;
+}
+const char *petrel_msg_keys(const petrel_msg_t *m) {
+    return m ? petrel__msg_prop(m, PETREL_PROP_KEYS) : NULL;
+}
+const void *petrel_msg_body(const petrel_msg_t *m, size_t *len) {
+    if (len) *len = m ? m->body_len : 0;
+    return m ? m->body : NULL;
+}
+const char *petrel_msg_property(const petrel_msg_t *m, const char *name) {
+    return m && name ? petrel__msg_prop(m, name) : NULL;
+}
+size_t petrel_msg_property_count(const petrel_msg_t *m) {
+    return m ? m->n_props : 0;
+}
+petrel_err_t petrel_msg_property_at(const petrel_msg_t *m, size_t i, const char **name,
+                                    const char **value) {
+    if (!m || i >= m->n_props) return PETREL_EINVAL;
+    if (name) *name = m->props[i].name;
+    if (value) *value = m->props[i].value;
+    return PETREL_OK;
+}
+int petrel_msg_delay_level(const petrel_msg_t *m) {
+    const char *d = m ? petrel__msg_prop(m, PETREL_PROP_DELAY) : NULL;
+    return d ? atoi(d) : 0;
+}
+int32_t petrel_msg_flag(const petrel_msg_t *m) {
+    return m ? m->flag : 0;
+}
+const char *petrel_msg_id(const petrel_msg_t *m) {
+    if (!m) return NULL;
+    const char *u = petrel__msg_prop(m, PETREL_PROP_UNIQ_KEY);
+    if (u) return u;
+    return m->offset_id[0] ? m->offset_id : NULL;
+}
+const char *petrel_msg_offset_id(const petrel_msg_t *m) {
+    return m && m->offset_id[0] ? m->offset_id : NULL;
+}
+const char *petrel_msg_broker_name(const petrel_msg_t *m) {
+    return m && m->broker_name[0] ? m->broker_name : NULL;
+}
+int petrel_msg_queue_id(const petrel_msg_t *m) {
+    return m ? m->queue_id : -1;
+}
+int64_t petrel_msg_queue_offset(const petrel_msg_t *m) {
+    return m ? m->queue_offset : 0;
+}
+int64_t petrel_msg_commit_log_offset(const petrel_msg_t *m) {
+    return m ? m->commit_log_offset : 0;
+}
+int petrel_msg_reconsume_times(const petrel_msg_t *m) {
+    return m ? m->reconsume_times : 0;
+}
+int64_t petrel_msg_born_timestamp(const petrel_msg_t *m) {
+    return m ? m->born_ts : 0;
+}
+int64_t petrel_msg_store_timestamp(const petrel_msg_t *m) {
+    return m ? m->store_ts : 0;
+}
+const char *petrel_msg_born_host(const petrel_msg_t *m) {
+    return m && m->born_host[0] ? m->born_host : NULL;
+}
+const char *petrel_msg_store_host(const petrel_msg_t *m) {
+    return m && m->store_host[0] ? m->store_host : NULL;
+}
+int32_t petrel_msg_sys_flag(const petrel_msg_t *m) {
+    return m ? m->sys_flag : 0;
+}
+
+void petrel__props_put(buf_t *out, const char *k, const char *v) {
+    buf_append_str(out, k);
+    buf_put_u8(out, 1);
+    buf_append_str(out, v);
+    buf_put_u8(out, 2);
+}
+
+void petrel__props_encode(const petrel_msg_t *m, buf_t *out) {
+    for (size_t i = 0; i < m->n_props; i++)
+        petrel__props_put(out, m->props[i].name, m->props[i].value);
+}
+
+/* ---- stored record decoding (storage-and-semantics 1.1) ------------------ */
+
+static void host_text(const uint8_t *p, int v6, char *out, size_t outlen) {
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(v6 ? AF_INET6 : AF_INET, p, ip, sizeof(ip));
+    snprintf(out, outlen, "%s:%u", ip, be32_get(p + (v6 ? 16 : 4)));
+}
+
+petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *broker_name,
+                                   petrel_msg_t **out, size_t *used) {
+    if (avail < 4) return PETREL_EPROTO;
+    uint32_t total = be32_get(p);
+    if (total < 91 || total > avail) return PETREL_EPROTO;
+    uint32_t magic = be32_get(p + 4);
+    int v2 = magic == 0xDAA320ABu;
+    if (!v2 && magic != 0xDAA320A7u) return PETREL_EPROTO;
+    int32_t sys = (int32_t)be32_get(p + 36);
+    size_t bh = (sys & 0x10) ? 20 : 8, sh = (sys & 0x20) ? 20 : 8;
+    size_t pos = 48;
+    const uint8_t *born = p + pos;
+    pos += bh;
+    if (pos + 8 + sh + 16 > total) return PETREL_EPROTO;
+    int64_t store_ts = (int64_t)be64_get(p + pos);
+    pos += 8;
+    const uint8_t *store = p + pos;
+    pos += sh;
+    int32_t reconsume = (int32_t)be32_get(p + pos);
+    int64_t prep = (int64_t)be64_get(p + pos + 4);
+    pos += 12;
+    if (pos + 4 > total) return PETREL_EPROTO;
+    uint32_t blen = be32_get(p + pos);
+    pos += 4;
+    if (blen > total - pos) return PETREL_EPROTO;
+    const uint8_t *body = p + pos;
+    pos += blen;
+    size_t tl_size = v2 ? 2 : 1;
+    if (pos + tl_size > total) return PETREL_EPROTO;
+    size_t tlen = v2 ? be16_get(p + pos) : p[pos];
+    pos += tl_size;
+    if (pos + tlen + 2 > total) return PETREL_EPROTO;
+    const uint8_t *topic = p + pos;
+    pos += tlen;
+    size_t plen = be16_get(p + pos);
+    pos += 2;
+    if (pos + plen > total) return PETREL_EPROTO;
+    const uint8_t *props = p + pos;
+
+    size_t nprops = 0;
+    for (size_t i = 0; i < plen; i++)
+        if (props[i] == 2) nprops++;
+    nprops++; /* a last item without a trailing separator */
+    int compressed = (sys & 1) != 0;
+    size_t need = sizeof(petrel_msg_t) + nprops * sizeof(petrel__prop_t) + tlen + 1 + plen + 1 +
+                  (compressed ? 0 : blen);
+    petrel_msg_t *m = malloc(need);
+    if (!m) return PETREL_ENOMEM;
+    memset(m, 0, sizeof(*m));
+    m->received = 1;
+    char *blk = (char *)(m + 1);
+    m->props = (petrel__prop_t *)blk;
+    blk += nprops * sizeof(petrel__prop_t);
+    m->topic = blk;
+    memcpy(blk, topic, tlen);
+    blk[tlen] = 0;
+    blk += tlen + 1;
+    char *ptext = blk;
+    memcpy(ptext, props, plen);
+    ptext[plen] = 0;
+    blk += plen + 1;
+    /* Split "k\1v\2..." in place; skip items without a separator or with empty parts. */
+    char *s = ptext, *end = ptext + plen;
+    while (s < end) {
+        char *e = memchr(s, 2, (size_t)(end - s));
+        if (!e) e = end;
+        *e = 0;
+        char *sep = memchr(s, 1, (size_t)(e - s));
+        if (sep && sep > s && sep + 1 < e) {
+            *sep = 0;
+            m->props[m->n_props].name = s;
+            m->props[m->n_props].value = sep + 1;
+            m->n_props++;
+        }
+        s = e + 1;
+    }
+    if (compressed) {
+        int ctype = (sys >> 8) & 7;
+        if ((ctype == 0 || ctype == 3) &&
+            petrel__zlib_inflate(body, blen, &m->body, &m->body_len) == 0) {
+            m->body_owned = 1;
+        } else {
+            PLOG_WARN("cannot inflate message body (compression type %d), delivering it raw",
+                      ctype);
+            m->body = malloc(blen ? blen : 1);
+            if (!m->body) {
+                free(m);
+                return PETREL_ENOMEM;
+            }
+            memcpy(m->body, body, blen);
+            m->body_len = blen;
+            m->body_owned = 1;
+        }
+    } else {
+        m->body = (uint8_t *)blk;
+        memcpy(blk, body, blen);
+        m->body_len = blen;
+    }
+    m->queue_id = (int32_t)be32_get(p + 12);
+    m->flag = (int32_t)be32_get(p + 16);
+    m->queue_offset = (int64_t)be64_get(p + 20);
+    m->commit_log_offset = (int64_t)be64_get(p + 28);
+    m->sys_flag = sys;
+    m->born_ts = (int64_t)be64_get(p + 40);
+    m->store_ts = store_ts;
+    m->reconsume_times = reconsume;
+    m->prepared_tx_offset = prep;
+    host_text(born, bh == 20, m->born_host, sizeof(m->born_host));
+    host_text(store, sh == 20, m->store_host, sizeof(m->store_host));
+    if (sh == 8) {
+        petrel__offset_msg_id(store, (int32_t)be32_get(store + 4), m->commit_log_offset,
+                              m->offset_id);
+    } else {
+        static const char hx[] = "0123456789ABCDEF";
+        uint8_t raw[28];
+        memcpy(raw, store, 20);
+        be64_put(raw + 20, (uint64_t)m->commit_log_offset);
+        for (int i = 0; i < 28; i++) {
+            m->offset_id[2 * i] = hx[raw[i] >> 4];
+            m->offset_id[2 * i + 1] = hx[raw[i] & 15];
+        }
+        m->offset_id[56] = 0;
+    }
+    if (broker_name) snprintf(m->broker_name, sizeof(m->broker_name), "%s", broker_name);
+    const char *u = petrel__msg_prop(m, PETREL_PROP_UNIQ_KEY);
+    snprintf(m->msg_id, sizeof(m->msg_id), "%s", u ? u : m->offset_id);
+    *out = m;
+    *used = total;
+    return PETREL_OK;
+}

@@ -1,2 +1,0 @@
-/* Placeholder so the library is never empty. */
-typedef int petrel_placeholder_t;

@@ -1,0 +1,457 @@
+/*
+ * pull_consumer: petrel_pull_consumer_t, for applications that drive
+ * consumption themselves. Queues come from petrel_pull_consumer_assign or, after
+ * subscribe, from the same client-side rebalance as push consumers (run on the
+ * service thread). poll() issues synchronous PULL_MESSAGE requests without
+ * broker-side suspension, round-robin over the assigned queues; commit()
+ * stores the positions reached (broker, or the local file when BROADCASTING).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/client_int.h"
+#include "common/util.h"
+
+typedef struct asg_s {
+    petrel_mq_t mq;
+    int64_t pos;       /* next offset to pull */
+    int64_t committed; /* last committed position */
+    const petrel__sub_t *sub;
+} asg_t;
+
+struct petrel_pull_consumer_s {
+    petrel_conf_t conf;
+    petrel__inst_t *inst;
+    petrel__sub_t *subs;
+    int n_subs;
+    int started;
+    pthread_mutex_t mu; /* guards asg */
+    asg_t *asg;
+    int n_asg;
+    int rr;
+    int64_t next_hb, next_rebalance;
+    petrel__offtab_t offtab;
+    char *offpath;
+};
+
+static int bcast(const petrel_pull_consumer_t *c) {
+    return c->conf.messageModel == PETREL__BROADCASTING;
+}
+
+static void pull_tick(void *owner, int64_t now);
+
+petrel_err_t petrel_pull_consumer_create(const petrel_conf_t *conf, petrel_pull_consumer_t **out,
+                                         char *errstr, size_t errlen) {
+    if (!conf || !out) return PETREL_EINVAL;
+    petrel_pull_consumer_t *c = calloc(1, sizeof(*c));
+    if (!c) return PETREL_ENOMEM;
+    petrel__conf_copy(&c->conf, conf);
+    petrel__inst_cbs_t cbs = {pull_tick, NULL, c};
+    petrel_err_t err = petrel__inst_create(&c->conf, &cbs, &c->inst, errstr, errlen);
+    if (err != PETREL_OK) {
+        petrel__conf_free(&c->conf);
+        free(c);
+        return err;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    *out = c;
+    return PETREL_OK;
+}
+
+petrel_err_t petrel_pull_consumer_subscribe(petrel_pull_consumer_t *c, const char *topic,
+                                            const char *expr) {
+    if (!c || !topic || !*topic) return PETREL_EINVAL;
+    if (c->started) return PETREL_ESTATE;
+    c->subs = xrealloc(c->subs, (size_t)(c->n_subs + 1) * sizeof(*c->subs));
+    petrel_err_t err = petrel__sub_init(&c->subs[c->n_subs], topic, expr);
+    if (err == PETREL_OK) c->n_subs++;
+    return err;
+}
+
+static void heartbeat(petrel_pull_consumer_t *c) {
+    buf_t b;
+    buf_init(&b);
+    const char *cid = petrel__inst_client_id(c->inst);
+    buf_append_str(&b, "{\"clientID\":");
+    buf_json_str(&b, cid, strlen(cid));
+    buf_append_str(&b, ",\"consumerDataSet\":[{\"consumeFromWhere\":\"CONSUME_FROM_LAST_OFFSET\","
+                       "\"consumeType\":\"CONSUME_ACTIVELY\",\"groupName\":");
+    buf_json_str(&b, c->conf.groupName, strlen(c->conf.groupName));
+    buf_printf(&b, ",\"messageModel\":\"%s\",\"subscriptionDataSet\":[",
+               bcast(c) ? "BROADCASTING" : "CLUSTERING");
+    for (int i = 0; i < c->n_subs; i++) {
+        if (i) buf_put_u8(&b, ',');
+        petrel__sub_json(&b, &c->subs[i]);
+    }
+    buf_append_str(&b, "],\"unitMode\":false}],\"producerDataSet\":[]}");
+    petrel__inst_heartbeat(c->inst, (const char *)b.data, b.len);
+    buf_free(&b);
+}
+
+static int64_t start_pos(petrel_pull_consumer_t *c, const petrel_mq_t *mq) {
+    char addr[64];
+    int64_t off = 0;
+    if (petrel__inst_broker_addr(c->inst, mq->broker_name, addr, sizeof(addr)) != 0) return -1;
+    if (bcast(c)) {
+        off = petrel__offtab_get(&c->offtab, mq);
+        if (off >= 0) return off;
+    } else {
+        petrel_err_t err = petrel__query_offset(c->inst, addr, c->conf.groupName, mq, &off);
+        if (err == PETREL_OK) return off;
+        if (err != PETREL_QUERY_NOT_FOUND) return -1;
+    }
+    if (petrel__offset_from_where(c->inst, &c->conf, addr, mq, &off) != PETREL_OK) return -1;
+    return off;
+}
+
+/* Replaces the assignment of topic (NULL: all) with mqs, keeping known positions. */
+static void set_assignment(petrel_pull_consumer_t *c, const char *topic, const petrel_mq_t *mqs,
+                           int n, const petrel__sub_t *sub) {
+    asg_t *nv = NULL;
+    int nn = 0;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->n_asg; i++) {
+        if (topic && strcmp(c->asg[i].mq.topic, topic) != 0) {
+            nv = xrealloc(nv, (size_t)(nn + 1) * sizeof(*nv));
+            nv[nn++] = c->asg[i];
+        }
+    }
+    asg_t *old = c->asg;
+    int n_old = c->n_asg;
+    c->asg = NULL;
+    c->n_asg = 0;
+    pthread_mutex_unlock(&c->mu);
+    for (int i = 0; i < n; i++) {
+        asg_t a = {mqs[i], -1, -1, sub};
+        for (int k = 0; k < n_old; k++)
+            if (petrel__mq_cmp(&old[k].mq, &mqs[i]) == 0) a = old[k];
+        if (a.pos < 0) {
+            a.pos = start_pos(c, &mqs[i]);
+            a.committed = a.pos;
+            if (a.pos < 0) continue;
+        }
+        nv = xrealloc(nv, (size_t)(nn + 1) * sizeof(*nv));
+        nv[nn++] = a;
+    }
+    free(old);
+    pthread_mutex_lock(&c->mu);
+    free(c->asg);
+    c->asg = nv;
+    c->n_asg = nn;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void rebalance(petrel_pull_consumer_t *c) {
+    for (int s = 0; s < c->n_subs; s++) {
+        petrel__route_t *r = NULL;
+        if (petrel__inst_route(c->inst, c->subs[s].topic, 0, &r) != PETREL_OK) continue;
+        petrel_mq_t *all = NULL;
+        int n = petrel__route_queues(r, c->subs[s].topic, 0, &all);
+        int *mine = xcalloc((size_t)n + 1, sizeof(int)), k = 0;
+        int ok = 1;
+        if (bcast(c)) {
+            for (int i = 0; i < n; i++)
+                mine[k++] = i;
+        } else if (n) {
+            const char *addr = NULL;
+            for (int i = 0; i < r->nb && !addr; i++)
+                if (r->b[i].master[0]) addr = r->b[i].master;
+            char **cids = NULL;
+            int nc = 0;
+            if (addr &&
+                petrel__consumer_ids(c->inst, addr, c->conf.groupName, &cids, &nc) == PETREL_OK &&
+                nc > 0)
+                k = petrel__allocate(c->conf.allocateMessageQueueStrategy, all, n, cids, nc,
+                                     petrel__inst_client_id(c->inst), mine);
+            else
+                ok = 0;
+            petrel__strv_free(cids, nc);
+        }
+        petrel__route_release(r);
+        if (ok) {
+            petrel_mq_t *sel = xcalloc((size_t)k + 1, sizeof(*sel));
+            for (int i = 0; i < k; i++)
+                sel[i] = all[mine[i]];
+            set_assignment(c, c->subs[s].topic, sel, k, &c->subs[s]);
+            free(sel);
+        }
+        free(all);
+        free(mine);
+    }
+}
+
+static void pull_tick(void *owner, int64_t now) {
+    petrel_pull_consumer_t *c = owner;
+    if (now >= c->next_hb) {
+        heartbeat(c);
+        c->next_hb = now + c->conf.heartbeatBrokerInterval;
+    }
+    if (c->n_subs && now >= c->next_rebalance) {
+        rebalance(c);
+        c->next_rebalance = now + c->conf.rebalanceInterval;
+    }
+}
+
+petrel_err_t petrel_pull_consumer_start(petrel_pull_consumer_t *c) {
+    if (!c) return PETREL_EINVAL;
+    if (c->started) return PETREL_ESTATE;
+    c->started = 1;
+    if (bcast(c)) {
+        c->offpath = petrel__offfile_path(&c->conf, petrel__inst_client_id(c->inst));
+        petrel__offtab_load(&c->offtab, c->offpath);
+    }
+    for (int i = 0; i < c->n_subs; i++) {
+        petrel__route_t *r = NULL;
+        if (petrel__inst_route(c->inst, c->subs[i].topic, 1, &r) == PETREL_OK)
+            petrel__route_release(r);
+    }
+    if (c->n_subs) {
+        heartbeat(c);
+        rebalance(c);
+    }
+    int64_t now = mono_ms();
+    c->next_hb = now + c->conf.heartbeatBrokerInterval;
+    c->next_rebalance = now + c->conf.rebalanceInterval;
+    return petrel__inst_start(c->inst);
+}
+
+petrel_err_t petrel_pull_consumer_fetch_queues(petrel_pull_consumer_t *c, const char *topic,
+                                               petrel_mq_t **mqs, size_t *n) {
+    if (!c || !topic || !mqs || !n) return PETREL_EINVAL;
+    petrel__route_t *r = NULL;
+    petrel_err_t err = petrel__inst_route(c->inst, topic, 1, &r);
+    if (err != PETREL_OK) return err;
+    int k = petrel__route_queues(r, topic, 0, mqs);
+    petrel__route_release(r);
+    *n = (size_t)k;
+    return PETREL_OK;
+}
+
+petrel_err_t petrel_pull_consumer_assign(petrel_pull_consumer_t *c, const petrel_mq_t *mqs,
+                                         size_t n) {
+    if (!c || (n && !mqs)) return PETREL_EINVAL;
+    if (!c->started) return PETREL_ESTATE;
+    for (size_t i = 0; i < n; i++) {
+        char addr[64];
+        if (petrel__inst_broker_addr(c->inst, mqs[i].broker_name, addr, sizeof(addr)) != 0) {
+            petrel__route_t *r = NULL;
+            if (petrel__inst_route(c->inst, mqs[i].topic, 1, &r) == PETREL_OK)
+                petrel__route_release(r);
+        }
+    }
+    set_assignment(c, NULL, mqs, (int)n, NULL);
+    return PETREL_OK;
+}
+
+petrel_err_t petrel_pull_consumer_seek(petrel_pull_consumer_t *c, const petrel_mq_t *mq,
+                                       int64_t offset) {
+    if (!c || !mq || offset < 0) return PETREL_EINVAL;
+    petrel_err_t err = PETREL_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->n_asg; i++) {
+        if (petrel__mq_cmp(&c->asg[i].mq, mq) == 0) {
+            c->asg[i].pos = offset;
+            err = PETREL_OK;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
+/* One non-suspending pull of mq at pos; appends found messages to out. *next gets the new pos. */
+static petrel_err_t pull_once(petrel_pull_consumer_t *c, const asg_t *a, int max,
+                              petrel_msg_t **out, size_t *n, int64_t *next) {
+    char addr[64];
+    if (petrel__inst_broker_addr(c->inst, a->mq.broker_name, addr, sizeof(addr)) != 0)
+        return PETREL_ENOROUTE;
+    char qid[16], qoff[24], mx[16];
+    snprintf(qid, sizeof(qid), "%d", a->mq.queue_id);
+    snprintf(qoff, sizeof(qoff), "%lld", (long long)a->pos);
+    snprintf(mx, sizeof(mx), "%d", max);
+    const char *expr = a->sub ? a->sub->expr : "*";
+    const char *ext[] = {"consumerGroup",
+                         c->conf.groupName,
+                         "topic",
+                         a->mq.topic,
+                         "queueId",
+                         qid,
+                         "queueOffset",
+                         qoff,
+                         "maxMsgNums",
+                         mx,
+                         "sysFlag",
+                         "4",
+                         "commitOffset",
+                         "0",
+                         "suspendTimeoutMillis",
+                         "0",
+                         "subscription",
+                         expr,
+                         "subVersion",
+                         "0",
+                         "expressionType",
+                         "TAG",
+                         NULL};
+    rm_response_t *resp = NULL;
+    petrel_err_t err = petrel__call(c->inst, addr, PULL_MESSAGE, ext, NULL, 0, 10000, &resp);
+    if (err != PETREL_OK) return err;
+    int64_t nb = -1;
+    rm_ext_i64(&resp->cmd, "nextBeginOffset", &nb);
+    switch (resp->cmd.code) {
+    case SUCCESS: {
+        size_t pos = 0;
+        while (resp->cmd.body && pos < resp->cmd.body_len) {
+            petrel_msg_t *m = NULL;
+            size_t used;
+            if (petrel__record_decode(resp->cmd.body + pos, resp->cmd.body_len - pos,
+                                      a->mq.broker_name, &m, &used) != PETREL_OK)
+                break;
+            pos += used;
+            if (a->sub && !petrel__sub_match(a->sub, petrel__msg_prop(m, PETREL_PROP_TAGS))) {
+                petrel_msg_destroy(m);
+                continue;
+            }
+            out[(*n)++] = m;
+        }
+        break;
+    }
+    case PULL_NOT_FOUND:
+    case PULL_RETRY_IMMEDIATELY:
+    case PULL_OFFSET_MOVED:
+        break;
+    default:
+        err = (petrel_err_t)resp->cmd.code;
+    }
+    rm_response_free(resp);
+    if (err == PETREL_OK) *next = nb;
+    return err;
+}
+
+petrel_err_t petrel_pull_consumer_poll(petrel_pull_consumer_t *c, int timeout_ms,
+                                       petrel_msg_t **msgs, size_t max, size_t *n) {
+    if (!c || !msgs || !n || max == 0) return PETREL_EINVAL;
+    if (!c->started) return PETREL_ESTATE;
+    *n = 0;
+    int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        int na = c->n_asg;
+        asg_t *snap = na ? xmalloc((size_t)na * sizeof(*snap)) : NULL;
+        if (na) memcpy(snap, c->asg, (size_t)na * sizeof(*snap));
+        int start = c->rr++;
+        pthread_mutex_unlock(&c->mu);
+        for (int i = 0; i < na && *n < max; i++) {
+            asg_t *a = &snap[(start + i) % na];
+            int want =
+                (int)(max - *n) < c->conf.pullBatchSize ? (int)(max - *n) : c->conf.pullBatchSize;
+            int64_t next = -1;
+            petrel_err_t err = pull_once(c, a, want, msgs, n, &next);
+            if (err != PETREL_OK) {
+                PLOG_WARN("pull %s:%s:%d: %s", a->mq.topic, a->mq.broker_name, a->mq.queue_id,
+                          petrel_strerror(err));
+                continue;
+            }
+            if (next < 0) continue;
+            pthread_mutex_lock(&c->mu);
+            for (int k = 0; k < c->n_asg; k++)
+                if (petrel__mq_cmp(&c->asg[k].mq, &a->mq) == 0 && c->asg[k].pos == a->pos)
+                    c->asg[k].pos = next;
+            pthread_mutex_unlock(&c->mu);
+        }
+        free(snap);
+        if (*n > 0 || mono_ms() >= deadline) return PETREL_OK;
+        int64_t left = deadline - mono_ms();
+        usleep((useconds_t)(left < 20 ? left : 20) * 1000);
+    }
+}
+
+petrel_err_t petrel_pull_consumer_commit(petrel_pull_consumer_t *c) {
+    if (!c) return PETREL_EINVAL;
+    if (!c->started) return PETREL_ESTATE;
+    pthread_mutex_lock(&c->mu);
+    int na = c->n_asg;
+    asg_t *snap = na ? xmalloc((size_t)na * sizeof(*snap)) : NULL;
+    if (na) memcpy(snap, c->asg, (size_t)na * sizeof(*snap));
+    pthread_mutex_unlock(&c->mu);
+    petrel_err_t res = PETREL_OK;
+    for (int i = 0; i < na; i++) {
+        asg_t *a = &snap[i];
+        if (a->pos == a->committed) continue;
+        if (bcast(c)) {
+            petrel__offtab_set(&c->offtab, &a->mq, a->pos);
+        } else {
+            char addr[64], qid[16], o[24];
+            if (petrel__inst_broker_addr(c->inst, a->mq.broker_name, addr, sizeof(addr)) != 0) {
+                res = PETREL_ENOROUTE;
+                continue;
+            }
+            snprintf(qid, sizeof(qid), "%d", a->mq.queue_id);
+            snprintf(o, sizeof(o), "%lld", (long long)a->pos);
+            const char *ext[] = {"consumerGroup",
+                                 c->conf.groupName,
+                                 "topic",
+                                 a->mq.topic,
+                                 "queueId",
+                                 qid,
+                                 "commitOffset",
+                                 o,
+                                 NULL};
+            rm_response_t *resp = NULL;
+            petrel_err_t err =
+                petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp);
+            if (err == PETREL_OK && resp->cmd.code != SUCCESS) err = (petrel_err_t)resp->cmd.code;
+            rm_response_free(resp);
+            if (err != PETREL_OK) {
+                res = err;
+                continue;
+            }
+        }
+        pthread_mutex_lock(&c->mu);
+        for (int k = 0; k < c->n_asg; k++)
+            if (petrel__mq_cmp(&c->asg[k].mq, &a->mq) == 0) c->asg[k].committed = a->pos;
+        pthread_mutex_unlock(&c->mu);
+    }
+    free(snap);
+    if (bcast(c) && c->offpath) {
+        petrel_err_t e = petrel__offtab_save(&c->offtab, c->offpath);
+        if (e != PETREL_OK) res = e;
+    }
+    return res;
+}
+
+petrel_err_t petrel_pull_consumer_committed(petrel_pull_consumer_t *c, const petrel_mq_t *mq,
+                                            int64_t *offset) {
+    if (!c || !mq || !offset) return PETREL_EINVAL;
+    char addr[64];
+    if (petrel__inst_broker_addr(c->inst, mq->broker_name, addr, sizeof(addr)) != 0)
+        return PETREL_ENOROUTE;
+    petrel_err_t err = petrel__query_offset(c->inst, addr, c->conf.groupName, mq, offset);
+    if (err == PETREL_QUERY_NOT_FOUND) {
+        *offset = -1;
+        return PETREL_OK;
+    }
+    return err;
+}
+
+void petrel_pull_consumer_destroy(petrel_pull_consumer_t *c) {
+    if (!c) return;
+    if (c->started) {
+        petrel__inst_stop(c->inst);
+        petrel_pull_consumer_commit(c);
+        petrel__inst_unregister(c->inst, NULL, c->conf.groupName);
+    }
+    petrel__inst_destroy(c->inst);
+    for (int i = 0; i < c->n_subs; i++)
+        petrel__sub_free(&c->subs[i]);
+    free(c->subs);
+    free(c->asg);
+    petrel__offtab_free(&c->offtab);
+    free(c->offpath);
+    petrel__conf_free(&c->conf);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
