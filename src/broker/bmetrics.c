@@ -20,9 +20,13 @@
 /* RocketMQ 5's buckets: message size in bytes, RPC latency in ms. */
 static const double k_size_bounds[] = {1024, 4096, 524288, 1048576, 2097152, 4194304};
 
+/* RocketMQ 5's message_type label values. */
+enum { MT_NORMAL, MT_FIFO, MT_DELAY, MT_TRANSACTION, MT_N };
+static const char *const k_mt[MT_N] = {"Normal", "FIFO", "Delay", "Transaction"};
+
 typedef struct bm_topic_s {
-    int64_t in_msgs, in_bytes;
-    pm_hist_t size;
+    int64_t in_msgs[MT_N], in_bytes[MT_N];
+    pm_hist_t size[MT_N];
 } bm_topic_t;
 
 /* Per topic@group: consumption counters and the latest pull offsets. */
@@ -50,19 +54,22 @@ static bm_topic_t *topic_stats(bmetrics_t *m, const char *topic) {
     bm_topic_t *t = smap_get(&m->topics, topic);
     if (!t) {
         t = xcalloc(1, sizeof(*t));
-        pm_hist_init(&t->size, k_size_bounds, 6);
+        for (int i = 0; i < MT_N; i++) pm_hist_init(&t->size[i], k_size_bounds, 6);
         smap_put(&m->topics, topic, t);
     }
     return t;
 }
 
-void bm_on_put(broker_t *b, const char *topic, uint32_t body_len) {
+void bm_on_put(broker_t *b, const char *topic, const char *stored_topic, uint32_t body_len) {
     bmetrics_t *m = b->metrics;
     if (!m) return;
     bm_topic_t *t = topic_stats(m, topic);
-    t->in_msgs++;
-    t->in_bytes += body_len;
-    pm_hist_observe(&t->size, body_len);
+    int mt = MT_NORMAL;
+    if (stored_topic != topic && strcmp(stored_topic, topic) != 0)
+        mt = strncmp(stored_topic, "RMQ_SYS_TRANS", 13) == 0 ? MT_TRANSACTION : MT_DELAY;
+    t->in_msgs[mt]++;
+    t->in_bytes[mt] += body_len;
+    pm_hist_observe(&t->size[mt], body_len);
 }
 
 void bm_on_put_batch(broker_t *b, const char *topic, const struct store_msg_s *ms, size_t n) {
@@ -70,9 +77,9 @@ void bm_on_put_batch(broker_t *b, const char *topic, const struct store_msg_s *m
     if (!m) return;
     bm_topic_t *t = topic_stats(m, topic);
     for (size_t i = 0; i < n; i++) {
-        t->in_msgs++;
-        t->in_bytes += ms[i].body_len;
-        pm_hist_observe(&t->size, ms[i].body_len);
+        t->in_msgs[MT_NORMAL]++;
+        t->in_bytes[MT_NORMAL] += ms[i].body_len;
+        pm_hist_observe(&t->size[MT_NORMAL], ms[i].body_len);
     }
 }
 
@@ -199,18 +206,30 @@ static void render(buf_t *o, void *arg) {
 
     pm_family(o, "rocketmq_messages_in_total", "counter", "Messages stored by producers' sends, by topic.");
     SMAP_FOREACH(&m->topics, e, i) {
-        pm_label_t lb[1] = {{"topic", e->key}};
-        pm_sample_i64(o, "rocketmq_messages_in_total", cl, 3, lb, 1, ((bm_topic_t *)e->val)->in_msgs);
+        bm_topic_t *t = e->val;
+        for (int k = 0; k < MT_N; k++) {
+            pm_label_t lb[2] = {{"topic", e->key}, {"message_type", k_mt[k]}};
+            if (t->in_msgs[k] || k == MT_NORMAL)
+                pm_sample_i64(o, "rocketmq_messages_in_total", cl, 3, lb, 2, t->in_msgs[k]);
+        }
     }
     pm_family(o, "rocketmq_throughput_in_total", "counter", "Message body bytes stored by sends, by topic.");
     SMAP_FOREACH(&m->topics, e, i) {
-        pm_label_t lb[1] = {{"topic", e->key}};
-        pm_sample_i64(o, "rocketmq_throughput_in_total", cl, 3, lb, 1, ((bm_topic_t *)e->val)->in_bytes);
+        bm_topic_t *t = e->val;
+        for (int k = 0; k < MT_N; k++) {
+            pm_label_t lb[2] = {{"topic", e->key}, {"message_type", k_mt[k]}};
+            if (t->in_msgs[k] || k == MT_NORMAL)
+                pm_sample_i64(o, "rocketmq_throughput_in_total", cl, 3, lb, 2, t->in_bytes[k]);
+        }
     }
     pm_family(o, "rocketmq_message_size", "histogram", "Body size of stored messages in bytes, by topic.");
     SMAP_FOREACH(&m->topics, e, i) {
-        pm_label_t lb[1] = {{"topic", e->key}};
-        pm_hist_write(o, "rocketmq_message_size", cl, 3, lb, 1, &((bm_topic_t *)e->val)->size);
+        bm_topic_t *t = e->val;
+        for (int k = 0; k < MT_N; k++) {
+            pm_label_t lb[2] = {{"topic", e->key}, {"message_type", k_mt[k]}};
+            if (t->in_msgs[k] || k == MT_NORMAL)
+                pm_hist_write(o, "rocketmq_message_size", cl, 3, lb, 2, &t->size[k]);
+        }
     }
     pm_family(o, "rocketmq_messages_out_total", "counter", "Messages returned by pulls, by topic and consumer group.");
     SMAP_FOREACH(&m->cgs, e, i) {

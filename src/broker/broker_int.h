@@ -409,7 +409,8 @@ void bm_close_handles(broker_t *b);  /* stop, on the loop */
 void bm_stop_http(broker_t *b);      /* broker_stop, before the loop stops */
 void bm_free(broker_t *b);
 int bm_port(const broker_t *b);
-void bm_on_put(broker_t *b, const char *topic, uint32_t body_len);
+/* stored_topic = the topic the record went to (half / schedule topics give message_type). */
+void bm_on_put(broker_t *b, const char *topic, const char *stored_topic, uint32_t body_len);
 void bm_on_put_batch(broker_t *b, const char *topic, const struct store_msg_s *ms, size_t n);
 void bm_on_pull(broker_t *b, const char *topic, const char *group, int32_t qid, uint32_t nmsgs,
                 uint32_t bytes, int64_t next_offset);

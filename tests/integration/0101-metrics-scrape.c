@@ -136,6 +136,21 @@ static void test_counts_and_lag(void **state) {
     assert_true(value(after, "petrel_put_latency_microseconds", NULL, NULL) > 0);
     cJSON_Delete(after);
 
+    /* message_type as RocketMQ 5 labels it: a delayed message counts as Delay. */
+    assert_int_equal(bc_send_msg(&c, "MetricsDelay", 0, "DELAY\0013\002", "d", 1, &r), 0);
+    assert_int_equal(r.code, SUCCESS);
+    cJSON *mt = scrape();
+    int delay_seen = 0;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(mt, "samples")) {
+        if (strcmp(cJSON_GetObjectItem(s, "name")->valuestring, "rocketmq_messages_in_total") != 0 ||
+            strcmp(label(s, "topic"), "MetricsDelay") != 0)
+            continue;
+        if (!strcmp(label(s, "message_type"), "Delay"))
+            delay_seen = cJSON_GetObjectItem(s, "value")->valuedouble == 1;
+    }
+    assert_true(delay_seen);
+    cJSON_Delete(mt);
+
     /* Everything committed: the lag falls to 0 (known, so present). */
     commit(&c, G, T, 0, 20);
     commit(&c, G, T, 1, 5);
