@@ -116,9 +116,9 @@ http_server_t *http_start(const char *host, int port, int flags, http_handler_fn
         free(s);
         return NULL;
     }
-    unsigned mf = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* poll(), not select(): a broker may hold far more than FD_SETSIZE descriptors. */
+    unsigned mf = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL;
     if (flags & HTTP_THREAD_PER_CONNECTION) mf |= MHD_USE_THREAD_PER_CONNECTION;
-    else mf |= MHD_USE_POLL;
     s->d = MHD_start_daemon(mf, (uint16_t)port, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
