@@ -616,6 +616,7 @@ static void h_invoke_broker_to_reset_offset(rm_conn_t *conn, rm_cmd_t *req, void
 }
 
 static void admin_register_more(broker_t *b);
+static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 
 void admin_register_handlers(broker_t *b) {
     rm_server_t *s = b->srv;
@@ -813,4 +814,81 @@ static void admin_register_more(broker_t *b) {
     rm_server_handle(s, 345 /* QUERY_SUBSCRIPTION_BY_CONSUMER */, h_query_subscription_by_consumer, b);
     rm_server_handle(s, CLONE_GROUP_OFFSET, h_clone_group_offset, b);
     rm_server_handle(s, QUERY_CONSUME_TIME_SPAN, h_query_consume_time_span, b);
+    rm_server_handle(s, GET_BROKER_CONSUME_STATS, h_get_broker_consume_stats, b);
+}
+
+/* ---- GET_BROKER_CONSUME_STATS (317): ConsumeStatsList over every group with offsets ---- */
+
+typedef struct groups_seen_s {
+    smap_t seen;
+} groups_seen_t;
+
+static void note_group(const char *topic, const char *group, offset_tab_t *t, void *arg) {
+    groups_seen_t *g = arg;
+    smap_put(&g->seen, group, (void *)1);
+}
+
+/* One ConsumeStats (for one topic of a group); adds the lag to *diff. */
+static void consume_stats_json(broker_t *b, buf_t *out, const char *group, const topic_cfg_t *t,
+                               int64_t *diff) {
+    buf_append_str(out, "{\"consumeTps\":0.0,\"offsetTable\":{");
+    for (int32_t q = 0; q < t->rq; q++) {
+        int64_t max = bs_max_offset(b, t->name, q);
+        int64_t co = offsets_get(b, t->name, group, q);
+        if (co < 0) co = 0;
+        int64_t last = co > 0 ? bs_store_time(b, t->name, q, co - 1) : 0;
+        if (q) buf_append_str(out, ",");
+        mq_key(out, b, t->name, q);
+        buf_printf(out, ":{\"brokerOffset\":%" PRId64 ",\"consumerOffset\":%" PRId64
+                        ",\"lastTimestamp\":%" PRId64 ",\"pullOffset\":%" PRId64 "}",
+                   max, co, last < 0 ? 0 : last, co);
+        if (max > co) *diff += max - co;
+    }
+    buf_append_str(out, "}}");
+}
+
+static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    CTX;
+    int only_order = 0;
+    if (rm_ext_bool(req, "isOrder", &only_order) != 0) only_order = 0;
+    groups_seen_t gs;
+    smap_init(&gs.seen);
+    offsets_each(b, note_group, &gs);
+    char addr[128];
+    snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
+    buf_t out;
+    buf_init(&out);
+    buf_append_str(&out, "{\"brokerAddr\":");
+    buf_json_str(&out, addr, strlen(addr));
+    buf_append_str(&out, ",\"consumeStatsList\":[");
+    int64_t total = 0;
+    int firstg = 1;
+    size_t i;
+    SMAP_FOREACH(&gs.seen, e, i) {
+        group_cfg_t *gc = groups_get(b, e->key);
+        if (only_order && (!gc || !gc->orderly)) continue;
+        topics_of_group_t c = {e->key, NULL, 0};
+        offsets_each(b, collect_topics, &c);
+        if (!firstg) buf_append_str(&out, ",");
+        firstg = 0;
+        buf_append_str(&out, "{");
+        buf_json_str(&out, e->key, strlen(e->key));
+        buf_append_str(&out, ":[");
+        int firstt = 1;
+        for (int k = 0; k < c.n; k++) {
+            topic_cfg_t *t = topics_get(b, c.topics[k]);
+            if (t) {
+                if (!firstt) buf_append_str(&out, ",");
+                firstt = 0;
+                consume_stats_json(b, &out, e->key, t, &total);
+            }
+            free(c.topics[k]);
+        }
+        free(c.topics);
+        buf_append_str(&out, "]}");
+    }
+    buf_printf(&out, "],\"totalDiff\":%" PRId64 "}", total);
+    smap_free(&gs.seen);
+    bk_reply_json(conn, req, &out);
+    buf_free(&out);
 }

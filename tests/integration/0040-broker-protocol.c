@@ -659,6 +659,11 @@ static void test_admin(void **state) {
     assert_int_equal(bc_call(&c, QUERY_CONSUME_TIME_SPAN, ts2, NULL, 0, &r, 5000), 0);
     assert_int_equal(r.code, SUCCESS);
     assert_non_null(strstr(bc_body(&r), "consumeTimeSpanSet"));
+    const char *bcs[] = {"isOrder", "false", "timeoutMillis", "3000", NULL};
+    assert_int_equal(bc_call(&c, GET_BROKER_CONSUME_STATS, bcs, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    assert_non_null(strstr(bc_body(&r), "{\"G_SRC\":[{\"consumeTps\":0.0,\"offsetTable\":{"));
+    assert_non_null(strstr(bc_body(&r), "\"totalDiff\":"));
     bc_close(&c);
 }
 
