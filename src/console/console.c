@@ -529,9 +529,23 @@ static void api_topic_put(console_t *cs, const http_req_t *r, http_resp_t *resp)
         reply_error(resp, 502, n <= 0 ? "no broker found" : err);
         return;
     }
+    /* Brokers register the new route with the NameServer asynchronously: wait (bounded) so
+     * the topic's page, which reads the route, can be shown right after. */
+    const char *re[] = {"topic", topic, NULL};
+    int routed = 0;
+    for (int i = 0; i < 50 && !routed; i++) {
+        cJSON *rt = ns_json(cs, GET_ROUTEINFO_BY_TOPIC, re, err, sizeof(err));
+        routed = rt != NULL;
+        cJSON_Delete(rt);
+        if (!routed) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "topic", topic);
     cJSON_AddNumberToObject(out, "brokers", done);
+    cJSON_AddBoolToObject(out, "routed", routed);
     cJSON_Delete(b);
     reply_json(resp, out);
 }

@@ -296,6 +296,19 @@ async function topicPage(topic) {
     catch (e) { say(e.message, true); }
   }}, 'Delete topic');
   const qd = (t.route.queueDatas || []).map((q) => ({...q}));
+  const q0 = qd[0] || {readQueueNums: 4, writeQueueNums: 4, perm: 6};
+  const uRq = h('input', {id: 'upd-rq', type: 'number', min: 1, max: 1024, value: q0.readQueueNums});
+  const uWq = h('input', {id: 'upd-wq', type: 'number', min: 1, max: 1024, value: q0.writeQueueNums});
+  const uPerm = h('select', {id: 'upd-perm'}, [[6, 'read + write (6)'], [4, 'read only (4)'], [2, 'write only (2)']].map(([v, l]) =>
+    h('option', {value: v, selected: Number(q0.perm) === v}, l)));
+  const update = h('form', {'aria-label': 'Update the topic', onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('/api/topic', {topic, readQueueNums: Number(uRq.value), writeQueueNums: Number(uWq.value), perm: Number(uPerm.value)});
+      say(`Topic ${topic} updated.`);
+      route();
+    } catch (e) { say(e.message, true); }
+  }}, field('Read queues', uRq), field('Write queues', uWq), field('Permission', uPerm), h('button', {type: 'submit'}, 'Update'));
   page('Topic ' + topic,
     table('Route: queues per broker', [{label: 'Broker', key: 'brokerName'},
       {label: 'Read queues', key: 'readQueueNums', num: true}, {label: 'Write queues', key: 'writeQueueNums', num: true},
@@ -307,6 +320,7 @@ async function topicPage(topic) {
     t.consumerGroups.length ? h('ul', {}, t.consumerGroups.map((g) => h('li', {}, h('a', {href: '#/group/' + encodeURIComponent(g)}, g))))
       : h('p', {class: 'muted'}, 'None yet.'),
     h('h2', {}, 'Send a test message'), send, result,
+    h('h2', {}, 'Update'), update,
     h('h2', {}, 'Danger zone'), del);
 }
 
@@ -323,11 +337,18 @@ async function groupsPage() {
     return t;
   };
   const holder = h('div', {}, await draw());
+  const live = h('input', {type: 'checkbox', id: 'groups-live', onchange: () => {
+    timers.forEach(clearInterval);
+    timers = [];
+    if (live.checked) timers.push(setInterval(async () => {
+      try { holder.replaceChildren(await draw()); } catch (e) { say(e.message, true); }
+    }, 3000));
+  }});
   page('Consumer groups',
     h('p', {}, h('a', {href: showSys ? '#/groups' : '#/groups?system=1'}, showSys ? 'Hide system groups' : 'Show system groups'),
       ' ', h('button', {type: 'button', class: 'secondary', id: 'groups-refresh', onclick: async () => {
         try { holder.replaceChildren(await draw()); say('Refreshed.'); } catch (e) { say(e.message, true); }
-      }}, 'Refresh')),
+      }}, 'Refresh'), ' ', h('label', {style: 'display:inline-flex;flex-direction:row;gap:4px;color:inherit'}, live, 'refresh every 3 s')),
     h('p', {class: 'muted'}, 'Lag = broker max offset − committed offset, summed over queues; "unknown" when the group committed no offset. TPS comes from the change of the committed offsets between two looks.'),
     holder);
 }
