@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(pkg-config libuv1-dev libcjson-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev
+PKGS=(pkg-config libuv1-dev libcjson-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev libraft-dev
       clang libclang-rt-14-dev)
 # Metrics and console tests: the reference Prometheus text parser, headless Chromium.
 PKGS+=(python3-prometheus-client chromium)

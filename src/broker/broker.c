@@ -27,16 +27,19 @@ static void on_offsets_timer(uv_timer_t *t) { offsets_persist(t->data, 0); }
 static void on_scan_timer(uv_timer_t *t) { clients_scan_expired(t->data); }
 static void on_hold_timer(uv_timer_t *t) { pull_check_holds(t->data, 0); }
 static void on_stats_timer(uv_timer_t *t) { stats_tick(t->data); }
-/* One-shot: re-armed for the next due delayed message (at most 100 ms away). */
+/* One-shot: re-armed for the next due delayed message (at most 100 ms away). A slave
+ * runs neither this nor the transaction check: the master's results replicate to it. */
 static void on_schedule_timer(uv_timer_t *t) {
     broker_t *b = t->data;
-    int64_t next = schedule_tick(b);
+    int64_t next = b->conf.brokerRole != 2 ? schedule_tick(b) : now_ms() + 100;
     int64_t wait = next - now_ms();
     if (wait < 1) wait = 1;
     if (wait > 100) wait = 100;
     if (!b->stopping) uv_timer_start(t, on_schedule_timer, (uint64_t)wait, 0);
 }
-static void on_txn_timer(uv_timer_t *t) { txn_check_tick(t->data); }
+static void on_txn_timer(uv_timer_t *t) {
+    if (((broker_t *)t->data)->conf.brokerRole != 2) txn_check_tick(t->data);
+}
 static void on_delay_persist_timer(uv_timer_t *t) { schedule_persist(t->data, 0); }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
@@ -68,6 +71,7 @@ static void on_stop_async(uv_async_t *a) {
     }
     pull_check_holds(b, 1);
     bm_close_handles(b);
+    ha_glue_loop_close(b);
     uv_close((uv_handle_t *)&b->stop_async, on_handle_closed);
     if (b->srv)
         rm_server_close(b->srv, on_server_closed, b);
@@ -124,6 +128,7 @@ static void free_all(broker_t *b) {
     groups_free(b);
     topics_free(b);
     register_free(b);
+    ha_glue_free(b); /* after the NameServer client: its replies reach ha_glue */
     pthread_mutex_destroy(&b->done_mu);
     broker_config_free(&b->conf);
     free(b);
@@ -142,6 +147,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
         return -1;
     }
     if (bs_open(b, err, errlen) != 0) return -1;
+    if (ha_glue_start(b, err, errlen) != 0) return -1;
     store_set_arrival_cb(b->store, pull_arrival_cb, b);
     txn_load(b);
     if (topics_load(b, err, errlen) != 0 || groups_load(b, err, errlen) != 0 ||

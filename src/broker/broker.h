@@ -58,6 +58,9 @@ typedef struct broker_config_s {
     int enablePropertyFilter;
     int filterSupportRetry;
     int notifyConsumerIdsChangedEnable;
+    char *haMasterAddress;    /* slave: master's HA address (default: from the NameServer) */
+    char *controllerAddr;     /* failover controllers ip:port;ip:port ("" = classic roles) */
+    int32_t controllerLeaseMillis; /* master stops writing without a confirmation this long */
     int64_t channelExpiredTimeout;
     int32_t maxTransferBytesOnMessageInMemory;
     int32_t maxTransferCountOnMessageInMemory;
