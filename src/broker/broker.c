@@ -70,6 +70,7 @@ static void on_stop_async(uv_async_t *a) {
         uv_close((uv_handle_t *)ts[i], on_handle_closed);
     }
     pull_check_holds(b, 1);
+    bm_close_handles(b);
     ha_glue_loop_close(b);
     uv_close((uv_handle_t *)&b->stop_async, on_handle_closed);
     if (b->srv)
@@ -112,6 +113,7 @@ static void route(broker_t *b) {
 /* ---- start / stop ---- */
 
 static void free_all(broker_t *b) {
+    bm_free(b);
     pull_free(b);
     locks_free(b);
     txn_free(b);
@@ -200,6 +202,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_timer_start(&b->t_delay_persist, on_delay_persist_timer,
                    (uint64_t)c->flushDelayOffsetInterval, (uint64_t)c->flushDelayOffsetInterval);
     register_all(b);
+    bm_start(b);
     return 0;
 }
 
@@ -270,9 +273,11 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
 }
 
 int broker_port(const broker_t *b) { return b ? b->port : 0; }
+int broker_metrics_port(const broker_t *b) { return b ? bm_port(b) : 0; }
 
 void broker_stop(broker_t *b) {
     if (!b) return;
+    bm_stop_http(b); /* a scrape in flight needs the loop running */
     uv_async_send(&b->stop_async);
     uv_thread_join(&b->thread);
     /* The loop has ended: every handle is closed and every queued file write done. */

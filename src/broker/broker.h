@@ -77,6 +77,8 @@ typedef struct broker_config_s {
     int brokerFastFailureEnable;
     int32_t waitTimeMillsInSendQueue;
     char *logLevel;
+    int32_t metricsPort;      /* Prometheus endpoint (src/metrics); -1 off */
+    char *metricsHost;
 } broker_config_t;
 
 /* Sets every key to its default (RocketMQ's). */
@@ -100,6 +102,8 @@ typedef struct broker_s broker_t;
 broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen);
 /* Actual listen port (useful with listenPort=0 in tests). */
 int broker_port(const broker_t *b);
+/* Port of the Prometheus endpoint, 0 when off (useful with metricsPort=0). */
+int broker_metrics_port(const broker_t *b);
 /* Unregisters from the NameServers, flushes offsets and config, closes the
  * store, joins the thread and frees everything. Accepts NULL. */
 void broker_stop(broker_t *b);

@@ -86,6 +86,9 @@ const cfg_def_t broker_cfg_defs[] = {
     {"brokerFastFailureEnable", CFG_BOOL, F(brokerFastFailureEnable), "true", NB, NULL, 1, "answer SYSTEM_BUSY when overloaded"},
     {"waitTimeMillsInSendQueue", CFG_INT, F(waitTimeMillsInSendQueue), "200", 1, 600000, NULL, 1, "send queue wait before SYSTEM_BUSY"},
     {"logLevel", CFG_STR, F(logLevel), "info", NB, NULL, 1, "debug, info, warn, error (Petrel)"},
+    {"metricsPort", CFG_INT, F(metricsPort), "5557", -1, 65535, NULL, 0, "Prometheus /metrics HTTP port; 0 = any free port, -1 = off (docs/metrics.md)"},
+    {"metricsPromExporterPort", CFG_INT, F(metricsPort), "5557", -1, 65535, NULL, 0, "RocketMQ 5's name of metricsPort"},
+    {"metricsPromExporterHost", CFG_STR, F(metricsHost), "", NB, NULL, 0, "address /metrics listens on (default all)"},
     {NULL},
 };
 

@@ -469,6 +469,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             reply_store_error(b, conn, req, &r);
             return;
         }
+        bm_on_put(b, topic, m.topic, m.body_len);
         finish(b, conn, req, r.msg_id, h.qid, r.queue_offset, uniq, r.phys_offset + r.wrote_bytes,
                wait);
         return;
@@ -562,6 +563,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         reply_store_error(b, conn, req, &rs[0]);
         return;
     }
+    bm_on_put_batch(b, topic, ms, n);
     char *ids = xmalloc(n * (RECORD_MSGID_V4_LEN + 1) + 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {

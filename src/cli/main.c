@@ -9,6 +9,7 @@
 
 #include "broker/broker.h"
 #include "cli/cli.h"
+#include "console/console.h"
 #include "ha/ha.h"
 #include "namesrv/namesrv.h"
 
@@ -26,6 +27,7 @@ static const struct {
     {"controller", controller_main, "failover controller for master/slave groups (Raft)"},
     {"dev", dev_main, "run a NameServer and a broker together, data under ./data"},
     {"admin", admin_main, "mqadmin-compatible administration commands"},
+    {"console", console_main, "web console for a RocketMQ-compatible cluster (default port 8080)"},
     {"bench", bench_main, "load generator (produce, consume, end-to-end, store)"},
 };
 
