@@ -212,11 +212,11 @@ static void loop_thread(void *arg) {
     broker_t *b = arg;
     if (setup(b, b->startup_err, sizeof(b->startup_err)) != 0) {
         b->startup_status = -1;
-        if (b->srv) {
-            b->stopping = 1;
-            rm_server_close(b->srv, on_failed_server_closed, b);
-            uv_run(&b->loop, UV_RUN_DEFAULT);
-        }
+        b->stopping = 1;
+        /* Close every handle setup opened (the HA glue's async keeps the loop alive). */
+        ha_glue_loop_close(b);
+        if (b->srv) rm_server_close(b->srv, on_failed_server_closed, b);
+        uv_run(&b->loop, UV_RUN_DEFAULT);
         uv_sem_post(&b->started);
         return;
     }
