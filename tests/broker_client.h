@@ -194,7 +194,7 @@ static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const
     argv[n] = NULL;
     pid_t pid = tu_spawn(argv, log);
     if (pid <= 0) return -1;
-    if (tu_wait_port(port, 15000) != 0) {
+    if (tu_wait_port_pid(port, pid, 15000) != 0) {
         bc_stop(pid, 9, 5000);
         return -1;
     }

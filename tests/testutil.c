@@ -54,12 +54,24 @@ int tu_free_port(void) {
     /* Pick from a range away from the ephemeral one, spread by pid so
      * parallel ctest processes rarely meet; check port, port-2 and port+1
      * (the broker's fast and HA ports). */
-    static int next = 0;
-    if (!next) next = 20000 + (int)(getpid() % 400) * 100; /* 20 picks before the next pid's range */
+    /* Stay below the kernel's ephemeral range: an outgoing connection of any
+     * process can take an ephemeral port between our check and the bind. */
+    static int next = 0, lo = 10000, hi = 0;
+    if (!next) {
+        hi = 32000;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+        int a = 0, b = 0;
+        if (f) {
+            if (fscanf(f, "%d %d", &a, &b) == 2 && a - 10 > lo + 5000) hi = a - 10;
+            fclose(f);
+        }
+        int slots = (hi - lo) / 100;
+        next = lo + 2 + (int)(getpid() % slots) * 100; /* 20 picks before the next pid's range */
+    }
     for (int i = 0; i < 2000; i++) {
         int p = next;
         next += 5;
-        if (next > 60000) next = 20000;
+        if (next > hi) next = lo + 2;
         if (port_free(p) && port_free(p - 2) && port_free(p + 1)) return p;
     }
     abort();
@@ -113,13 +125,27 @@ int tu_scaled(int ms) {
 
 int tu_wait_port(int port, int timeout_ms) {
     int64_t deadline = tu_now_ms() + tu_scaled(timeout_ms);
-    while (tu_now_ms() < deadline) {
+    for (;;) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
         close(fd);
         if (ok) return 0;
+        if (tu_now_ms() >= deadline) return -1;
+        tu_sleep_ms(20);
+    }
+}
+
+int tu_wait_port_pid(int port, pid_t pid, int timeout_ms) {
+    int64_t deadline = tu_now_ms() + tu_scaled(timeout_ms);
+    while (tu_now_ms() < deadline) {
+        if (tu_wait_port(port, 0) == 0) return 0;
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        /* WNOWAIT: leave the zombie for the caller's tu_stop to reap */
+        if (pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+            return -1;
         tu_sleep_ms(20);
     }
     return -1;

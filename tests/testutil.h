@@ -25,6 +25,8 @@ int tu_free_port(void);
 pid_t tu_spawn(char *const argv[], const char *logpath);
 /* Waits until 127.0.0.1:port accepts a connection. 0 or -1 on timeout. */
 int tu_wait_port(int port, int timeout_ms);
+/* As tu_wait_port, but gives up early when the child pid has exited. */
+int tu_wait_port_pid(int port, pid_t pid, int timeout_ms);
 /* Sends sig and waits up to timeout_ms for the exit. Returns the wait status or -1. */
 int tu_stop(pid_t pid, int sig, int timeout_ms);
 /* Scales a timeout by $PETREL_TEST_TIMEOUT_SCALE (sanitizer builds are slower). */
