@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,9 +80,14 @@ int tu_free_port(void) {
 
 pid_t tu_spawn(char *const argv[], const char *logpath) {
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) abort();
     if (pid == 0) {
+        /* A failed assertion (or a ctest timeout) ends the test without its
+         * clean-up: do not leave brokers running and holding ports. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
         if (logpath) {
             int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
