@@ -193,6 +193,8 @@ async function main() {
     r = await consumer.call(36, {group: 'ConsoleGroup', offset: m.commitLogOffset, delayLevel: -1, originMsgId: m.msgId,
       originTopic: 'ConsoleTopic', unitMode: 'false', maxReconsumeTimes: 16});
     check(r.code === 0, 'message sent back to the DLQ');
+    // The new %DLQ% topic reaches the NameServer's route asynchronously; the page queries once.
+    await waitFor(async () => (await getJson('/api/dlq?group=ConsoleGroup')).messages.length >= 1, 30000, 'DLQ route');
     await page.goto(base + '/#/dlq?group=ConsoleGroup');
     await page.waitForSelector('button.resend', {timeout: 30000});
     check((await text('#dlq-results')).includes('hello from chromium'), 'DLQ page lists the message');
