@@ -368,8 +368,12 @@ static void on_ctl_reply(int status, rm_cmd_t *resp, void *arg) {
     if (m && strcmp(m, me) == 0 && e >= atomic_load(&g->ctl_epoch_seen))
         atomic_store(&g->confirmed_ms, mono_ms());
     if (e > atomic_load(&g->ctl_epoch_seen)) atomic_store(&g->ctl_epoch_seen, e);
+    /* A follower's state can lag the leader's: a returning master must not take a stale
+     * "you are master" (it would register as brokerId 0 over the real master's route). */
+    const char *lead = rm_ext_get(resp, "isLeader");
+    int trusted = !(m && strcmp(m, me) == 0) || (lead && strcmp(lead, "true") == 0);
     pthread_mutex_lock(&g->mu);
-    if (e > g->ctl_epoch && m && *m) {
+    if (e > g->ctl_epoch && m && *m && trusted) {
         g->ctl_epoch = e;
         g->ctl_start = 0;
         rm_ext_i64(resp, "epochStartOffset", &g->ctl_start);
