@@ -4,7 +4,10 @@
  * replier is pushed to the requesting producer (REPLY_TO_CLIENT) as
  * PUSH_REPLY_MESSAGE_TO_CLIENT (326) with the fields the Java client's
  * ReplyMessageRequestHeader requires, and stored in the reply topic; an
- * unknown or missing requester is SYSTEM_ERROR.
+ * unknown or missing requester is SYSTEM_ERROR. brokerStatus
+ * (GET_BROKER_RUNTIME_INFO) carries the keys 4.9.8 tools display:
+ * commitLogDirCapacity, commitLogDiskRatio_<dir>, startAcceptSendRequestTimeStamp,
+ * scheduleMessageOffset_<level> once a level was used.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,9 +90,38 @@ static void test_request_reply(void **state) {
     free(dir);
 }
 
+static void test_runtime_info(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("petrel-it-bjava");
+    int port = tu_free_port();
+    char log[600];
+    snprintf(log, sizeof(log), "%s/broker.log", dir);
+    pid_t pid = bc_spawn_broker(dir, port, NULL, log);
+    assert_true(pid > 0);
+    bc_t c;
+    assert_int_equal(bc_connect(&c, port), 0);
+    rm_cmd_t r;
+    assert_int_equal(bc_send_msg(&c, "TopicJ", 0, "DELAY\0012\002", "d", 1, &r), 0);
+    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_call(&c, GET_BROKER_RUNTIME_INFO, NULL, NULL, 0, &r, 5000), 0);
+    assert_int_equal(r.code, SUCCESS);
+    const char *body = bc_body(&r);
+    assert_non_null(strstr(body, "\"commitLogDirCapacity\":\"Total : "));
+    assert_non_null(strstr(body, "\"commitLogDiskRatio_"));
+    assert_non_null(strstr(body, "\"startAcceptSendRequestTimeStamp\":\"0\""));
+    assert_non_null(strstr(body, "\"scheduleMessageOffset_2\":\"0,1\""));
+    assert_null(strstr(body, "\"scheduleMessageOffset_1\""));
+    bc_close(&c);
+    int st = bc_stop(pid, 15, 20000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_reply),
+        cmocka_unit_test(test_runtime_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
