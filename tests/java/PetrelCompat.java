@@ -428,6 +428,74 @@ public class PetrelCompat {
         } finally { p.shutdown(); replier.shutdown(); }
     }
 
+    static String tMisc() throws Exception {
+        String topic = "jt_misc_" + RUN;
+        DefaultMQProducer p = producer("pg_misc_" + RUN);
+        try {
+            // a 100 KiB compressible body: the client deflates it (sysFlag bit 0)
+            StringBuilder sb = new StringBuilder();
+            while (sb.length() < 100 * 1024) sb.append("compress me ").append(sb.length()).append(' ');
+            long before = System.currentTimeMillis() - 1;
+            SendResult r = p.send(new Message(topic, "big", "kbig", sb.toString().getBytes()));
+            check(r.getSendStatus() == SendStatus.SEND_OK, "big send");
+            MessageExt v = p.viewMessage(r.getOffsetMsgId());
+            check(new String(v.getBody()).equals(sb.toString()), "big body round trip");
+            check((v.getSysFlag() & 1) == 1, "stored compressed, sysFlag " + v.getSysFlag());
+            for (int i = 0; i < 5; i++) p.send(msg(topic, "t", "kt" + i, "t " + i), r.getMessageQueue());
+            MessageQueue mq = r.getMessageQueue();
+            check(p.maxOffset(mq) == 6 && p.minOffset(mq) == 0, "max/min " + p.maxOffset(mq) + "/" + p.minOffset(mq));
+            long off = p.searchOffset(mq, before);
+            check(off == 0, "searchOffset(before) " + off);
+            long late = p.searchOffset(mq, System.currentTimeMillis() + 60000);
+            // after the last message: 4.9.8's broker answers the nearest message (5), Petrel and
+            // 5.x the max offset (6)
+            check(late == 6 || late == 5, "searchOffset(future) " + late);
+            long early = p.earliestMsgStoreTime(mq);
+            check(early >= before && early <= System.currentTimeMillis(), "earliestMsgStoreTime " + early);
+            check(p.fetchPublishMessageQueues(topic).size() == 4, "fetchPublishMessageQueues");
+            return "100 KiB compressed body ok; min/max/earliestMsgStoreTime ok; searchOffset(past)=0, (future)=" + late;
+        } finally { p.shutdown(); }
+    }
+
+    static String tTrace() throws Exception {
+        String topic = "jt_trace_" + RUN;
+        DefaultMQProducer p = new DefaultMQProducer("pg_trace_" + RUN, true);
+        p.setNamesrvAddr(ns);
+        p.start();
+        try {
+            SendResult r = p.send(msg(topic, "tr", "ktrace", "traced"));
+            check(r.getSendStatus() == SendStatus.SEND_OK, "send");
+            DefaultMQPushConsumer c = new DefaultMQPushConsumer("cg_trace_" + RUN, true);
+            c.setNamesrvAddr(ns);
+            c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+            c.subscribe(topic, "*");
+            CountDownLatch l = new CountDownLatch(1);
+            c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> { l.countDown(); return ConsumeConcurrentlyStatus.CONSUME_SUCCESS; });
+            c.start();
+            check(waitFor(l, 20), "not consumed");
+            DefaultLitePullConsumer t = new DefaultLitePullConsumer("cg_traceread_" + RUN);
+            t.setNamesrvAddr(ns);
+            t.start();
+            Set<String> kinds = new HashSet<>();
+            long end = System.currentTimeMillis() + 20000;
+            while (kinds.size() < 2 && System.currentTimeMillis() < end) {
+                try {
+                    Collection<MessageQueue> mqs = t.fetchMessageQueues("RMQ_SYS_TRACE_TOPIC");
+                    t.assign(mqs);
+                    for (MessageQueue mq : mqs) t.seekToBegin(mq);
+                    for (MessageExt m : t.poll(1000)) {
+                        String b = new String(m.getBody());
+                        if (b.contains(r.getMsgId())) kinds.add(b.substring(0, b.indexOf((char) 1)));
+                    }
+                } catch (Exception e) { Thread.sleep(1000); }
+            }
+            t.shutdown();
+            c.shutdown();
+            check(kinds.contains("Pub") && (kinds.contains("SubBefore") || kinds.contains("SubAfter")), "trace kinds " + kinds);
+            return "RMQ_SYS_TRACE_TOPIC holds " + kinds;
+        } finally { p.shutdown(); }
+    }
+
     // Keeps a producer (pg_hold) and a push consumer (cg_hold) on TOPIC online for SEC seconds,
     // for mqadmin producerConnection / consumerConnection / consumerProgress.
     static void hold(String topic, int sec) throws Exception {
@@ -458,6 +526,8 @@ public class PetrelCompat {
         all.put("pull", PetrelCompat::tPullConsumer);
         all.put("query-key", PetrelCompat::tQueryByKey);
         all.put("request-reply", PetrelCompat::tRequestReply);
+        all.put("misc", PetrelCompat::tMisc);
+        all.put("trace", PetrelCompat::tTrace);
         List<String> which = args.length > 1 ? Arrays.asList(args).subList(1, args.length) : new ArrayList<>(all.keySet());
         for (String name : which) {
             long t0 = System.currentTimeMillis();
