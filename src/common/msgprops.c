@@ -30,16 +30,41 @@ int msgprops_next(msgprops_iter_t *it, const char **key, size_t *klen, const cha
 int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen, const char **val,
                     size_t *vlen) {
     if (!props || len == 0) return 0;
-    msgprops_iter_t it;
-    msgprops_iter_init(&it, props, len);
-    const char *k, *v;
-    size_t kl, vl;
-    while (msgprops_next(&it, &k, &kl, &v, &vl)) {
-        if (kl == klen && memcmp(k, key, klen) == 0) {
-            *val = v;
-            *vlen = vl;
-            return 1;
+    if (klen == 0 || memchr(key, MSGPROP_NAME_SEP, klen) || memchr(key, MSGPROP_SEP, klen)) {
+        /* degenerate keys: the general iterator */
+        msgprops_iter_t it;
+        msgprops_iter_init(&it, props, len);
+        const char *k, *v;
+        size_t kl, vl;
+        while (msgprops_next(&it, &k, &kl, &v, &vl)) {
+            if (kl == klen && memcmp(k, key, klen) == 0) {
+                *val = v;
+                *vlen = vl;
+                return 1;
+            }
         }
+        return 0;
+    }
+    /* Hot path (several lookups per message): one pass, one memchr per item; an item matches
+     * when it starts with key, NAME_SEP and has a non-empty value (as msgprops_next). */
+    const char *p = props, *end = props + len;
+    const char k0 = key[0];
+    while (p < end) {
+        size_t rest = (size_t)(end - p);
+        if (*p == k0 && rest >= klen + 2 && p[klen] == MSGPROP_NAME_SEP && memcmp(p, key, klen) == 0) {
+            const char *v = p + klen + 1;
+            const char *e = memchr(v, MSGPROP_SEP, (size_t)(end - v));
+            size_t vl = e ? (size_t)(e - v) : (size_t)(end - v);
+            if (vl > 0) {
+                *val = v;
+                *vlen = vl;
+                return 1;
+            }
+            p = e ? e + 1 : end;
+            continue;
+        }
+        const char *e = memchr(p, MSGPROP_SEP, rest);
+        p = e ? e + 1 : end;
     }
     return 0;
 }

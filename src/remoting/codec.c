@@ -158,8 +158,10 @@ rm_status_t rm_decode(const uint8_t *frame, uint32_t len, buf_t *scratch, rm_cmd
 /* ---- extFields --------------------------------------------------------- */
 
 const char *rm_ext_get(const rm_cmd_t *c, const char *key) {
+    /* first-byte filter: most probes miss (V2 short keys tried before V1 names) */
+    const char k0 = key[0];
     for (uint32_t i = 0; i < c->ext_count; i++)
-        if (strcmp(c->ext[i].key, key) == 0) return c->ext[i].val;
+        if (c->ext[i].key[0] == k0 && strcmp(c->ext[i].key, key) == 0) return c->ext[i].val;
     return NULL;
 }
 
