@@ -47,18 +47,50 @@ typedef struct pending_send_s {
     char *msg_ids;
 } pending_send_t;
 
-/* V2 short key first, the V1 name second. */
-static const char *hv(const rm_cmd_t *req, const char *v2, const char *v1) {
-    const char *v = req->code != SEND_MESSAGE ? rm_ext_get(req, v2) : NULL;
-    return v ? v : rm_ext_get(req, v1);
+/* SEND_MESSAGE_V2 short keys "a".."m" and their V1 names, by slot. */
+enum { F_GROUP, F_TOPIC, F_DEFTOPIC, F_DEFQN, F_QID, F_SYSFLAG, F_BORN, F_FLAG, F_PROPS,
+       F_RECONSUME, F_UNIT, F_MAXRECONSUME, F_BATCH, F_N };
+static const char *const V1_NAMES[F_N] = {
+    "producerGroup", "topic", "defaultTopic", "defaultTopicQueueNums", "queueId",
+    "sysFlag", "bornTimestamp", "flag", "properties", "reconsumeTimes", "unitMode",
+    "maxReconsumeTimes", "batch"};
+
+/* One pass over extFields: per slot the first V2 short key's value (not for SEND_MESSAGE),
+ * else the first V1 name's value (what per-field linear lookups would return). */
+static void index_fields(const rm_cmd_t *req, const char *out[F_N]) {
+    const char *v1[F_N] = {0};
+    int v2ok = req->code != SEND_MESSAGE;
+    for (int j = 0; j < F_N; j++) out[j] = NULL;
+    for (uint32_t i = 0; i < req->ext_count; i++) {
+        const char *k = req->ext[i].key;
+        if (k[0] >= 'a' && k[0] < 'a' + F_N && k[1] == 0) {
+            if (v2ok && !out[k[0] - 'a']) out[k[0] - 'a'] = req->ext[i].val;
+            continue;
+        }
+        for (int j = 0; j < F_N; j++)
+            if (!v1[j] && k[0] == V1_NAMES[j][0] && strcmp(k, V1_NAMES[j]) == 0) {
+                v1[j] = req->ext[i].val;
+                break;
+            }
+    }
+    for (int j = 0; j < F_N; j++)
+        if (!out[j]) out[j] = v1[j];
 }
 
-static int hv_i64(const rm_cmd_t *req, const char *v2, const char *v1, int64_t def, int64_t *out,
-                  int *present) {
-    const char *v = hv(req, v2, v1);
+static int hv_i64(const char *const *f, int slot, int64_t def, int64_t *out, int *present) {
+    const char *v = f[slot];
     if (present) *present = v != NULL;
     if (!v || !*v) {
         *out = def;
+        return 0;
+    }
+    /* fast path: plain decimal up to 18 digits (what clients send); the rest as strtoll */
+    const char *s = v + (*v == '-');
+    uint64_t u = 0;
+    int n = 0;
+    while (n < 19 && s[n] >= '0' && s[n] <= '9') u = u * 10 + (uint64_t)(s[n++] - '0');
+    if (n > 0 && n < 19 && !s[n]) {
+        *out = *v == '-' ? -(int64_t)u : (int64_t)u;
         return 0;
     }
     char *end;
@@ -68,30 +100,32 @@ static int hv_i64(const rm_cmd_t *req, const char *v2, const char *v1, int64_t d
     return 0;
 }
 
-static int hv_bool(const rm_cmd_t *req, const char *v2, const char *v1) {
-    const char *v = hv(req, v2, v1);
+static int hv_bool(const char *const *f, int slot) {
+    const char *v = f[slot];
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
     memset(h, 0, sizeof(*h));
-    h->group = hv(req, "a", "producerGroup");
-    h->topic = hv(req, "b", "topic");
-    h->def_topic = hv(req, "c", "defaultTopic");
-    h->props = hv(req, "i", "properties");
+    const char *f[F_N];
+    index_fields(req, f);
+    h->group = f[F_GROUP];
+    h->topic = f[F_TOPIC];
+    h->def_topic = f[F_DEFTOPIC];
+    h->props = f[F_PROPS];
     int64_t v;
     const char *bad = NULL;
     if (!h->topic) bad = "topic";
-    else if (hv_i64(req, "d", "defaultTopicQueueNums", 4, &v, NULL)) bad = "defaultTopicQueueNums";
-    else if ((h->def_qn = (int32_t)v), hv_i64(req, "e", "queueId", -1, &v, NULL) ||
+    else if (hv_i64(f, F_DEFQN, 4, &v, NULL)) bad = "defaultTopicQueueNums";
+    else if ((h->def_qn = (int32_t)v), hv_i64(f, F_QID, -1, &v, NULL) ||
              v < INT32_MIN || v > INT32_MAX)
         bad = "queueId";
-    else if ((h->qid = (int32_t)v), hv_i64(req, "f", "sysFlag", 0, &v, NULL)) bad = "sysFlag";
-    else if ((h->sysflag = (int32_t)v), hv_i64(req, "g", "bornTimestamp", 0, &v, NULL)) bad = "bornTimestamp";
-    else if ((h->born_ts = v), hv_i64(req, "h", "flag", 0, &v, NULL)) bad = "flag";
-    else if ((h->flag = (int32_t)v), hv_i64(req, "j", "reconsumeTimes", 0, &v, NULL)) bad = "reconsumeTimes";
+    else if ((h->qid = (int32_t)v), hv_i64(f, F_SYSFLAG, 0, &v, NULL)) bad = "sysFlag";
+    else if ((h->sysflag = (int32_t)v), hv_i64(f, F_BORN, 0, &v, NULL)) bad = "bornTimestamp";
+    else if ((h->born_ts = v), hv_i64(f, F_FLAG, 0, &v, NULL)) bad = "flag";
+    else if ((h->flag = (int32_t)v), hv_i64(f, F_RECONSUME, 0, &v, NULL)) bad = "reconsumeTimes";
     else if ((h->reconsume = (int32_t)v),
-             hv_i64(req, "l", "maxReconsumeTimes", 16, &v, &h->has_max_reconsume))
+             hv_i64(f, F_MAXRECONSUME, 16, &v, &h->has_max_reconsume))
         bad = "maxReconsumeTimes";
     if (bad) {
         char msg[200];
@@ -101,12 +135,28 @@ static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
         return -1;
     }
     h->max_reconsume = (int32_t)v;
-    h->batch = req->code == SEND_BATCH_MESSAGE || hv_bool(req, "m", "batch");
+    h->batch = req->code == SEND_BATCH_MESSAGE || hv_bool(f, F_BATCH);
     if (!h->born_ts) h->born_ts = now_ms();
     return 0;
 }
 
+static void peer_addr_parse(rm_conn_t *conn, uint32_t *ip, int32_t *port);
+
+/* Parsed once per connection (the I/O thread sends many messages per connection). */
 static void peer_addr(rm_conn_t *conn, uint32_t *ip, int32_t *port) {
+    static __thread uint64_t cached_id;
+    static __thread uint32_t cached_ip;
+    static __thread int32_t cached_port;
+    uint64_t id = rm_conn_id(conn);
+    if (id == 0 || id != cached_id) {
+        peer_addr_parse(conn, &cached_ip, &cached_port);
+        cached_id = id;
+    }
+    *ip = cached_ip;
+    *port = cached_port;
+}
+
+static void peer_addr_parse(rm_conn_t *conn, uint32_t *ip, int32_t *port) {
     const char *p = rm_conn_peer(conn);
     const char *colon = p ? strrchr(p, ':') : NULL;
     *ip = 0;
