@@ -187,12 +187,14 @@ static void gen_uniq(broker_t *b, char out[33]) {
 }
 
 /* props + CLUSTER (+ UNIQ_KEY when absent), without POP_CK. */
-static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, char *uniq,
-                        size_t uniq_cap) {
+static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, uint64_t sig,
+                        char *uniq, size_t uniq_cap) {
+    size_t start = out->len; /* batch: this member's properties only */
     if (props && len) {
         const char *v;
         size_t vl;
-        if (msgprops_find(props, len, "POP_CK", &v, &vl)) msgprops_copy_without(out, props, len, "POP_CK");
+        if (MSGPROPS_MAY_HAVE(sig, "POP_CK") && msgprops_find(props, len, "POP_CK", &v, &vl))
+            msgprops_copy_without(out, props, len, "POP_CK");
         else {
             buf_append(out, props, len);
             if (props[len - 1] != MSGPROP_SEP) buf_put_u8(out, MSGPROP_SEP);
@@ -201,8 +203,11 @@ static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, 
     const char *v;
     size_t vl;
     const char *base = (const char *)out->data;
-    if (msgprops_find(base ? base : "", out->len, MSGPROP_UNIQ_KEY, &v, &vl)) {
-        snprintf(uniq, uniq_cap, "%.*s", (int)vl, v);
+    if (MSGPROPS_MAY_HAVE(sig, MSGPROP_UNIQ_KEY) &&
+        msgprops_find(base ? base + start : "", out->len - start, MSGPROP_UNIQ_KEY, &v, &vl)) {
+        if (vl >= uniq_cap) vl = uniq_cap - 1;
+        memcpy(uniq, v, vl);
+        uniq[vl] = 0;
     } else {
         char id[33];
         gen_uniq(b, id);
@@ -210,7 +215,8 @@ static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, 
         snprintf(uniq, uniq_cap, "%s", id);
     }
     base = (const char *)out->data;
-    if (!msgprops_find(base, out->len, MSGPROP_CLUSTER, &v, &vl))
+    if (!MSGPROPS_MAY_HAVE(sig, MSGPROP_CLUSTER) ||
+        !msgprops_find(base + start, out->len - start, MSGPROP_CLUSTER, &v, &vl))
         msgprops_append(out, MSGPROP_CLUSTER, b->conf.brokerClusterName);
 }
 
@@ -402,14 +408,18 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     peer_addr(conn, &born_ip, &born_port);
     int32_t sysflag = h.sysflag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
     if (tc->multi_tag) sysflag |= MSG_FLAG_MULTI_TAGS;
-    int wait = !prop_is_false(h.props, plen, MSGPROP_WAIT);
+    /* keys present in the producer's properties: most lookups below are for absent keys */
+    uint64_t sig = msgprops_sig(h.props, plen);
+    int wait = !(MSGPROPS_MAY_HAVE(sig, MSGPROP_WAIT) && prop_is_false(h.props, plen, MSGPROP_WAIT));
     uint32_t store_ip = be32_get(b->store_ip);
     char uniq[80] = "";
 
     if (!h.batch) {
         buf_t *props = &b->props_buf;
         buf_reset(props);
-        build_props(b, props, h.props, plen, uniq, sizeof(uniq));
+        build_props(b, props, h.props, plen, sig, uniq, sizeof(uniq));
+        sig |= msgprops_sig_bit(MSGPROP_UNIQ_KEY, strlen(MSGPROP_UNIQ_KEY)) |
+               msgprops_sig_bit(MSGPROP_CLUSTER, strlen(MSGPROP_CLUSTER));
         if (props->len > RECORD_MAX_PROPS) {
             snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
             rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
@@ -439,13 +449,13 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         m.body_len = req->body_len;
         m.props = (const char *)props->data;
         m.props_len = (uint32_t)props->len;
-        m.tags_code = msgprops_tags_code(m.props, m.props_len);
+        m.tags_code = MSGPROPS_MAY_HAVE(sig, MSGPROP_TAGS) ? msgprops_tags_code(m.props, m.props_len) : 0;
         char sched[32];
         const char *tv;
         size_t tvl;
-        int half = !is_dlq && msgprops_find(m.props, m.props_len, MSGPROP_TRAN_MSG, &tv, &tvl) &&
+        int half = !is_dlq && MSGPROPS_MAY_HAVE(sig, MSGPROP_TRAN_MSG) && msgprops_find(m.props, m.props_len, MSGPROP_TRAN_MSG, &tv, &tvl) &&
                    tvl == 4 && memcmp(tv, "true", 4) == 0;
-        int lvl = is_dlq || half ? 0 : schedule_level_of(m.props, m.props_len);
+        int lvl = is_dlq || half || !MSGPROPS_MAY_HAVE(sig, MSGPROP_DELAY) ? 0 : schedule_level_of(m.props, m.props_len);
         if (half) {
             if (b->conf.rejectTransactionMessage) {
                 buf_free(&np);
@@ -459,7 +469,11 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             schedule_redirect(b, &m, props, lvl, sched);
         } else if (!is_dlq) {
             int64_t now = now_ms(), due = 0;
-            int tr = timer_due_of(m.props, m.props_len, now, &due);
+            int tr = MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELIVER_MS) ||
+                             MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_SEC) ||
+                             MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_MS)
+                         ? timer_due_of(m.props, m.props_len, now, &due)
+                         : 0;
             if (tr < 0 || (tr > 0 && due - now > TIMER_MAX_DELAY_MS)) {
                 buf_free(&np);
                 rm_conn_reply(conn, req, MESSAGE_ILLEGAL,
@@ -516,7 +530,9 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         }
         const char *dv;
         size_t dvl;
-        if (bm.props_len && msgprops_find(bm.props, bm.props_len, MSGPROP_DELAY, &dv, &dvl) &&
+        uint64_t msig = msgprops_sig(bm.props, bm.props_len);
+        if (bm.props_len && MSGPROPS_MAY_HAVE(msig, MSGPROP_DELAY) &&
+            msgprops_find(bm.props, bm.props_len, MSGPROP_DELAY, &dv, &dvl) &&
             !(dvl == 1 && dv[0] == '0')) {
             rc = -3;
             break;
@@ -527,7 +543,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         }
         char u[80];
         poff[n] = props.len;
-        build_props(b, &props, bm.props, bm.props_len, u, sizeof(u));
+        build_props(b, &props, bm.props, bm.props_len, msig, u, sizeof(u));
         if (props.len - poff[n] > RECORD_MAX_PROPS) {
             rc = -1;
             break;

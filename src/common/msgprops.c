@@ -69,6 +69,17 @@ int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen,
     return 0;
 }
 
+uint64_t msgprops_sig(const char *props, size_t len) {
+    uint64_t sig = 0;
+    if (!props) return 0;
+    msgprops_iter_t it;
+    msgprops_iter_init(&it, props, len);
+    const char *k, *v;
+    size_t kl, vl;
+    while (msgprops_next(&it, &k, &kl, &v, &vl)) sig |= msgprops_sig_bit(k, kl);
+    return sig;
+}
+
 int msgprops_find(const char *props, size_t len, const char *key, const char **val, size_t *vlen) {
     return msgprops_find_n(props, len, key, strlen(key), val, vlen);
 }
