@@ -175,7 +175,9 @@ static void gen_uniq(broker_t *b, char out[33]) {
     static const char hex[] = "0123456789ABCDEF";
     uint8_t raw[16];
     memcpy(raw, b->store_ip, 4);
-    be16_put(raw + 4, (uint16_t)getpid());
+    static pid_t pid; /* getpid is a system call; the broker does not fork */
+    if (!pid) pid = getpid();
+    be16_put(raw + 4, (uint16_t)pid);
     be32_put(raw + 6, (uint32_t)(uintptr_t)b);
     be32_put(raw + 10, (uint32_t)(now_ms() - b->boot_ts));
     be16_put(raw + 14, (uint16_t)atomic_fetch_add(&counter, 1));
@@ -211,8 +213,10 @@ static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, 
     } else {
         char id[33];
         gen_uniq(b, id);
-        msgprops_append(out, MSGPROP_UNIQ_KEY, id);
-        snprintf(uniq, uniq_cap, "%s", id);
+        msgprops_append_n(out, MSGPROP_UNIQ_KEY, sizeof(MSGPROP_UNIQ_KEY) - 1, id, 32);
+        size_t n = uniq_cap > 32 ? 32 : uniq_cap - 1;
+        memcpy(uniq, id, n);
+        uniq[n] = 0;
     }
     base = (const char *)out->data;
     if (!MSGPROPS_MAY_HAVE(sig, MSGPROP_CLUSTER) ||

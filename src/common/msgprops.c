@@ -131,6 +131,16 @@ int32_t msgprops_java_hash(const char *s, size_t len) {
     uint32_t h = 0;
     const uint8_t *p = (const uint8_t *)s;
     size_t i = 0;
+    /* ASCII runs 8 bytes at a time: h = h*31^8 + sum c_j*31^(7-j) (mod 2^32) */
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ull) break;
+        h = h * 2487512833u /* 31^8 mod 2^32 */ + p[i] * 1742810335u + p[i + 1] * 887503681u +
+            p[i + 2] * 28629151u + p[i + 3] * 923521u + p[i + 4] * 29791u + p[i + 5] * 961u +
+            p[i + 6] * 31u + p[i + 7];
+        i += 8;
+    }
     while (i < len) {
         uint32_t c = p[i];
         if (c < 0x80) {

@@ -205,6 +205,11 @@ static void test_msgprops(void **state) {
     /* "é" is one UTF-16 unit 0xe9; "😀" is the surrogate pair d83d de00 */
     assert_int_equal(msgprops_java_hash("\xc3\xa9", 2), 0xe9);
     assert_int_equal(msgprops_java_hash("\xf0\x9f\x98\x80", 4), (int32_t)(0xd83d * 31 + 0xde00));
+    /* 8-byte ASCII steps, tails, and a non-ASCII byte after a step (Java String.hashCode) */
+    assert_int_equal(msgprops_java_hash("abcdefgh", 8), 1259673732);
+    assert_int_equal(msgprops_java_hash("abcdefghi", 9), 395180133);
+    assert_int_equal(msgprops_java_hash("BenchTopic#7F0000010B2A1B2C3D4E5F6071829300", 43), -1364653518);
+    assert_int_equal(msgprops_java_hash("0123456789abcdef\xc3\xa9xyz01234567", 29), -1650415940);
 
     buf_t b;
     buf_init(&b);
