@@ -472,12 +472,11 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         } else if (lvl > 0) {
             schedule_redirect(b, &m, props, lvl, sched);
         } else if (!is_dlq) {
-            int64_t now = now_ms(), due = 0;
-            int tr = MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELIVER_MS) ||
-                             MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_SEC) ||
-                             MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_MS)
-                         ? timer_due_of(m.props, m.props_len, now, &due)
-                         : 0;
+            int maybe_timer = MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELIVER_MS) ||
+                              MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_SEC) ||
+                              MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_MS);
+            int64_t now = maybe_timer ? now_ms() : 0, due = 0;
+            int tr = maybe_timer ? timer_due_of(m.props, m.props_len, now, &due) : 0;
             if (tr < 0 || (tr > 0 && due - now > TIMER_MAX_DELAY_MS)) {
                 buf_free(&np);
                 rm_conn_reply(conn, req, MESSAGE_ILLEGAL,

@@ -35,6 +35,28 @@ rm_status_t rm_frame_length(const uint8_t *p, size_t avail, uint32_t max_frame,
     return RM_OK;
 }
 
+/* extFields keys and values are mostly a few bytes: a loop beats a memcpy call */
+static inline void small_copy(char *d, const uint8_t *s, size_t n) {
+    /* two overlapping fixed-size moves cover any n in [k, 2k] */
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 16) {
+        memcpy(d, s, n);
+    } else {
+        for (size_t i = 0; i < n; i++) d[i] = (char)s[i];
+    }
+}
+
 rm_status_t rm__decode_binary(const uint8_t *h, uint32_t hlen, char *out, rm_cmd_t *cmd,
                               char *err, size_t errlen) {
     if (hlen < 13) {
@@ -95,11 +117,11 @@ rm_status_t rm__decode_binary(const uint8_t *h, uint32_t hlen, char *out, rm_cmd
             return RM_EHEADER_REPLY;
         }
         rm_ext_t *x = &cmd->ext[cmd->ext_count++];
-        memcpy(out, k, (size_t)kl);
+        small_copy(out, k, (size_t)kl);
         out[kl] = '\0';
         x->key = out;
         out += kl + 1;
-        memcpy(out, v, (size_t)vl);
+        small_copy(out, v, (size_t)vl);
         out[vl] = '\0';
         x->val = out;
         x->vlen = (uint32_t)vl;
