@@ -37,4 +37,5 @@ for ph in ("produce","consume"):
             tot+=int(m.group(1))
     print("%s: %d broker instructions/msg" % (ph, tot//n))
 PY
+rm -rf $OUT/store
 echo "profiles in $OUT (callgrind_annotate $OUT/cg.<pid>.N)"; cat $OUT/produce.json; echo; cat $OUT/consume.json

@@ -69,6 +69,38 @@ int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen,
     return 0;
 }
 
+static int plain_key(const char *k, size_t l) {
+    return l > 0 && !memchr(k, MSGPROP_NAME_SEP, l) && !memchr(k, MSGPROP_SEP, l);
+}
+
+int msgprops_find2(const char *props, size_t len, const char *k1, size_t l1, const char **v1,
+                   size_t *vl1, const char *k2, size_t l2, const char **v2, size_t *vl2) {
+    if (!props || len == 0) return 0;
+    if (!plain_key(k1, l1) || !plain_key(k2, l2))
+        return msgprops_find_n(props, len, k1, l1, v1, vl1) |
+               msgprops_find_n(props, len, k2, l2, v2, vl2) << 1;
+    int found = 0;
+    const char *p = props, *end = props + len;
+    while (p < end && found != 3) {
+        const char *e = memchr(p, MSGPROP_SEP, (size_t)(end - p));
+        if (!e) e = end;
+        size_t il = (size_t)(e - p);
+        if (!(found & 1) && il >= l1 + 2 && p[l1] == MSGPROP_NAME_SEP && memcmp(p, k1, l1) == 0) {
+            *v1 = p + l1 + 1;
+            *vl1 = il - l1 - 1;
+            found |= 1;
+        }
+        if (!(found & 2) && il >= l2 + 2 && p[l2] == MSGPROP_NAME_SEP &&
+                   memcmp(p, k2, l2) == 0) {
+            *v2 = p + l2 + 1;
+            *vl2 = il - l2 - 1;
+            found |= 2;
+        }
+        p = e + 1;
+    }
+    return found;
+}
+
 uint64_t msgprops_sig(const char *props, size_t len) {
     uint64_t sig = 0;
     if (!props) return 0;

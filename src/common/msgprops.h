@@ -87,6 +87,11 @@ static inline uint64_t msgprops_sig_bit(const char *key, size_t klen) {
 }
 #define MSGPROPS_MAY_HAVE(sig, key) (((sig) & msgprops_sig_bit(key, sizeof(key) - 1)) != 0)
 
+/* Two lookups in one pass (as two msgprops_find_n calls). Returns bit 0 if k1 was found, bit 1
+ * if k2 was. */
+int msgprops_find2(const char *props, size_t len, const char *k1, size_t l1, const char **v1,
+                   size_t *vl1, const char *k2, size_t l2, const char **v2, size_t *vl2);
+
 typedef struct msgprops_iter_s {
     const char *p;
     size_t len;

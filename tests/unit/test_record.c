@@ -205,6 +205,19 @@ static void test_msgprops(void **state) {
     /* "é" is one UTF-16 unit 0xe9; "😀" is the surrogate pair d83d de00 */
     assert_int_equal(msgprops_java_hash("\xc3\xa9", 2), 0xe9);
     assert_int_equal(msgprops_java_hash("\xf0\x9f\x98\x80", 4), (int32_t)(0xd83d * 31 + 0xde00));
+    {
+        /* two lookups in one pass: first occurrence, empty values skipped, absent keys */
+        static const char q[] = "KEYS\x01\x02UNIQ_KEY\x01U1\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01U2";
+        const char *a = NULL, *c = NULL;
+        size_t al = 0, cl = 0;
+        assert_int_equal(msgprops_find2(q, sizeof(q) - 1, "UNIQ_KEY", 8, &a, &al, "KEYS", 4, &c, &cl), 3);
+        assert_int_equal(al, 2);
+        assert_memory_equal(a, "U1", 2);
+        assert_int_equal(cl, 5);
+        assert_memory_equal(c, "k1 k2", 5);
+        assert_int_equal(msgprops_find2(q, sizeof(q) - 1, "TAGS", 4, &a, &al, "KEYS", 4, &c, &cl), 2);
+        assert_int_equal(msgprops_find2(q, 6, "UNIQ_KEY", 8, &a, &al, "KEYS", 4, &c, &cl), 0);
+    }
     /* 8-byte ASCII steps, tails, and a non-ASCII byte after a step (Java String.hashCode) */
     assert_int_equal(msgprops_java_hash("abcdefgh", 8), 1259673732);
     assert_int_equal(msgprops_java_hash("abcdefghi", 9), 395180133);
