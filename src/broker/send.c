@@ -256,12 +256,15 @@ static void reply_store_error(broker_t *b, rm_conn_t *conn, rm_cmd_t *req,
 
 static void write_ok(broker_t *b, rm_enc_t *e, const char *msg_id, int32_t qid, int64_t qoff,
                      const char *uniq) {
-    rm_enc_ext(e, "msgId", msg_id);
-    rm_enc_ext_i64(e, "queueId", qid);
-    rm_enc_ext_i64(e, "queueOffset", qoff);
-    if (uniq && *uniq) rm_enc_ext(e, "transactionId", uniq);
-    rm_enc_ext(e, "MSG_REGION", b->conf.regionId);
-    rm_enc_ext(e, "TRACE_ON", b->conf.traceOn ? "true" : "false");
+#define K(s) s, sizeof(s) - 1
+    rm_enc_extkn(e, K("msgId"), msg_id, strlen(msg_id));
+    rm_enc_extk_i64(e, K("queueId"), qid);
+    rm_enc_extk_i64(e, K("queueOffset"), qoff);
+    if (uniq && *uniq) rm_enc_extkn(e, K("transactionId"), uniq, strlen(uniq));
+    rm_enc_extkn(e, K("MSG_REGION"), b->conf.regionId, strlen(b->conf.regionId));
+    if (b->conf.traceOn) rm_enc_extkn(e, K("TRACE_ON"), "true", 4);
+    else rm_enc_extkn(e, K("TRACE_ON"), "false", 5);
+#undef K
 }
 
 /* A SYNC_MASTER without slaves stores but answers SLAVE_NOT_AVAILABLE, as Java does. */

@@ -363,10 +363,19 @@ void rm_enc_begin(rm_enc_t *e, buf_t *out, int ser, int32_t code, int32_t opaque
 }
 
 void rm_enc_extn(rm_enc_t *e, const char *key, const char *val, size_t vlen) {
+    rm_enc_extkn(e, key, strlen(key), val, vlen);
+}
+
+void rm_enc_extk_i64(rm_enc_t *e, const char *key, size_t klen, int64_t v) {
+    char tmp[24];
+    size_t n = rm__i64toa(v, tmp);
+    rm_enc_extkn(e, key, klen, tmp, n);
+}
+
+void rm_enc_extkn(rm_enc_t *e, const char *key, size_t kl, const char *val, size_t vlen) {
     if (e->discard) return;
     PETREL_ASSERT(!e->hdr_done);
     buf_t *b = e->out;
-    size_t kl = strlen(key);
     if (e->ser == RM_SER_ROCKETMQ) {
         uint8_t *p = buf_reserve(b, 6 + kl + vlen);
         be16_put(p, (uint16_t)kl);
