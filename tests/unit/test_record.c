@@ -218,6 +218,21 @@ static void test_msgprops(void **state) {
         assert_int_equal(msgprops_find2(q, sizeof(q) - 1, "TAGS", 4, &a, &al, "KEYS", 4, &c, &cl), 2);
         assert_int_equal(msgprops_find2(q, 6, "UNIQ_KEY", 8, &a, &al, "KEYS", 4, &c, &cl), 0);
     }
+    {
+        /* key signature: every key that msgprops_find finds has its bit set */
+        static const char q[] = "TAGS\x01TagA\x02UNIQ_KEY\x01" "AB\x02\x02x\x02WAIT\x01\x02" "DELAY\x01" "3";
+        uint64_t sig = msgprops_sig(q, sizeof(q) - 1);
+        assert_true(MSGPROPS_MAY_HAVE(sig, MSGPROP_TAGS));
+        assert_true(MSGPROPS_MAY_HAVE(sig, MSGPROP_UNIQ_KEY));
+        assert_true(MSGPROPS_MAY_HAVE(sig, MSGPROP_DELAY));
+        assert_false(MSGPROPS_MAY_HAVE(sig, MSGPROP_WAIT)); /* empty value: not a pair */
+        assert_false(MSGPROPS_MAY_HAVE(sig, MSGPROP_TRAN_MSG));
+        assert_false(MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELIVER_MS));
+        assert_int_equal(msgprops_sig(NULL, 0), 0);
+        const char *v;
+        size_t vl;
+        assert_false(msgprops_find(q, sizeof(q) - 1, MSGPROP_WAIT, &v, &vl));
+    }
     /* 8-byte ASCII steps, tails, and a non-ASCII byte after a step (Java String.hashCode) */
     assert_int_equal(msgprops_java_hash("abcdefgh", 8), 1259673732);
     assert_int_equal(msgprops_java_hash("abcdefghi", 9), 395180133);
