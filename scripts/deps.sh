@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(pkg-config libuv1-dev libcjson-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev
+PKGS=(pkg-config libuv1-dev libcjson-dev zlib1g-dev libcmocka-dev libmicrohttpd-dev libraft-dev
       clang libclang-rt-14-dev)
+# Metrics and console tests: the reference Prometheus text parser, headless Chromium.
+PKGS+=(python3-prometheus-client chromium)
 # Node.js for the interoperability tests with ali-ons (npm). Debian's nodejs
 # (18) is enough; a newer one already installed is kept.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
@@ -29,5 +31,12 @@ fi
 if [ "${1:-}" != "--no-npm" ] && [ -f tests/compat/package-lock.json ]; then
     if [ ! -d tests/compat/node_modules ] || [ tests/compat/package-lock.json -nt tests/compat/node_modules/.stamp ]; then
         (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+    fi
+fi
+
+# npm packages for tests/console (puppeteer-core), pinned by the committed lock file.
+if [ "${1:-}" != "--no-npm" ] && [ -f tests/console/package-lock.json ]; then
+    if [ ! -d tests/console/node_modules ] || [ tests/console/package-lock.json -nt tests/console/node_modules/.stamp ]; then
+        (cd tests/console && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
     fi
 fi

@@ -55,7 +55,7 @@ int tu_free_port(void) {
      * parallel ctest processes rarely meet; check port, port-2 and port+1
      * (the broker's fast and HA ports). */
     static int next = 0;
-    if (!next) next = 20000 + (int)(getpid() % 2000) * 10;
+    if (!next) next = 20000 + (int)(getpid() % 400) * 100; /* 20 picks before the next pid's range */
     for (int i = 0; i < 2000; i++) {
         int p = next;
         next += 5;

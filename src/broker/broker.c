@@ -27,16 +27,19 @@ static void on_offsets_timer(uv_timer_t *t) { offsets_persist(t->data, 0); }
 static void on_scan_timer(uv_timer_t *t) { clients_scan_expired(t->data); }
 static void on_hold_timer(uv_timer_t *t) { pull_check_holds(t->data, 0); }
 static void on_stats_timer(uv_timer_t *t) { stats_tick(t->data); }
-/* One-shot: re-armed for the next due delayed message (at most 100 ms away). */
+/* One-shot: re-armed for the next due delayed message (at most 100 ms away). A slave
+ * runs neither this nor the transaction check: the master's results replicate to it. */
 static void on_schedule_timer(uv_timer_t *t) {
     broker_t *b = t->data;
-    int64_t next = schedule_tick(b);
+    int64_t next = b->conf.brokerRole != 2 ? schedule_tick(b) : now_ms() + 100;
     int64_t wait = next - now_ms();
     if (wait < 1) wait = 1;
     if (wait > 100) wait = 100;
     if (!b->stopping) uv_timer_start(t, on_schedule_timer, (uint64_t)wait, 0);
 }
-static void on_txn_timer(uv_timer_t *t) { txn_check_tick(t->data); }
+static void on_txn_timer(uv_timer_t *t) {
+    if (((broker_t *)t->data)->conf.brokerRole != 2) txn_check_tick(t->data);
+}
 static void on_delay_persist_timer(uv_timer_t *t) { schedule_persist(t->data, 0); }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
@@ -67,6 +70,8 @@ static void on_stop_async(uv_async_t *a) {
         uv_close((uv_handle_t *)ts[i], on_handle_closed);
     }
     pull_check_holds(b, 1);
+    bm_close_handles(b);
+    ha_glue_loop_close(b);
     uv_close((uv_handle_t *)&b->stop_async, on_handle_closed);
     if (b->srv)
         rm_server_close(b->srv, on_server_closed, b);
@@ -108,6 +113,7 @@ static void route(broker_t *b) {
 /* ---- start / stop ---- */
 
 static void free_all(broker_t *b) {
+    bm_free(b);
     pull_free(b);
     locks_free(b);
     txn_free(b);
@@ -122,6 +128,7 @@ static void free_all(broker_t *b) {
     groups_free(b);
     topics_free(b);
     register_free(b);
+    ha_glue_free(b); /* after the NameServer client: its replies reach ha_glue */
     pthread_mutex_destroy(&b->done_mu);
     broker_config_free(&b->conf);
     free(b);
@@ -140,6 +147,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
         return -1;
     }
     if (bs_open(b, err, errlen) != 0) return -1;
+    if (ha_glue_start(b, err, errlen) != 0) return -1;
     store_set_arrival_cb(b->store, pull_arrival_cb, b);
     txn_load(b);
     if (topics_load(b, err, errlen) != 0 || groups_load(b, err, errlen) != 0 ||
@@ -194,6 +202,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
     uv_timer_start(&b->t_delay_persist, on_delay_persist_timer,
                    (uint64_t)c->flushDelayOffsetInterval, (uint64_t)c->flushDelayOffsetInterval);
     register_all(b);
+    bm_start(b);
     return 0;
 }
 
@@ -264,9 +273,11 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
 }
 
 int broker_port(const broker_t *b) { return b ? b->port : 0; }
+int broker_metrics_port(const broker_t *b) { return b ? bm_port(b) : 0; }
 
 void broker_stop(broker_t *b) {
     if (!b) return;
+    bm_stop_http(b); /* a scrape in flight needs the loop running */
     uv_async_send(&b->stop_async);
     uv_thread_join(&b->thread);
     /* The loop has ended: every handle is closed and every queued file write done. */

@@ -58,6 +58,9 @@ typedef struct broker_config_s {
     int enablePropertyFilter;
     int filterSupportRetry;
     int notifyConsumerIdsChangedEnable;
+    char *haMasterAddress;    /* slave: master's HA address (default: from the NameServer) */
+    char *controllerAddr;     /* failover controllers ip:port;ip:port ("" = classic roles) */
+    int32_t controllerLeaseMillis; /* master stops writing without a confirmation this long */
     int64_t channelExpiredTimeout;
     int32_t maxTransferBytesOnMessageInMemory;
     int32_t maxTransferCountOnMessageInMemory;
@@ -74,6 +77,8 @@ typedef struct broker_config_s {
     int brokerFastFailureEnable;
     int32_t waitTimeMillsInSendQueue;
     char *logLevel;
+    int32_t metricsPort;      /* Prometheus endpoint (src/metrics); -1 off */
+    char *metricsHost;
 } broker_config_t;
 
 /* Sets every key to its default (RocketMQ's). */
@@ -97,6 +102,8 @@ typedef struct broker_s broker_t;
 broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen);
 /* Actual listen port (useful with listenPort=0 in tests). */
 int broker_port(const broker_t *b);
+/* Port of the Prometheus endpoint, 0 when off (useful with metricsPort=0). */
+int broker_metrics_port(const broker_t *b);
 /* Unregisters from the NameServers, flushes offsets and config, closes the
  * store, joins the thread and frees everything. Accepts NULL. */
 void broker_stop(broker_t *b);

@@ -27,11 +27,14 @@ static const char *const roles[] = {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE", NULL
 const cfg_def_t broker_cfg_defs[] = {
     {"brokerClusterName", CFG_STR, F(brokerClusterName), "DefaultCluster", NB, NULL, 0, "cluster this broker belongs to"},
     {"brokerName", CFG_STR, F(brokerName), "", NB, NULL, 0, "broker name (default: host name)"},
-    {"brokerId", CFG_LONG, F(brokerId), "0", 0, 1024, NULL, 0, "0 = master, >0 = slave (slaves not supported yet)"},
+    {"brokerId", CFG_LONG, F(brokerId), "0", 0, 1024, NULL, 0, "0 = master, >0 = slave"},
     {"brokerIP1", CFG_STR, F(brokerIP1), "", NB, NULL, 0, "advertised IP (default: first non-loopback IPv4)"},
     {"brokerIP2", CFG_STR, F(brokerIP2), "", NB, NULL, 0, "HA address (default: brokerIP1)"},
     {"listenPort", CFG_INT, F(listenPort), "10911", 0, 65535, NULL, 0, "remoting port; listenPort-2 is the VIP port"},
     {"haListenPort", CFG_INT, F(haListenPort), "0", 0, 65535, NULL, 0, "HA port (default listenPort+1; advertised only)"},
+    {"haMasterAddress", CFG_STR, F(haMasterAddress), "", NB, NULL, 0, "slave: master's HA ip:port (default: from the NameServer)"},
+    {"controllerAddr", CFG_STR, F(controllerAddr), "", NB, NULL, 0, "failover controllers ip:port;ip:port (petrel controller)"},
+    {"controllerLeaseMillis", CFG_INT, F(controllerLeaseMillis), "5000", 500, 600000, NULL, 0, "master without a controller confirmation this long stops writing (< the controllers' brokerTimeout)"},
     {"namesrvAddr", CFG_STR, F(namesrvAddr), "", NB, NULL, 0, "NameServers host:port;host:port (default $NAMESRV_ADDR)"},
     {"storePathRootDir", CFG_STR, F(storePathRootDir), "", NB, NULL, 0, "store root (default $HOME/store)"},
     {"storePathCommitLog", CFG_STR, F(storePathCommitLog), "", NB, NULL, 0, "commit log dir (default <root>/commitlog)"},
@@ -83,6 +86,9 @@ const cfg_def_t broker_cfg_defs[] = {
     {"brokerFastFailureEnable", CFG_BOOL, F(brokerFastFailureEnable), "true", NB, NULL, 1, "answer SYSTEM_BUSY when overloaded"},
     {"waitTimeMillsInSendQueue", CFG_INT, F(waitTimeMillsInSendQueue), "200", 1, 600000, NULL, 1, "send queue wait before SYSTEM_BUSY"},
     {"logLevel", CFG_STR, F(logLevel), "info", NB, NULL, 1, "debug, info, warn, error (Petrel)"},
+    {"metricsPort", CFG_INT, F(metricsPort), "5557", -1, 65535, NULL, 0, "Prometheus /metrics HTTP port; 0 = any free port, -1 = off (docs/metrics.md)"},
+    {"metricsPromExporterPort", CFG_INT, F(metricsPort), "5557", -1, 65535, NULL, 0, "RocketMQ 5's name of metricsPort"},
+    {"metricsPromExporterHost", CFG_STR, F(metricsHost), "", NB, NULL, 0, "address /metrics listens on (default all)"},
     {NULL},
 };
 
@@ -165,10 +171,11 @@ int broker_config_finish(broker_config_t *c, char *err, size_t errlen) {
         snprintf(p, sizeof(p), "%s/commitlog", c->storePathRootDir);
         set_str(&c->storePathCommitLog, p);
     }
-    if (c->brokerRole == 2 || c->brokerId != 0) {
-        snprintf(err, errlen, "brokerRole=SLAVE / brokerId>0: slaves are not supported yet");
+    if (c->brokerRole == 2 && c->brokerId <= 0) {
+        snprintf(err, errlen, "brokerRole=SLAVE needs brokerId > 0");
         return -1;
     }
+    if (c->brokerRole != 2) c->brokerId = 0; /* masters are always 0 */
     if (c->aclEnable) {
         snprintf(err, errlen, "aclEnable=true: ACL is not supported");
         return -1;

@@ -234,6 +234,10 @@ struct broker_s {
     struct pull_pin_s *pin_free; /* pull: pinned-result holders, reused */
     int npin_free;             /* "group@topic@broker@qid" -> mq_lock_t */
 
+    struct bmetrics_s *metrics; /* bmetrics.c; NULL when metricsPort is -1 */
+    struct ha_s *ha;          /* replication (src/ha), ha_glue.c */
+    struct ha_glue_s *ha_glue;
+
     int startup_status;       /* for broker_start: 0 ok, -1 failed */
     char startup_err[512];
     uv_sem_t started;
@@ -401,6 +405,33 @@ void h_invoke_broker_to_get_consumer_status(rm_conn_t *conn, rm_cmd_t *req, void
 /* ---- admin.c ---- */
 void admin_register_handlers(broker_t *b);
 void stats_tick(broker_t *b);
+
+/* ---- bmetrics.c: Prometheus metrics (loop thread unless noted) ---- */
+void bm_start(broker_t *b);          /* end of setup */
+void bm_close_handles(broker_t *b);  /* stop, on the loop */
+void bm_stop_http(broker_t *b);      /* broker_stop, before the loop stops */
+void bm_free(broker_t *b);
+int bm_port(const broker_t *b);
+/* stored_topic = the topic the record went to (half / schedule topics give message_type). */
+void bm_on_put(broker_t *b, const char *topic, const char *stored_topic, uint32_t body_len);
+void bm_on_put_batch(broker_t *b, const char *topic, const struct store_msg_s *ms, size_t n);
+void bm_on_pull(broker_t *b, const char *topic, const char *group, int32_t qid, uint32_t nmsgs,
+                uint32_t bytes, int64_t next_offset);
+void bm_on_dlq(broker_t *b, const char *topic, const char *group);
+/* ---- ha_glue.c: replication (issue 9) ---- */
+typedef struct ha_glue_s ha_glue_t;
+/* After bs_open, on the loop thread: HA thread, slave sync timer. */
+int ha_glue_start(broker_t *b, char *err, size_t errlen);
+void ha_glue_loop_close(broker_t *b);  /* on_stop_async */
+void ha_glue_stop(broker_t *b);        /* before the store closes */
+void ha_glue_free(broker_t *b);        /* after the store closed */
+void ha_glue_on_registered(broker_t *b, const rm_cmd_t *resp); /* any thread */
+int ha_glue_sync_master(const broker_t *b);
+int ha_glue_slave_ok(broker_t *b, int64_t upto);
+/* cb(arg, 0) once a slave holds upto, cb(arg, 1) on timeout; from another thread. */
+void ha_glue_wait(broker_t *b, int64_t upto, void (*cb)(void *arg, int status), void *arg);
+void ha_glue_notify(broker_t *b);
+int ha_glue_may_register(const broker_t *b);
 
 /* ---- bstore.c: the broker's view of the store ---- */
 int bs_open(broker_t *b, char *err, size_t errlen);

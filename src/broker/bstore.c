@@ -51,6 +51,7 @@ int bs_open(broker_t *b, char *err, size_t errlen) {
 }
 
 void bs_close(broker_t *b) {
+    ha_glue_stop(b); /* the HA thread reads the store */
     if (b->store) store_close(b->store);
     b->store = NULL;
 }

@@ -272,6 +272,7 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
     rm_enc_ext_i64(&e, "minOffset", r->min_offset);
     rm_enc_ext_i64(&e, "maxOffset", r->max_offset);
     if (code == SUCCESS) {
+        bm_on_pull(b, pr->topic, pr->group, pr->qid, r->msg_count, r->total_bytes, next);
         b->get_total += r->msg_count;
         b->get_found++;
         pin->refs = (int)r->msg_count + 1;

@@ -54,6 +54,7 @@ void register_free(broker_t *b) {
 
 typedef struct reg_ctx_s {
     char addr[128];
+    broker_t *b;
 } reg_ctx_t;
 
 static void on_registered(int status, rm_cmd_t *resp, void *arg) {
@@ -63,8 +64,10 @@ static void on_registered(int status, rm_cmd_t *resp, void *arg) {
     else if (resp->code != SUCCESS)
         log_warn("REGISTER_BROKER to %s answered %d %s", c->addr, resp->code,
                  resp->remark ? resp->remark : "");
-    else
+    else {
         log_debug("registered with NameServer %s", c->addr);
+        ha_glue_on_registered(c->b, resp);
+    }
     free(c);
 }
 
@@ -92,6 +95,7 @@ static void body_json(broker_t *b, buf_t *out) {
 
 void register_all(broker_t *b) {
     if (!b->ns || b->n_ns == 0) return;
+    if (!ha_glue_may_register(b)) return; /* controller mode: role not known yet */
     buf_t body;
     buf_init(&body);
     body_json(b, &body);
@@ -110,6 +114,7 @@ void register_all(broker_t *b) {
     for (int i = 0; i < b->n_ns; i++) {
         reg_ctx_t *rc = xcalloc(1, sizeof(*rc));
         snprintf(rc->addr, sizeof(rc->addr), "%s", b->ns_addrs[i]);
+        rc->b = b;
         int st = rm_client_invoke_async(b->ns, b->ns_addrs[i], &req,
                                         b->conf.registerBrokerTimeoutMills, on_registered, rc);
         if (st != 0) {

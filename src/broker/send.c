@@ -41,6 +41,9 @@ typedef struct pending_send_s {
     rm_conn_t *conn;
     rm_reqinfo_t ri;
     _Atomic int status;
+    _Atomic int repl;         /* SYNC_MASTER: 0 ok, 1 FLUSH_SLAVE_TIMEOUT, 2 SLAVE_NOT_AVAILABLE */
+    int want_repl;
+    int64_t upto;
     int32_t qid;
     int64_t qoff;
     char uniq[80];
@@ -267,19 +270,38 @@ static void write_ok(broker_t *b, rm_enc_t *e, const char *msg_id, int32_t qid, 
 #undef K
 }
 
-/* A SYNC_MASTER without slaves stores but answers SLAVE_NOT_AVAILABLE, as Java does. */
-static int ok_code(broker_t *b) { return b->conf.brokerRole == 1 ? SLAVE_NOT_AVAILABLE : SUCCESS; }
-
-static void on_flushed(void *arg, int status) {
-    /* flush thread */
-    pending_send_t *p = arg;
+static void push_done(pending_send_t *p) {
     broker_t *b = p->b;
-    atomic_store(&p->status, status);
     pthread_mutex_lock(&b->done_mu);
     p->next = b->done_head;
     b->done_head = p;
     if (!atomic_load(&b->loop_done)) uv_async_send(&b->done_async);
     pthread_mutex_unlock(&b->done_mu);
+}
+
+static void on_replicated(void *arg, int status) {
+    /* HA thread */
+    pending_send_t *p = arg;
+    atomic_store(&p->repl, status == 0 ? 0 : 1);
+    push_done(p);
+}
+
+/* SYNC_MASTER: SLAVE_NOT_AVAILABLE at once, else wait for a slave's ack. */
+static void wait_slave(pending_send_t *p) {
+    if (!ha_glue_slave_ok(p->b, p->upto)) {
+        atomic_store(&p->repl, 2);
+        push_done(p);
+        return;
+    }
+    ha_glue_wait(p->b, p->upto, on_replicated, p);
+}
+
+static void on_flushed(void *arg, int status) {
+    /* flush thread */
+    pending_send_t *p = arg;
+    atomic_store(&p->status, status);
+    if (p->want_repl) wait_slave(p);
+    else push_done(p);
 }
 
 void send_drain_done(broker_t *b) {
@@ -292,7 +314,10 @@ void send_drain_done(broker_t *b) {
         int st = atomic_load(&p->status);
         if (!rm_conn_is_closed(p->conn)) {
             rm_enc_t e;
-            int code = st == STORE_PUT_OK ? ok_code(b) : FLUSH_DISK_TIMEOUT;
+            int repl = atomic_load(&p->repl);
+            int code = repl == 2 ? SLAVE_NOT_AVAILABLE
+                       : repl == 1 ? FLUSH_SLAVE_TIMEOUT
+                       : st == STORE_PUT_OK ? SUCCESS : FLUSH_DISK_TIMEOUT;
             rm_conn_reply_begin_info(p->conn, &e, &p->ri, code, NULL);
             write_ok(b, &e, p->msg_ids, p->qid, p->qoff, p->uniq);
             rm_enc_end(&e);
@@ -308,8 +333,12 @@ void send_drain_done(broker_t *b) {
 static void finish(broker_t *b, rm_conn_t *conn, rm_cmd_t *req, const char *msg_ids,
                    int32_t qid, int64_t qoff, const char *uniq, int64_t flush_upto, int wait) {
     b->put_total++;
-    if (b->conf.flushDiskType == 1 && wait && !rm_is_oneway(req)) {
+    ha_glue_notify(b);
+    int repl = ha_glue_sync_master(b) && wait && !rm_is_oneway(req);
+    if ((b->conf.flushDiskType == 1 && wait && !rm_is_oneway(req)) || repl) {
         pending_send_t *p = xcalloc(1, sizeof(*p));
+        p->want_repl = repl;
+        p->upto = flush_upto;
         p->b = b;
         p->conn = conn;
         rm_conn_retain(conn);
@@ -318,11 +347,12 @@ static void finish(broker_t *b, rm_conn_t *conn, rm_cmd_t *req, const char *msg_
         p->qoff = qoff;
         snprintf(p->uniq, sizeof(p->uniq), "%s", uniq ? uniq : "");
         p->msg_ids = xstrdup(msg_ids);
-        store_wait_flush(b->store, flush_upto, on_flushed, p);
+        if (b->conf.flushDiskType == 1) store_wait_flush(b->store, flush_upto, on_flushed, p);
+        else wait_slave(p);
         return;
     }
     rm_enc_t e;
-    rm_conn_reply_begin(conn, &e, req, ok_code(b), NULL);
+    rm_conn_reply_begin(conn, &e, req, SUCCESS, NULL); /* SYNC_MASTER with WAIT=false too */
     write_ok(b, &e, msg_ids, qid, qoff, uniq);
     rm_enc_end(&e);
 }
@@ -338,6 +368,11 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     send_hdr_t h;
     char msg[600];
     if (parse_hdr(conn, req, &h) != 0) return;
+    if (b->conf.brokerRole == 2) { /* as the store would answer, before any topic creation */
+        store_put_result_t r = {.status = STORE_SERVICE_NOT_AVAILABLE, .reason = "the broker is a slave"};
+        reply_store_error(b, conn, req, &r);
+        return;
+    }
     if (!(b->conf.brokerPermission & PERM_WRITE)) {
         snprintf(msg, sizeof(msg), "the broker[%s] sending message is forbidden", b->conf.brokerIP1);
         rm_conn_reply(conn, req, NO_PERMISSION, msg);
@@ -504,6 +539,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             reply_store_error(b, conn, req, &r);
             return;
         }
+        bm_on_put(b, topic, m.topic, m.body_len);
         finish(b, conn, req, r.msg_id, h.qid, r.queue_offset, uniq, r.phys_offset + r.wrote_bytes,
                wait);
         return;
@@ -599,6 +635,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         reply_store_error(b, conn, req, &rs[0]);
         return;
     }
+    bm_on_put_batch(b, topic, ms, n);
     char *ids = xmalloc(n * (RECORD_MSGID_V4_LEN + 1) + 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {

@@ -131,6 +131,8 @@ void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     m.tags_code = msgprops_tags_code(m.props, m.props_len);
     char sched[32];
     if (delay > 0) schedule_redirect(b, &m, &props, delay, sched);
+    char dlq_src[NAME_MAX_LEN]; /* metrics: the record is released below */
+    snprintf(dlq_src, sizeof(dlq_src), "%.*s", (int)v.topic_len, v.topic);
     store_put_result_t r;
     bk_props_trim(m.props, &m.props_len);
     store_put(b->store, &m, &r);
@@ -142,5 +144,6 @@ void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         return;
     }
     b->put_total++;
+    if (to_dlq) bm_on_dlq(b, dlq_src, group);
     rm_conn_reply(conn, req, SUCCESS, NULL);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/admin.h"
+#include "console/console.h"
 #include "cli/admin_cmds.h"
 #include "common/buf.h"
 #include "common/util.h"
@@ -1232,6 +1233,12 @@ static int dump_messages(adm_t *a, const char *group, int64_t limit, int with_bo
     return rc;
 }
 
+/* mqadmin queryMsgTraceById: the trace records of a message (RMQ_SYS_TRACE_TOPIC format),
+ * read and printed by the console's trace reader. */
+static int cmd_query_msg_trace(adm_t *a) {
+    return console_query_trace(a->ns, a->opt['i'], a->opt['t'], stdout);
+}
+
 static int cmd_print_msg(adm_t *a) {
     return dump_messages(a, TOOLS_GROUP, a->opt['l'] ? atoll(a->opt['l']) : 10000,
                          adm_str_bool(a->opt['d'], 1));
@@ -1476,6 +1483,9 @@ const adm_cmd_t adm_cmds[] = {
      "-t topic -b brokerName -i queueId -o offset", "show the message at a queue offset",
      "  -t <topic>  topic\n  -b <name>   broker name\n  -i <qid>    queue id\n"
      "  -o <off>    queue offset\n"},
+    {"queryMsgTraceById", cmd_query_msg_trace, "it", "i", "-i msgId [-t traceTopic]",
+     "show a message's trace: sent, stored, consumed by each group",
+     "  -i <id>     message id (UNIQ_KEY)\n  -t <topic>  trace topic (RMQ_SYS_TRACE_TOPIC)\n"},
     {"printMsg", cmd_print_msg, "tbesdl", "t", "-t topic [-b begin] [-e end]",
      "print the messages of every queue of a topic",
      "  -t <topic>  topic\n  -b <time>   begin time\n  -e <time>   end time\n"

@@ -30,10 +30,12 @@ static volatile sig_atomic_t g_stop_signal;
 static void on_signal(int sig) { g_stop_signal = sig; }
 
 static void dev_usage(void) {
-    printf("usage: petrel dev [--data DIR] [--namesrvPort N] [--listenPort N] [--key=value ...]\n\n"
+    printf("usage: petrel dev [--data DIR] [--namesrvPort N] [--listenPort N] [--consolePort N]\n"
+           "                 [--noConsole] [--key=value ...]\n\n"
            "Runs a NameServer and a broker (cluster DefaultCluster, broker broker-a) on 127.0.0.1,\n"
            "data under DIR (default ./data). Other --key=value options are broker config keys\n"
-           "(see `petrel broker --help-config`), e.g. --flushDiskType=SYNC_FLUSH.\n");
+           "(see `petrel broker --help-config`), e.g. --flushDiskType=SYNC_FLUSH.\n"
+           "The web console (`petrel console`) runs on 127.0.0.1:8080 unless --noConsole.\n");
 }
 
 static int port_open(int port) {
@@ -76,7 +78,7 @@ static int reap(pid_t pid, int timeout_ms) {
 
 int dev_main(int argc, char **argv) {
     const char *data = "./data";
-    int ns_port = 9876, broker_port = 10911;
+    int ns_port = 9876, broker_port = 10911, console_port = 8080, console_on = 1;
     char *extra[64];
     int n_extra = 0;
     for (int i = 1; i < argc; i++) {
@@ -91,6 +93,10 @@ int dev_main(int argc, char **argv) {
             ns_port = atoi(argv[i] + 14);
         } else if (!strncmp(argv[i], "--listenPort=", 13)) {
             broker_port = atoi(argv[i] + 13);
+        } else if (!strncmp(argv[i], "--consolePort=", 14)) {
+            console_port = atoi(argv[i] + 14);
+        } else if (!strcmp(argv[i], "--noConsole")) {
+            console_on = 0;
         } else if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=') && n_extra < 60) {
             extra[n_extra++] = argv[i];
         } else {
@@ -156,11 +162,32 @@ int dev_main(int argc, char **argv) {
         reap(ns, 5000);
         return 1;
     }
+    /* The console is optional: if it cannot start (port taken) the servers keep running. */
+    pid_t con = 0;
+    char a_cns[64], a_cport[32];
+    if (console_on) {
+        snprintf(a_cns, sizeof(a_cns), "--namesrvAddr=127.0.0.1:%d", ns_port);
+        snprintf(a_cport, sizeof(a_cport), "--port=%d", console_port);
+        char *con_argv[] = {"petrel", "console", a_cns, a_cport, NULL};
+        con = spawn(con_argv);
+        int64_t cdl = mono_ms() + 5000;
+        while (con && !port_open(console_port) && mono_ms() < cdl && !g_stop_signal) {
+            if (waitpid(con, NULL, WNOHANG) == con) { /* reaped: never signal it later */
+                fprintf(stderr, "petrel dev: the console did not start (port %d taken?); "
+                                "the servers keep running\n", console_port);
+                con = 0;
+                break;
+            }
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
     printf("petrel dev: NameServer 127.0.0.1:%d, broker broker-a 127.0.0.1:%d (cluster "
            "DefaultCluster), data in %s\n",
            ns_port, broker_port, abs);
     printf("try: petrel admin sendMessage -n 127.0.0.1:%d -t TopicTest -p 'hello petrel'\n",
            ns_port);
+    if (con && port_open(console_port)) printf("console: http://127.0.0.1:%d/\n", console_port);
     printf("stop with Ctrl-C\n");
     fflush(stdout);
 
@@ -169,6 +196,13 @@ int dev_main(int argc, char **argv) {
         int st;
         pid_t r = waitpid(-1, &st, 0);
         if (r < 0 && errno == EINTR) continue;
+        if (con && r == con) {
+            fprintf(stderr, "petrel dev: the console exited (%s %d); the servers keep running\n",
+                    WIFSIGNALED(st) ? "signal" : "status",
+                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+            con = 0;
+            continue;
+        }
         if (r == ns || r == br) {
             fprintf(stderr, "petrel dev: the %s exited (%s %d); stopping\n",
                     r == ns ? "NameServer" : "broker",
@@ -179,6 +213,10 @@ int dev_main(int argc, char **argv) {
             break;
         }
         if (r < 0) break;
+    }
+    if (con) {
+        kill(con, SIGTERM);
+        reap(con, 10000);
     }
     /* The broker first, so it can unregister from the NameServer. */
     if (br) {

@@ -9,6 +9,8 @@
 
 #include "broker/broker.h"
 #include "cli/cli.h"
+#include "console/console.h"
+#include "ha/ha.h"
 #include "namesrv/namesrv.h"
 
 #ifndef PETREL_VERSION
@@ -22,8 +24,10 @@ static const struct {
 } commands[] = {
     {"namesrv", namesrv_main, "run a NameServer (default port 9876)"},
     {"broker", broker_main, "run a broker (default port 10911)"},
+    {"controller", controller_main, "failover controller for master/slave groups (Raft)"},
     {"dev", dev_main, "run a NameServer and a broker together, data under ./data"},
     {"admin", admin_main, "mqadmin-compatible administration commands"},
+    {"console", console_main, "web console for a RocketMQ-compatible cluster (default port 8080)"},
     {"bench", bench_main, "load generator (produce, consume, end-to-end, store)"},
 };
 

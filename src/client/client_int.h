@@ -186,6 +186,8 @@ char *petrel__json_quote_keys(const char *json, size_t len);
 int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n_mqs, char *const *cids, int n_cids,
                      const char *self, int *out);
 int petrel__mq_cmp(const void *a, const void *b);
+/* MD5 digest (RFC 1321). */
+void petrel__md5(const void *data, size_t n, uint8_t out[16]);
 
 /* ---- local offset file (broadcasting) ------------------------------------ */
 

@@ -34,6 +34,7 @@ struct petrel_pull_consumer_s {
     int n_asg;
     int rr;
     int64_t next_hb, next_rebalance;
+    _Atomic int rebalance_now;
     petrel__offtab_t offtab;
     char *offpath;
 };
@@ -44,13 +45,16 @@ static int bcast(const petrel_pull_consumer_t *c) {
 
 static void pull_tick(void *owner, int64_t now);
 
+/* NOTIFY_CONSUMER_IDS_CHANGED (I/O thread): rebalance at the next tick. */
+static void pull_request(void *owner, const char *addr, rm_cmd_t *req);
+
 petrel_err_t petrel_pull_consumer_create(const petrel_conf_t *conf, petrel_pull_consumer_t **out,
                                          char *errstr, size_t errlen) {
     if (!conf || !out) return PETREL_EINVAL;
     petrel_pull_consumer_t *c = calloc(1, sizeof(*c));
     if (!c) return PETREL_ENOMEM;
     petrel__conf_copy(&c->conf, conf);
-    petrel__inst_cbs_t cbs = {pull_tick, NULL, c};
+    petrel__inst_cbs_t cbs = {pull_tick, pull_request, c};
     petrel_err_t err = petrel__inst_create(&c->conf, &cbs, &c->inst, errstr, errlen);
     if (err != PETREL_OK) {
         petrel__conf_free(&c->conf);
@@ -164,11 +168,21 @@ static void rebalance(petrel_pull_consumer_t *c) {
             int nc = 0;
             if (addr &&
                 petrel__consumer_ids(c->inst, addr, c->conf.groupName, &cids, &nc) == PETREL_OK &&
-                nc > 0)
-                k = petrel__allocate(c->conf.allocateMessageQueueStrategy, all, n, cids, nc,
-                                     petrel__inst_client_id(c->inst), mine);
-            else
+                nc > 0) {
+                const char *self = petrel__inst_client_id(c->inst);
+                int known = 0;
+                for (int i = 0; i < nc && !known; i++)
+                    known = strcmp(cids[i], self) == 0;
+                if (known) /* else the broker does not know us yet: keep, heartbeat first */
+                    k = petrel__allocate(c->conf.allocateMessageQueueStrategy, all, n, cids, nc,
+                                         self, mine);
+                else {
+                    ok = 0;
+                    c->next_hb = 0;
+                }
+            } else {
                 ok = 0;
+            }
             petrel__strv_free(cids, nc);
         }
         petrel__route_release(r);
@@ -190,10 +204,17 @@ static void pull_tick(void *owner, int64_t now) {
         heartbeat(c);
         c->next_hb = now + c->conf.heartbeatBrokerInterval;
     }
-    if (c->n_subs && now >= c->next_rebalance) {
+    if (c->n_subs && (atomic_exchange(&c->rebalance_now, 0) || now >= c->next_rebalance)) {
         rebalance(c);
         c->next_rebalance = now + c->conf.rebalanceInterval;
     }
+}
+
+static void pull_request(void *owner, const char *addr, rm_cmd_t *req) {
+    petrel_pull_consumer_t *c = owner;
+    if (req->code != NOTIFY_CONSUMER_IDS_CHANGED) return;
+    atomic_store(&c->rebalance_now, 1);
+    petrel__inst_kick(c->inst);
 }
 
 petrel_err_t petrel_pull_consumer_start(petrel_pull_consumer_t *c) {

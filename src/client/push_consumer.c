@@ -543,6 +543,8 @@ static void persist_offsets(petrel_push_consumer_t *c, int final) {
         items[n++] = (item_t){pq->mq, off};
     }
     pthread_mutex_unlock(&c->mu);
+    char dead[8][64]; /* final: brokers that did not answer (do not wait on them again) */
+    int n_dead = 0;
     for (int i = 0; i < n; i++) {
         if (broadcasting(c)) {
             petrel__offtab_set(&c->offtab, &items[i].mq, items[i].off);
@@ -552,6 +554,10 @@ static void persist_offsets(petrel_push_consumer_t *c, int final) {
         char addr[64];
         if (petrel__inst_broker_addr(c->inst, items[i].mq.broker_name, addr, sizeof(addr)) != 0)
             continue;
+        int skip = 0;
+        for (int d = 0; d < n_dead && !skip; d++)
+            skip = strcmp(dead[d], addr) == 0;
+        if (skip) continue;
         if (final) {
             char qid[16], o[24];
             snprintf(qid, sizeof(qid), "%d", items[i].mq.queue_id);
@@ -566,9 +572,14 @@ static void persist_offsets(petrel_push_consumer_t *c, int final) {
                                  o,
                                  NULL};
             rm_response_t *resp = NULL;
-            if (petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp) ==
-                PETREL_OK)
+            petrel_err_t err =
+                petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp);
+            if (err == PETREL_OK) {
                 rm_response_free(resp);
+            } else {
+                PLOG_WARN("final offset commit to %s failed: %s", addr, petrel_strerror(err));
+                if (n_dead < 8) snprintf(dead[n_dead++], 64, "%s", addr);
+            }
         } else {
             petrel__update_offset(c->inst, addr, c->conf.groupName, &items[i].mq, items[i].off);
         }
@@ -1103,10 +1114,12 @@ void petrel_push_consumer_destroy(petrel_push_consumer_t *c) {
             pthread_mutex_lock(&c->mu);
             pq_t *pq = c->pqs;
             pthread_mutex_unlock(&c->mu);
+            /* Oneway: the synchronous UNREGISTER_CLIENT below follows on the same connection,
+             * so the broker has processed the unlocks when it answers. */
             for (; pq; pq = pq->next) {
                 char addr[64];
                 if (petrel__inst_broker_addr(c->inst, pq->mq.broker_name, addr, sizeof(addr)) == 0)
-                    lock_batch(c, addr, &pq->mq, 1, 0, NULL, 1);
+                    lock_batch(c, addr, &pq->mq, 1, 0, NULL, 0);
             }
         }
         petrel__inst_unregister(c->inst, NULL, c->conf.groupName);

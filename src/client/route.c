@@ -183,12 +183,84 @@ int petrel__route_queues(const petrel__route_t *r, const char *topic, int for_wr
 
 /* ---- allocation strategies -------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s, uint64_t h) {
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ull;
+/* MD5 (RFC 1321), only for the consistent-hash strategy, which must place nodes exactly
+ * as Java's AllocateMessageQueueConsistentHash does so mixed groups agree. */
+static const uint32_t md5_k[64] = {
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
+static const uint8_t md5_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                                  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                                  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                                  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+
+static void md5_block(uint32_t h[4], const uint8_t *p) {
+    uint32_t w[16];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+               (uint32_t)p[4 * i + 3] << 24;
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
+    for (int i = 0; i < 64; i++) {
+        uint32_t f;
+        int g;
+        if (i < 16) {
+            f = (b & c) | (~b & d);
+            g = i;
+        } else if (i < 32) {
+            f = (d & b) | (~d & c);
+            g = (5 * i + 1) % 16;
+        } else if (i < 48) {
+            f = b ^ c ^ d;
+            g = (3 * i + 5) % 16;
+        } else {
+            f = c ^ (b | ~d);
+            g = (7 * i) % 16;
+        }
+        uint32_t t = d;
+        d = c;
+        c = b;
+        uint32_t x = a + f + md5_k[i] + w[g];
+        b = b + ((x << md5_r[i]) | (x >> (32 - md5_r[i])));
+        a = t;
     }
-    return h;
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+}
+
+void petrel__md5(const void *data, size_t n, uint8_t out[16]) {
+    uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    const uint8_t *p = data;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        md5_block(h, p + i);
+    uint8_t tail[128];
+    size_t rem = n - i;
+    memcpy(tail, p + i, rem);
+    tail[rem] = 0x80;
+    size_t tl = rem + 1 <= 56 ? 64 : 128;
+    memset(tail + rem + 1, 0, tl - rem - 1);
+    uint64_t bits = (uint64_t)n * 8;
+    for (int k = 0; k < 8; k++)
+        tail[tl - 8 + k] = (uint8_t)(bits >> (8 * k));
+    md5_block(h, tail);
+    if (tl == 128) md5_block(h, tail + 64);
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 4; j++)
+            out[4 * k + j] = (uint8_t)(h[k] >> (8 * j));
+}
+
+/* Java MD5Hash.hash: the first four digest bytes as an unsigned 32-bit big-endian number. */
+static uint64_t java_md5_hash(const char *key) {
+    uint8_t d[16];
+    petrel__md5(key, strlen(key), d);
+    return ((uint64_t)d[0] << 24) | ((uint64_t)d[1] << 16) | ((uint64_t)d[2] << 8) | d[3];
 }
 
 typedef struct {
@@ -198,7 +270,8 @@ typedef struct {
 
 static int ring_cmp(const void *a, const void *b) {
     const ring_node_t *x = a, *y = b;
-    return (x->h > y->h) - (x->h < y->h);
+    if (x->h != y->h) return (x->h > y->h) - (x->h < y->h);
+    return (x->cid > y->cid) - (x->cid < y->cid);
 }
 
 int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n, char *const *cids, int c,
@@ -214,25 +287,28 @@ int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n, char *const *c
         return k;
     }
     if (strategy == PETREL__ALLOC_CONSISTENT_HASH) {
-        /* 10 virtual nodes per consumer on a 64-bit FNV-1a ring; each queue goes to the
-         * first node clockwise of its hash. Stable under membership changes. */
+        /* Java's AllocateMessageQueueConsistentHash: 10 virtual nodes "<cid>-<i>" per
+         * consumer on an MD5 ring; a queue ("MessageQueue [topic=.., brokerName=..,
+         * queueId=..]") goes to the first node at or after its hash, wrapping around. On
+         * equal hashes the consumer added last wins, as with Java's TreeMap.put. */
         enum { VNODES = 10 };
-        ring_node_t *ring = xmalloc(sizeof(*ring) * (size_t)c * VNODES);
+        int nr = c * VNODES;
+        ring_node_t *ring = xmalloc(sizeof(*ring) * (size_t)nr);
         for (int i = 0; i < c; i++) {
             for (int v = 0; v < VNODES; v++) {
-                char key[64];
-                snprintf(key, sizeof(key), "-%d", v);
-                ring[i * VNODES + v].h = fnv1a(key, fnv1a(cids[i], 14695981039346656037ull));
+                char key[512];
+                snprintf(key, sizeof(key), "%s-%d", cids[i], v);
+                ring[i * VNODES + v].h = java_md5_hash(key);
                 ring[i * VNODES + v].cid = i;
             }
         }
-        qsort(ring, (size_t)c * VNODES, sizeof(*ring), ring_cmp);
+        qsort(ring, (size_t)nr, sizeof(*ring), ring_cmp);
         for (int j = 0; j < n; j++) {
             char key[512];
-            snprintf(key, sizeof(key), "%s@%s@%d", mqs[j].topic, mqs[j].broker_name,
-                     mqs[j].queue_id);
-            uint64_t h = fnv1a(key, 14695981039346656037ull);
-            int lo = 0, hi = c * VNODES;
+            snprintf(key, sizeof(key), "MessageQueue [topic=%s, brokerName=%s, queueId=%d]",
+                     mqs[j].topic, mqs[j].broker_name, mqs[j].queue_id);
+            uint64_t h = java_md5_hash(key);
+            int lo = 0, hi = nr;
             while (lo < hi) {
                 int mid = (lo + hi) / 2;
                 if (ring[mid].h < h)
@@ -240,8 +316,12 @@ int petrel__allocate(int strategy, const petrel_mq_t *mqs, int n, char *const *c
                 else
                     hi = mid;
             }
-            if (lo == c * VNODES) lo = 0;
-            if (ring[lo].cid == idx) out[k++] = j;
+            if (lo == nr) lo = 0;
+            /* Among equal hashes the last inserted (highest cid index) wins. */
+            int w = lo;
+            while (w + 1 < nr && ring[w + 1].h == ring[lo].h)
+                w++;
+            if (ring[w].cid == idx) out[k++] = j;
         }
         free(ring);
         return k;

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "namesrv/kvconfig.h"
+#include "namesrv/nsmetrics.h"
 #include "namesrv/routes.h"
 #include "remoting/remoting.h"
 
@@ -56,6 +57,10 @@ const cfg_def_t namesrv_config_defs[] = {
     {"maxFrameSize", CFG_LONG, F(maxFrameSize), "16777216", 1024, 1073741824, NULL, 0,
      "largest frame accepted (petrel)"},
     {"logLevel", CFG_STR, F(logLevel), "info", 0, -1, NULL, 1, "debug, info, warn or error (petrel)"},
+    {"metricsPort", CFG_INT, F(metricsPort), "5558", -1, 65535, NULL, 0,
+     "Prometheus /metrics HTTP port; 0 = any free port, -1 = off (petrel, docs/metrics.md)"},
+    {"metricsHost", CFG_STR, F(metricsHost), "", 0, -1, NULL, 0,
+     "address /metrics listens on (default all; petrel)"},
     {NULL},
 };
 #undef F
@@ -119,6 +124,7 @@ struct namesrv_s {
     int pending_closes;
     void (*done)(void *);
     void *done_arg;
+    nsmetrics_t *metrics;     /* nsmetrics.c; NULL when off */
 };
 
 static const char *TOPIC_NOT_EXIST_FMT =
@@ -608,6 +614,8 @@ namesrv_t *namesrv_start(uv_loop_t *loop, const namesrv_config_t *conf, char *er
              " ms, scan every %" PRId64 " ms)",
              ns->conf.listenAddr, ns->port, ns->conf.kvConfigPath,
              ns->conf.brokerChannelExpiredTime, ns->conf.scanNotActiveBrokerInterval);
+    ns->metrics = nsm_start(loop, ns->srv, ns->routes, ns->conf.metricsHost, ns->conf.metricsPort,
+                            ns->port);
     return ns;
 fail:
     ns_free(ns);
@@ -624,6 +632,8 @@ void namesrv_stop(namesrv_t *ns, void (*done)(void *), void *arg) {
     ns->pending_closes = 2;
     uv_timer_stop(&ns->scan_timer);
     uv_close((uv_handle_t *)&ns->scan_timer, timer_closed);
+    nsm_stop(ns->metrics);
+    ns->metrics = NULL;
     rm_server_close(ns->srv, srv_closed, ns);
 }
 

@@ -36,6 +36,8 @@ typedef struct namesrv_config_s {
     int32_t serverChannelMaxIdleTimeSeconds;
     int64_t maxFrameSize;                  /* petrel: frames above are refused */
     char *logLevel;                        /* petrel: debug, info, warn, error */
+    int32_t metricsPort;                   /* petrel: Prometheus endpoint, -1 off */
+    char *metricsHost;
 } namesrv_config_t;
 
 /* The table behind -c files, --key=value, --help-config and 318/319. */

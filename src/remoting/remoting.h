@@ -172,6 +172,13 @@ void rm_server_on_close(rm_server_t *srv, rm_close_fn fn, void *ctx);
 void rm_server_close(rm_server_t *srv, void (*done)(rm_server_t *srv, void *arg), void *arg);
 /* Number of open connections. */
 int rm_server_conn_count(rm_server_t *srv);
+/*
+ * Observer of dispatched requests (metrics): the request code, the code of the
+ * first reply begun while the handler ran (-1 when it deferred or sent none)
+ * and the handler's time in ns. Runs on the loop thread after each handler.
+ */
+typedef void (*rm_observe_fn)(int32_t req_code, int32_t resp_code, uint64_t ns, void *ctx);
+void rm_server_observe(rm_server_t *srv, rm_observe_fn fn, void *ctx);
 
 /*
  * Begins a reply to req encoded straight into the connection's output queue

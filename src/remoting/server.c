@@ -163,6 +163,7 @@ void rm_conn_request_begin(rm_conn_t *conn, rm_enc_t *e, int32_t code, int onewa
 
 void rm_conn_reply_begin_info(rm_conn_t *conn, rm_enc_t *e, const rm_reqinfo_t *ri,
                               int32_t code, const char *remark) {
+    if (conn->srv && conn->srv->cur_resp == -1) conn->srv->cur_resp = code;
     if (ri->oneway || (conn->flags & (CONN_CLOSING | CONN_CLOSED))) {
         rm__enc_discard(e);
         return;
@@ -219,7 +220,18 @@ void rm__server_frame(rm_conn_t *conn, const uint8_t *frame, uint32_t len) {
     const handler_t *h = find_handler(srv, cmd.code);
     if (!h && srv->deflt.fn) h = &srv->deflt;
     if (h) {
+        if (!srv->observe) {
+            h->fn(conn, &cmd, h->ctx);
+            return;
+        }
+        int32_t code = cmd.code;
+        srv->cur_resp = -1;
+        uint64_t t0 = uv_hrtime();
         h->fn(conn, &cmd, h->ctx);
+        uint64_t ns = uv_hrtime() - t0;
+        int32_t resp = srv->cur_resp;
+        srv->cur_resp = -2;
+        srv->observe(code, resp, ns, srv->observe_ctx);
         return;
     }
     char remark[64];
@@ -254,6 +266,12 @@ void rm_server_handle(rm_server_t *srv, int code, rm_handler_fn fn, void *ctx) {
 void rm_server_handle_default(rm_server_t *srv, rm_handler_fn fn, void *ctx) {
     srv->deflt.fn = fn;
     srv->deflt.ctx = ctx;
+}
+
+void rm_server_observe(rm_server_t *srv, rm_observe_fn fn, void *ctx) {
+    srv->observe = fn;
+    srv->observe_ctx = ctx;
+    srv->cur_resp = -2;
 }
 
 void rm_server_on_close(rm_server_t *srv, rm_close_fn fn, void *ctx) {

@@ -100,6 +100,9 @@ struct rm_server_s {
     handler_t deflt;
     rm_close_fn on_close;
     void *on_close_ctx;
+    rm_observe_fn observe;     /* metrics; NULL = none */
+    void *observe_ctx;
+    int32_t cur_resp;          /* first reply code of the running handler, -1 none */
     listener_t *listeners[RM_MAX_LISTEN];
     int ports[RM_MAX_LISTEN];
     int nlisten;

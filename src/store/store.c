@@ -195,6 +195,7 @@ struct store_s {
     int threads_started;
     _Atomic int shut;
     _Atomic int raw_mode; /* a slave: the commit log is fed by store_append_raw */
+    _Atomic int promoted; /* store_set_slave(0): append_raw refused (a late frame from a master) */
     _Atomic int disk_full;
     _Atomic int disk_usage;
     _Atomic int io_error;
@@ -1593,9 +1594,22 @@ int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len) 
     if (atomic_load(&s->shut)) return -1;
     int64_t seg_size = s->cfg.mappedFileSizeCommitLog;
     pthread_mutex_lock(&s->put_lock);
+    if (atomic_load(&s->promoted)) {
+        pthread_mutex_unlock(&s->put_lock);
+        log_warn("append_raw: refused, this store left slave mode");
+        return -1;
+    }
     atomic_store(&s->raw_mode, 1);
     int64_t wpos = atomic_load_explicit(&s->cl_wrote, memory_order_relaxed);
     int rc = 0;
+    if (!mfq_last(&s->cl) && phys != wpos && phys % seg_size == 0) {
+        /* an empty slave: the master starts at the start of its last file (§7.11) */
+        wpos = phys;
+        atomic_store(&s->cl_wrote, wpos);
+        atomic_store(&s->cl_max, wpos);
+        atomic_store(&s->cl_flushed, wpos);
+        atomic_store(&s->reput, wpos);
+    }
     if (phys != wpos) {
         log_warn("append_raw: offset %lld, but the commit log ends at %lld", (long long)phys,
                  (long long)wpos);
@@ -1660,6 +1674,65 @@ int store_truncate(store_t *s, int64_t phys) {
     pthread_cond_broadcast(&s->ds_cv);
     pthread_mutex_unlock(&s->ds_mu);
     return ok ? 0 : -1;
+}
+
+/* End of the last whole record at or after the dispatch position (put lock held). */
+static int64_t whole_records_end(store_t *s) {
+    int64_t pos = atomic_load(&s->reput), top = atomic_load(&s->cl_wrote);
+    while (pos < top) {
+        mfile_t *f = mfq_find_pin(&s->cl, pos);
+        if (!f) break;
+        int64_t fend = f->from + f->size < top ? f->from + f->size : top;
+        int more = 0;
+        while (pos < fend) {
+            record_view_t v;
+            record_status_t rc = record_decode(f->base + (pos - f->from), (size_t)(fend - pos), &v, 0);
+            if (rc == RECORD_OK) {
+                pos += v.total_size;
+            } else if (rc == RECORD_BLANK && f->from + f->size <= top) {
+                pos = f->from + f->size;
+                more = 1;
+                break;
+            } else {
+                break;
+            }
+        }
+        mfile_unref(f);
+        if (!more) break;
+    }
+    return pos;
+}
+
+int64_t store_whole_end(store_t *s) {
+    pthread_mutex_lock(&s->put_lock);
+    int64_t end = whole_records_end(s);
+    pthread_mutex_unlock(&s->put_lock);
+    return end;
+}
+
+void store_drop_partial(store_t *s) {
+    pthread_mutex_lock(&s->put_lock);
+    int64_t end = whole_records_end(s), top = atomic_load(&s->cl_wrote);
+    pthread_mutex_unlock(&s->put_lock);
+    if (end < top) store_truncate(s, end);
+}
+
+void store_set_slave(store_t *s, int on) {
+    if (on) {
+        atomic_store(&s->promoted, 0);
+        atomic_store(&s->raw_mode, 1);
+        return;
+    }
+    if (!atomic_load(&s->raw_mode)) return;
+    atomic_store(&s->promoted, 1); /* no more bytes from a master from here on */
+    store_drop_partial(s);
+    /* the dispatcher builds the consume queues of what was received: let it finish */
+    int64_t end = atomic_load(&s->cl_wrote);
+    for (int i = 0; i < 30000 && atomic_load(&s->reput) < end; i++) usleep(1000);
+    pthread_mutex_lock(&s->put_lock);
+    atomic_store(&s->cl_max, atomic_load(&s->cl_wrote));
+    atomic_store(&s->raw_mode, 0);
+    pthread_mutex_unlock(&s->put_lock);
 }
 
 int64_t store_max_offset(store_t *s, const char *topic, int32_t qid) {

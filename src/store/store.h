@@ -355,6 +355,18 @@ int store_append_raw(store_t *s, int64_t phys, const uint8_t *data, size_t len);
  */
 int store_truncate(store_t *s, int64_t phys);
 
+/*
+ * Slave mode on (store_put refused, append_raw accepted: also how a fenced
+ * master stops writing) or off (a promoted slave: a partial record at the end
+ * is cut, the dispatcher finishes the received records, then store_put works
+ * and append_raw is refused until slave mode is set again). Not on hot paths.
+ */
+void store_set_slave(store_t *s, int on);
+/* End of the last whole record (<= store_commitlog_max_offset on a slave mid-record). */
+int64_t store_whole_end(store_t *s);
+/* Cuts a partial record at the end (before following another master). */
+void store_drop_partial(store_t *s);
+
 /* `petrel bench store` (store_bench.c). */
 int store_bench_main(int argc, char **argv);
 

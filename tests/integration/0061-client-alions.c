@@ -4,7 +4,7 @@
  * by a libpetrel push consumer, with tags, keys, user properties and binary
  * bodies (all 256 byte values; one above the 4 KiB compression threshold)
  * intact. The ali-ons side reuses tests/compat/harness.js against the running
- * NameServer (PETREL_NAMESRV). Skips (passing) when node or ali-ons is missing.
+ * NameServer (PETREL_NAMESRV). Fails when node or ali-ons is missing (scripts/deps.sh installs them).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -288,14 +288,15 @@ int main(void) {
              src ? src : ".");
     if (system("node --version > /dev/null 2>&1") != 0 || access(harness, R_OK) != 0 ||
         access(mod, R_OK) != 0) {
-        fprintf(stderr, "skipped: node, tests/compat/harness.js or ali-ons not installed\n");
-        return 0;
+        fprintf(stderr, "FAILED: node, tests/compat/harness.js or ali-ons not installed "
+                        "(run scripts/deps.sh)\n");
+        return 1;
     }
     if (start_cluster() != 0) {
-        fprintf(stderr, "skipped: could not start petrel namesrv + broker (logs in %s)\n", dir);
+        fprintf(stderr, "FAILED: could not start petrel namesrv + broker (logs in %s)\n", dir);
         if (br_pid > 0) tu_stop(br_pid, 9, 5000);
         if (ns_pid > 0) tu_stop(ns_pid, 9, 5000);
-        return 0;
+        return 1;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_petrel_to_alions),

@@ -306,6 +306,44 @@ static void test_allocate(void **state) {
     free(mqs);
 }
 
+static void md5_hex(const char *in, size_t n, char out[33]) {
+    uint8_t d[16];
+    petrel__md5(in, n, d);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The consistent-hash strategy places queues exactly as Java's
+ * AllocateMessageQueueConsistentHash (expected owners computed with the JDK's MD5 + TreeMap). */
+static void test_consistent_hash_java(void **state) {
+    char h[33];
+    md5_hex("", 0, h);
+    assert_string_equal(h, "d41d8cd98f00b204e9800998ecf8427e");
+    md5_hex("abc", 3, h);
+    assert_string_equal(h, "900150983cd24fb0d6963f7d28e17f72");
+    const char *fox = "The quick brown fox jumps over the lazy dog";
+    md5_hex(fox, strlen(fox), h);
+    assert_string_equal(h, "9e107d9d372bb6826bd81d3542a419d6");
+    char long_in[200];
+    memset(long_in, 'a', sizeof(long_in));
+    md5_hex(long_in, 56, h); /* padding spills into a second block */
+    assert_string_equal(h, "3b0c8ac703f828b04c6c197006d17218");
+    petrel_mq_t *mqs = mk_mqs(12);
+    char *cids[3] = {"10.0.0.1@a", "10.0.0.2@b", "10.0.0.3@c"};
+    const char *java = "022221021022";
+    for (int c = 0; c < 3; c++) {
+        int out[12];
+        int k = petrel__allocate(PETREL__ALLOC_CONSISTENT_HASH, mqs, 12, cids, 3, cids[c], out);
+        for (int i = 0; i < k; i++)
+            assert_int_equal(java[out[i]] - '0', c);
+        int want = 0;
+        for (int j = 0; j < 12; j++)
+            want += java[j] - '0' == c;
+        assert_int_equal(k, want);
+    }
+    free(mqs);
+}
+
 static void test_sub(void **state) {
     petrel__sub_t s;
     assert_int_equal(petrel__sub_init(&s, "T", " A || B ||"), PETREL_OK);
@@ -354,11 +392,17 @@ static void test_offtab(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors), cmocka_unit_test(test_conf),
-        cmocka_unit_test(test_msg),    cmocka_unit_test(test_record_decode),
-        cmocka_unit_test(test_ids),    cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_route),  cmocka_unit_test(test_allocate),
-        cmocka_unit_test(test_sub),    cmocka_unit_test(test_offtab),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_msg),
+        cmocka_unit_test(test_record_decode),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_route),
+        cmocka_unit_test(test_allocate),
+        cmocka_unit_test(test_consistent_hash_java),
+        cmocka_unit_test(test_sub),
+        cmocka_unit_test(test_offtab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

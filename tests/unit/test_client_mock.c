@@ -541,6 +541,69 @@ static void test_pull_consumer(void **state) {
     mb_stop(mb);
 }
 
+/* Pull consumers that subscribe share the queues of the group through rebalance. */
+static void test_pull_subscribe(void **state) {
+    const char *topics[] = {"TopicPS:4", NULL};
+    mb_t *mb = mb_start(topics);
+    petrel_producer_t *p = producer(mb);
+    for (int i = 0; i < 40; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "ps%d", i);
+        petrel_msg_t *m = mk("TopicPS", key, i % 2 ? "odd" : "even", 10);
+        assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
+        petrel_msg_destroy(m);
+    }
+    petrel_pull_consumer_t *pc[2];
+    for (int i = 0; i < 2; i++) {
+        petrel_conf_t *c = conf_for(mb, "CGPS");
+        assert_int_equal(petrel_pull_consumer_create(c, &pc[i], NULL, 0), PETREL_OK);
+        petrel_conf_destroy(c);
+        assert_int_equal(petrel_pull_consumer_subscribe(pc[i], "TopicPS", "even"), PETREL_OK);
+        assert_int_equal(petrel_pull_consumer_start(pc[i]), PETREL_OK);
+    }
+    /* Both members known: each ends up with 2 of the 4 queues; together they read 20 "even". */
+    /* Until both have rebalanced a queue may be read by both (at least once), so count keys. */
+    int seen[40] = {0}, unique = 0, bad = 0;
+    int64_t deadline = tu_now_ms() + tu_scaled(15000);
+    while (unique < 20 && tu_now_ms() < deadline) {
+        for (int i = 0; i < 2; i++) {
+            petrel_msg_t *batch[16];
+            size_t n = 0;
+            assert_int_equal(petrel_pull_consumer_poll(pc[i], 100, batch, 16, &n), PETREL_OK);
+            for (size_t k = 0; k < n; k++) {
+                bad += strcmp(petrel_msg_tags(batch[k]), "even") != 0;
+                int key = atoi(petrel_msg_keys(batch[k]) + 2);
+                if (key >= 0 && key < 40 && !seen[key]++) unique++;
+                petrel_msg_destroy(batch[k]);
+            }
+        }
+    }
+    assert_int_equal(unique, 20);
+    assert_int_equal(bad, 0);
+    /* Positions move past filtered-out messages too: polling on, the committed offsets reach
+     * the end of every queue. */
+    int64_t total = 0;
+    deadline = tu_now_ms() + tu_scaled(15000);
+    while (total != 40 && tu_now_ms() < deadline) {
+        total = 0;
+        for (int i = 0; i < 2; i++) {
+            petrel_msg_t *batch[16];
+            size_t n = 0;
+            assert_int_equal(petrel_pull_consumer_poll(pc[i], 50, batch, 16, &n), PETREL_OK);
+            for (size_t k = 0; k < n; k++)
+                petrel_msg_destroy(batch[k]);
+            assert_int_equal(petrel_pull_consumer_commit(pc[i]), PETREL_OK);
+        }
+        for (int q = 0; q < 4; q++)
+            total += mb_offset(mb, "CGPS", "TopicPS", q);
+    }
+    assert_int_equal(total, 40);
+    for (int i = 0; i < 2; i++)
+        petrel_pull_consumer_destroy(pc[i]);
+    petrel_producer_destroy(p);
+    mb_stop(mb);
+}
+
 static petrel_tx_state_t tx_exec(petrel_producer_t *p, const petrel_msg_t *m, void *arg) {
     assert_non_null(petrel_msg_id(m));
     return *(petrel_tx_state_t *)arg;
@@ -655,7 +718,8 @@ int main(void) {
         cmocka_unit_test(test_rebalance),      cmocka_unit_test(test_broadcast_restart),
         cmocka_unit_test(test_orderly),        cmocka_unit_test(test_orderly_handover),
         cmocka_unit_test(test_pull_consumer),  cmocka_unit_test(test_transactions),
-        cmocka_unit_test(test_binary_headers), cmocka_unit_test(test_cycles),
+        cmocka_unit_test(test_binary_headers), cmocka_unit_test(test_pull_subscribe),
+        cmocka_unit_test(test_cycles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,265 @@
+/*
+ * fault_run: a longer Jepsen-style run of a controller-managed broker group
+ * (docs/replication.md): three controllers, a NameServer, two replicas; a
+ * producer sends continuously (SYNC_MASTER) while faults hit the current
+ * master in turn: SIGKILL (restarted 3 s later), SIGSTOP for 5 s (longer than
+ * the controllers' brokerTimeout, so it is replaced while paused, then
+ * SIGCONT), and SIGKILL of a controller (restarted). At the end both replicas
+ * are brought in sync and everything is read back from the master: every
+ * SEND_OK message must be there, nothing that was not sent may be.
+ *
+ *   fault_run [rounds=6] [seconds between faults=6]
+ *
+ * Build (repo root, after make build):
+ *   cc -O2 -std=gnu11 -Isrc -Itests bench/fault_run.c tests/testutil.c \
+ *      build/src/remoting/libpetrel_remoting.a build/src/common/libpetrel_common.a \
+ *      -luv -lcjson -lz -lpthread -o build/fault_run
+ *   PETREL_BIN=build/petrel build/fault_run 6 6
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "broker_client.h"
+
+#define TOPIC "TopicFault"
+#define MAXMSG 1000000
+
+static char *dir, nsarg[64], ctlarg[200], peers[200];
+static int ns_port, cports[3], bport[2];
+static pid_t ctl[3], br[2];
+
+static pid_t spawn_ctl(int i) {
+    char id[32], pa[300], lp[64], sp[700], log[700];
+    snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
+    snprintf(pa, sizeof(pa), "--controllerPeers=%s", peers);
+    snprintf(lp, sizeof(lp), "--listenPort=%d", cports[i]);
+    snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
+    snprintf(log, sizeof(log), "%s/ctl%d.log", dir, i + 1);
+    char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
+    pid_t p = tu_spawn(argv, log);
+    tu_wait_port(cports[i], 10000);
+    return p;
+}
+
+static pid_t spawn_broker(int i) {
+    char d[400], log[700];
+    snprintf(d, sizeof(d), "%s/b%d", dir, i);
+    snprintf(log, sizeof(log), "%s/b%d.log", dir, i);
+    const char *m[] = {nsarg, ctlarg, "--brokerName=broker-x", "--brokerRole=SYNC_MASTER",
+                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
+    const char *s[] = {nsarg, ctlarg, "--brokerName=broker-x", "--brokerRole=SLAVE",
+                       "--brokerId=1", "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500",
+                       NULL};
+    return bc_spawn_broker(d, bport[i], i ? s : m, log);
+}
+
+static int route_master(void) {
+    bc_t c;
+    if (bc_connect(&c, ns_port) != 0) return -1;
+    const char *ext[] = {"topic", TOPIC, NULL};
+    rm_cmd_t r;
+    int port = -1;
+    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 3000) == 0 && r.code == SUCCESS) {
+        const char *p = strstr(bc_body(&r), "\"0\":\"127.0.0.1:");
+        if (p) port = atoi(p + 15);
+    }
+    bc_close(&c);
+    return port;
+}
+
+static int64_t total_max(int port) {
+    bc_t c;
+    if (bc_connect(&c, port) != 0) return -1;
+    int64_t t = 0;
+    for (int q = 0; q < 4; q++) {
+        char qs[8];
+        snprintf(qs, sizeof(qs), "%d", q);
+        const char *ext[] = {"topic", TOPIC, "queueId", qs, NULL};
+        rm_cmd_t r;
+        if (bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS) {
+            t = -1;
+            break;
+        }
+        t += bc_ext_i64(&r, "offset");
+    }
+    bc_close(&c);
+    return t;
+}
+
+static int which(int port) { return port == bport[0] ? 0 : port == bport[1] ? 1 : -1; }
+
+int main(int argc, char **argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 6, gap = argc > 2 ? atoi(argv[2]) : 6;
+    signal(SIGPIPE, SIG_IGN);
+    dir = tu_tmpdir("petrel-fault");
+    int rp[3];
+    for (int i = 0; i < 3; i++) rp[i] = tu_free_port(), cports[i] = tu_free_port();
+    snprintf(peers, sizeof(peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0], rp[1], rp[2]);
+    snprintf(ctlarg, sizeof(ctlarg), "--controllerAddr=127.0.0.1:%d;127.0.0.1:%d;127.0.0.1:%d",
+             cports[0], cports[1], cports[2]);
+    for (int i = 0; i < 3; i++) ctl[i] = spawn_ctl(i);
+    ns_port = tu_free_port();
+    char p[64], kv[700], log[700];
+    snprintf(p, sizeof(p), "--listenPort=%d", ns_port);
+    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
+    snprintf(log, sizeof(log), "%s/ns.log", dir);
+    char *nargv[] = {NULL, "namesrv", p, kv, NULL};
+    pid_t ns = tu_spawn(nargv, log);
+    tu_wait_port(ns_port, 5000);
+    snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=127.0.0.1:%d", ns_port);
+    for (int i = 0; i < 2; i++) {
+        bport[i] = tu_free_port();
+        br[i] = spawn_broker(i);
+    }
+    printf("store and logs: %s\n", dir);
+    static char acked[MAXMSG], stored[MAXMSG];
+    int next = 0, port = bport[0], connected = 0, round = 0;
+    long n_ok = 0, n_11 = 0, n_err = 0, n_timeout = 0;
+    int64_t t0 = tu_now_ms(), next_fault = t0 + gap * 1000, fault_at = 0, restart_at = 0;
+    int stopped = -1, killed = -1, killed_ctl = -1;
+    int64_t worst = 0, sum = 0;
+    int nfail = 0;
+    bc_t c;
+    while (next < MAXMSG) {
+        int64_t now = tu_now_ms();
+        if (restart_at && now >= restart_at) {
+            if (killed >= 0) br[killed] = spawn_broker(killed), killed = -1;
+            if (stopped >= 0) kill(br[stopped], SIGCONT), stopped = -1;
+            if (killed_ctl >= 0) ctl[killed_ctl] = spawn_ctl(killed_ctl), killed_ctl = -1;
+            restart_at = 0;
+        }
+        if (round >= rounds && !restart_at && now >= next_fault) break;
+        if (round < rounds && now >= next_fault && !restart_at) {
+            int m = which(route_master());
+            int kind = round % 3;
+            if (m < 0) m = 0;
+            if (kind == 0) {
+                printf("round %d: SIGKILL broker %d (master)\n", round, m);
+                kill(br[m], SIGKILL);
+                waitpid(br[m], NULL, 0);
+                killed = m;
+                restart_at = now + 3000;
+            } else if (kind == 1) {
+                printf("round %d: SIGSTOP broker %d (master) for 5 s\n", round, m);
+                kill(br[m], SIGSTOP);
+                stopped = m;
+                restart_at = now + 5000;
+            } else {
+                int k = (round / 3) % 3;
+                printf("round %d: SIGKILL controller %d\n", round, k + 1);
+                kill(ctl[k], SIGKILL);
+                waitpid(ctl[k], NULL, 0);
+                killed_ctl = k;
+                restart_at = now + 3000;
+            }
+            fflush(stdout);
+            if (kind != 2) fault_at = now;
+            round++;
+            next_fault = now + gap * 1000;
+        }
+        if (!connected) {
+            if (bc_connect(&c, port) != 0) {
+                tu_sleep_ms(50);
+                int m = route_master();
+                if (m > 0) port = m;
+                continue;
+            }
+            connected = 1;
+        }
+        char body[32], q[8];
+        int len = snprintf(body, sizeof(body), "x-%d", next);
+        snprintf(q, sizeof(q), "%d", next % 4);
+        const char *ext[] = {"a", "PG", "b", TOPIC, "c", "TBW102", "d", "4", "e", q, "f", "0",
+                             "g", "1700000000000", "h", "0", "i", "", "j", "0", "k", "false", NULL};
+        rm_cmd_t r;
+        int rc = bc_call(&c, SEND_MESSAGE_V2, ext, body, (size_t)len, &r, 3000);
+        if (rc != 0 || (r.code != SUCCESS && r.code != SLAVE_NOT_AVAILABLE &&
+                        r.code != FLUSH_SLAVE_TIMEOUT)) {
+            if (rc != 0) n_timeout++;
+            else n_err++;
+            bc_close(&c);
+            connected = 0;
+            tu_sleep_ms(50);
+            int m = route_master();
+            if (m > 0) port = m;
+            continue; /* the same message again: at least once */
+        }
+        if (fault_at) {
+            int64_t d = tu_now_ms() - fault_at;
+            if (r.code == SUCCESS) { /* recovered: replicated sends again */
+                if (d > worst) worst = d;
+                sum += d;
+                nfail++;
+                fault_at = 0;
+            }
+        }
+        stored[next] = 1;
+        if (r.code == SUCCESS) acked[next] = 1, n_ok++;
+        else n_11++;
+        next++;
+    }
+    if (connected) bc_close(&c);
+    /* quiesce: both replicas up and in sync */
+    int m = -1;
+    for (int i = 0; i < 300 && m < 0; i++) {
+        m = route_master();
+        if (m > 0 && (total_max(bport[0]) != total_max(bport[1]) || total_max(m) < 0)) m = -1;
+        if (m < 0) tu_sleep_ms(100);
+    }
+    printf("final master: broker %d; replicas in sync: %s\n", which(m),
+           total_max(bport[0]) == total_max(bport[1]) ? "yes" : "NO");
+    static char seen[MAXMSG];
+    long invented = 0, consumed = 0;
+    if (m > 0 && bc_connect(&c, m) == 0) {
+        for (int qq = 0; qq < 4; qq++) {
+            int64_t off = 0;
+            for (;;) {
+                rm_cmd_t r;
+                if (bc_pull(&c, "GFault", TOPIC, qq, off, 32, 4, "*", 0, &r, 5000) != 0 ||
+                    r.code != SUCCESS)
+                    break;
+                size_t pos = 0;
+                while (pos < r.body_len) {
+                    record_view_t v;
+                    if (record_decode(r.body + pos, r.body_len - pos, &v, RECORD_CHECK_CRC) != RECORD_OK) {
+                        invented++;
+                        break;
+                    }
+                    char b[32];
+                    snprintf(b, sizeof(b), "%.*s", (int)(v.body_len < 31 ? v.body_len : 31),
+                             (const char *)v.body);
+                    int id = strncmp(b, "x-", 2) == 0 ? atoi(b + 2) : -1;
+                    if (id < 0 || id >= next) invented++;
+                    else seen[id] = 1;
+                    consumed++;
+                    pos += v.total_size;
+                }
+                off = bc_ext_i64(&r, "nextBeginOffset");
+            }
+        }
+        bc_close(&c);
+    }
+    long lost = 0, lost11 = 0;
+    for (int i = 0; i < next; i++) {
+        if (acked[i] && !seen[i]) lost++;
+        if (stored[i] && !acked[i] && !seen[i]) lost11++;
+    }
+    printf("run %.1f s, %d faults: %d messages sent, %ld SEND_OK, %ld stored without a slave "
+           "(SLAVE_NOT_AVAILABLE/FLUSH_SLAVE_TIMEOUT), %ld refused, %ld timeouts (retried)\n",
+           (double)(tu_now_ms() - t0) / 1000.0, rounds, next, n_ok, n_11, n_err, n_timeout);
+    printf("recovery to SEND_OK after a broker fault: mean %lld ms, worst %lld ms (%d faults)\n",
+           nfail ? (long long)(sum / nfail) : 0LL, (long long)worst, nfail);
+    printf("history: %ld records read back; SEND_OK lost: %ld; invented: %ld; "
+           "non-OK stored then lost: %ld\n", consumed, lost, invented, lost11);
+    for (int i = 0; i < 2; i++) tu_stop(br[i], SIGTERM, 20000);
+    tu_stop(ns, SIGTERM, 10000);
+    for (int i = 0; i < 3; i++) tu_stop(ctl[i], SIGTERM, 10000);
+    int bad = lost || invented;
+    if (!bad) tu_rmrf(dir);
+    return bad ? 1 : 0;
+}
