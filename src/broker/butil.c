@@ -33,7 +33,8 @@ int bk_valid_topic(const char *t, char *err, size_t errlen) {
             return -1;
         }
     }
-    size_t max = (strncmp(t, "%RETRY%", 7) == 0 || strncmp(t, "%DLQ%", 5) == 0) ? 255 : 127;
+    size_t max = n <= 127 ? 127 /* the common case: no prefix checks */
+                 : (strncmp(t, "%RETRY%", 7) == 0 || strncmp(t, "%DLQ%", 5) == 0) ? 255 : 127;
     if (n > max) {
         snprintf(err, errlen, "The specified topic is longer than topic max length %zu.", max);
         return -1;
