@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "broker/broker_int.h"
 #include "common/util.h"
@@ -165,6 +166,21 @@ static void kv(buf_t *out, int *first, const char *k, const char *fmt, ...) {
     buf_json_str(out, v, strlen(v));
 }
 
+/* Java MixAll.humanReadableByteCount(bytes, false): "17.1 GiB". */
+static void human_bytes(char *out, size_t n, double v) {
+    static const char units[] = "KMGTPE";
+    if (v < 1024) {
+        snprintf(out, n, "%.0f B", v);
+        return;
+    }
+    int e = 0;
+    while (v >= 1024 && e < 6) {
+        v /= 1024;
+        e++;
+    }
+    snprintf(out, n, "%.1f %ciB", v, units[e - 1]);
+}
+
 static void h_get_broker_runtime_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
     int64_t now = now_ms();
@@ -228,6 +244,26 @@ static void h_get_broker_runtime_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx)
     kv(&out, &f, "pageCacheBusy", "false");
     kv(&out, &f, "msgPutTotalToday", "%" PRId64, b->put_total);
     kv(&out, &f, "msgGetTotalToday", "%" PRId64, b->get_total);
+    /* keys 4.9.8 adds that tools and dashboards display */
+    struct statvfs vfs;
+    const char *cl_dir = b->conf.storePathCommitLog;
+    if (cl_dir && statvfs(cl_dir, &vfs) == 0) {
+        char tot[32], fre[32];
+        human_bytes(tot, sizeof(tot), (double)vfs.f_blocks * (double)vfs.f_frsize);
+        human_bytes(fre, sizeof(fre), (double)vfs.f_bavail * (double)vfs.f_frsize);
+        kv(&out, &f, "commitLogDirCapacity", "Total : %s, Free : %s.", tot, fre);
+        char key[600];
+        snprintf(key, sizeof(key), "commitLogDiskRatio_%s", cl_dir);
+        kv(&out, &f, key, "%.2f", store_disk_usage_percent(b->store) / 100.0);
+    }
+    kv(&out, &f, "startAcceptSendRequestTimeStamp", "0");
+    for (int i = 0; i < b->n_delay_levels; i++) {
+        int64_t max = bs_max_offset(b, SCHEDULE_TOPIC, i);
+        if (max <= 0 && b->delay_offsets[i] <= 0) continue;
+        char key[48];
+        snprintf(key, sizeof(key), "scheduleMessageOffset_%d", i + 1);
+        kv(&out, &f, key, "%" PRId64 ",%" PRId64, b->delay_offsets[i], max);
+    }
     kv(&out, &f, "timerReadBehind", "0");
     kv(&out, &f, "timerOffsetBehind", "0");
     kv(&out, &f, "timerCongestNum", "0");

@@ -86,6 +86,8 @@ static void route(broker_t *b) {
     rm_server_handle(s, SEND_MESSAGE, h_send_message, b);
     rm_server_handle(s, SEND_MESSAGE_V2, h_send_message, b);
     rm_server_handle(s, SEND_BATCH_MESSAGE, h_send_message, b);
+    rm_server_handle(s, SEND_REPLY_MESSAGE, h_send_reply_message, b);
+    rm_server_handle(s, SEND_REPLY_MESSAGE_V2, h_send_reply_message, b);
     rm_server_handle(s, PULL_MESSAGE, h_pull_message, b);
     rm_server_handle(s, 361 /* LITE_PULL_MESSAGE */, h_pull_message, b);
     rm_server_handle(s, QUERY_CONSUMER_OFFSET, h_query_consumer_offset, b);

@@ -344,6 +344,7 @@ void register_free(broker_t *b);
 
 /* ---- send.c ---- */
 void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
+void h_send_reply_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void send_drain_done(broker_t *b);
 
 /* ---- pull.c ---- */

@@ -33,7 +33,8 @@ int bk_valid_topic(const char *t, char *err, size_t errlen) {
             return -1;
         }
     }
-    size_t max = (strncmp(t, "%RETRY%", 7) == 0 || strncmp(t, "%DLQ%", 5) == 0) ? 255 : 127;
+    size_t max = n <= 127 ? 127 /* the common case: no prefix checks */
+                 : (strncmp(t, "%RETRY%", 7) == 0 || strncmp(t, "%DLQ%", 5) == 0) ? 255 : 127;
     if (n > max) {
         snprintf(err, errlen, "The specified topic is longer than topic max length %zu.", max);
         return -1;
@@ -45,6 +46,7 @@ int bk_is_forbidden_send_topic(const char *t) {
     static const char *const f[] = {"SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC",
                                     "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC",
                                     "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT", NULL};
+    if (t[0] != 'S' && t[0] != 'R' && t[0] != 'T' && t[0] != 'O') return 0; /* the common case */
     for (int i = 0; f[i]; i++)
         if (strcmp(t, f[i]) == 0) return 1;
     return 0;

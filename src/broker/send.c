@@ -50,18 +50,50 @@ typedef struct pending_send_s {
     char *msg_ids;
 } pending_send_t;
 
-/* V2 short key first, the V1 name second. */
-static const char *hv(const rm_cmd_t *req, const char *v2, const char *v1) {
-    const char *v = req->code != SEND_MESSAGE ? rm_ext_get(req, v2) : NULL;
-    return v ? v : rm_ext_get(req, v1);
+/* SEND_MESSAGE_V2 short keys "a".."m" and their V1 names, by slot. */
+enum { F_GROUP, F_TOPIC, F_DEFTOPIC, F_DEFQN, F_QID, F_SYSFLAG, F_BORN, F_FLAG, F_PROPS,
+       F_RECONSUME, F_UNIT, F_MAXRECONSUME, F_BATCH, F_N };
+static const char *const V1_NAMES[F_N] = {
+    "producerGroup", "topic", "defaultTopic", "defaultTopicQueueNums", "queueId",
+    "sysFlag", "bornTimestamp", "flag", "properties", "reconsumeTimes", "unitMode",
+    "maxReconsumeTimes", "batch"};
+
+/* One pass over extFields: per slot the first V2 short key's value (not for SEND_MESSAGE),
+ * else the first V1 name's value (what per-field linear lookups would return). */
+static void index_fields(const rm_cmd_t *req, const char *out[F_N]) {
+    const char *v1[F_N] = {0};
+    int v2ok = req->code != SEND_MESSAGE;
+    for (int j = 0; j < F_N; j++) out[j] = NULL;
+    for (uint32_t i = 0; i < req->ext_count; i++) {
+        const char *k = req->ext[i].key;
+        if (k[0] >= 'a' && k[0] < 'a' + F_N && k[1] == 0) {
+            if (v2ok && !out[k[0] - 'a']) out[k[0] - 'a'] = req->ext[i].val;
+            continue;
+        }
+        for (int j = 0; j < F_N; j++)
+            if (!v1[j] && k[0] == V1_NAMES[j][0] && strcmp(k, V1_NAMES[j]) == 0) {
+                v1[j] = req->ext[i].val;
+                break;
+            }
+    }
+    for (int j = 0; j < F_N; j++)
+        if (!out[j]) out[j] = v1[j];
 }
 
-static int hv_i64(const rm_cmd_t *req, const char *v2, const char *v1, int64_t def, int64_t *out,
-                  int *present) {
-    const char *v = hv(req, v2, v1);
+static int hv_i64(const char *const *f, int slot, int64_t def, int64_t *out, int *present) {
+    const char *v = f[slot];
     if (present) *present = v != NULL;
     if (!v || !*v) {
         *out = def;
+        return 0;
+    }
+    /* fast path: plain decimal up to 18 digits (what clients send); the rest as strtoll */
+    const char *s = v + (*v == '-');
+    uint64_t u = 0;
+    int n = 0;
+    while (n < 19 && s[n] >= '0' && s[n] <= '9') u = u * 10 + (uint64_t)(s[n++] - '0');
+    if (n > 0 && n < 19 && !s[n]) {
+        *out = *v == '-' ? -(int64_t)u : (int64_t)u;
         return 0;
     }
     char *end;
@@ -71,30 +103,32 @@ static int hv_i64(const rm_cmd_t *req, const char *v2, const char *v1, int64_t d
     return 0;
 }
 
-static int hv_bool(const rm_cmd_t *req, const char *v2, const char *v1) {
-    const char *v = hv(req, v2, v1);
+static int hv_bool(const char *const *f, int slot) {
+    const char *v = f[slot];
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
     memset(h, 0, sizeof(*h));
-    h->group = hv(req, "a", "producerGroup");
-    h->topic = hv(req, "b", "topic");
-    h->def_topic = hv(req, "c", "defaultTopic");
-    h->props = hv(req, "i", "properties");
+    const char *f[F_N];
+    index_fields(req, f);
+    h->group = f[F_GROUP];
+    h->topic = f[F_TOPIC];
+    h->def_topic = f[F_DEFTOPIC];
+    h->props = f[F_PROPS];
     int64_t v;
     const char *bad = NULL;
     if (!h->topic) bad = "topic";
-    else if (hv_i64(req, "d", "defaultTopicQueueNums", 4, &v, NULL)) bad = "defaultTopicQueueNums";
-    else if ((h->def_qn = (int32_t)v), hv_i64(req, "e", "queueId", -1, &v, NULL) ||
+    else if (hv_i64(f, F_DEFQN, 4, &v, NULL)) bad = "defaultTopicQueueNums";
+    else if ((h->def_qn = (int32_t)v), hv_i64(f, F_QID, -1, &v, NULL) ||
              v < INT32_MIN || v > INT32_MAX)
         bad = "queueId";
-    else if ((h->qid = (int32_t)v), hv_i64(req, "f", "sysFlag", 0, &v, NULL)) bad = "sysFlag";
-    else if ((h->sysflag = (int32_t)v), hv_i64(req, "g", "bornTimestamp", 0, &v, NULL)) bad = "bornTimestamp";
-    else if ((h->born_ts = v), hv_i64(req, "h", "flag", 0, &v, NULL)) bad = "flag";
-    else if ((h->flag = (int32_t)v), hv_i64(req, "j", "reconsumeTimes", 0, &v, NULL)) bad = "reconsumeTimes";
+    else if ((h->qid = (int32_t)v), hv_i64(f, F_SYSFLAG, 0, &v, NULL)) bad = "sysFlag";
+    else if ((h->sysflag = (int32_t)v), hv_i64(f, F_BORN, 0, &v, NULL)) bad = "bornTimestamp";
+    else if ((h->born_ts = v), hv_i64(f, F_FLAG, 0, &v, NULL)) bad = "flag";
+    else if ((h->flag = (int32_t)v), hv_i64(f, F_RECONSUME, 0, &v, NULL)) bad = "reconsumeTimes";
     else if ((h->reconsume = (int32_t)v),
-             hv_i64(req, "l", "maxReconsumeTimes", 16, &v, &h->has_max_reconsume))
+             hv_i64(f, F_MAXRECONSUME, 16, &v, &h->has_max_reconsume))
         bad = "maxReconsumeTimes";
     if (bad) {
         char msg[200];
@@ -104,12 +138,28 @@ static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
         return -1;
     }
     h->max_reconsume = (int32_t)v;
-    h->batch = req->code == SEND_BATCH_MESSAGE || hv_bool(req, "m", "batch");
+    h->batch = req->code == SEND_BATCH_MESSAGE || hv_bool(f, F_BATCH);
     if (!h->born_ts) h->born_ts = now_ms();
     return 0;
 }
 
+static void peer_addr_parse(rm_conn_t *conn, uint32_t *ip, int32_t *port);
+
+/* Parsed once per connection (the I/O thread sends many messages per connection). */
 static void peer_addr(rm_conn_t *conn, uint32_t *ip, int32_t *port) {
+    static __thread uint64_t cached_id;
+    static __thread uint32_t cached_ip;
+    static __thread int32_t cached_port;
+    uint64_t id = rm_conn_id(conn);
+    if (id == 0 || id != cached_id) {
+        peer_addr_parse(conn, &cached_ip, &cached_port);
+        cached_id = id;
+    }
+    *ip = cached_ip;
+    *port = cached_port;
+}
+
+static void peer_addr_parse(rm_conn_t *conn, uint32_t *ip, int32_t *port) {
     const char *p = rm_conn_peer(conn);
     const char *colon = p ? strrchr(p, ':') : NULL;
     *ip = 0;
@@ -128,7 +178,9 @@ static void gen_uniq(broker_t *b, char out[33]) {
     static const char hex[] = "0123456789ABCDEF";
     uint8_t raw[16];
     memcpy(raw, b->store_ip, 4);
-    be16_put(raw + 4, (uint16_t)getpid());
+    static pid_t pid; /* getpid is a system call; the broker does not fork */
+    if (!pid) pid = getpid();
+    be16_put(raw + 4, (uint16_t)pid);
     be32_put(raw + 6, (uint32_t)(uintptr_t)b);
     be32_put(raw + 10, (uint32_t)(now_ms() - b->boot_ts));
     be16_put(raw + 14, (uint16_t)atomic_fetch_add(&counter, 1));
@@ -140,12 +192,14 @@ static void gen_uniq(broker_t *b, char out[33]) {
 }
 
 /* props + CLUSTER (+ UNIQ_KEY when absent), without POP_CK. */
-static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, char *uniq,
-                        size_t uniq_cap) {
+static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, uint64_t sig,
+                        char *uniq, size_t uniq_cap) {
+    size_t start = out->len; /* batch: this member's properties only */
     if (props && len) {
         const char *v;
         size_t vl;
-        if (msgprops_find(props, len, "POP_CK", &v, &vl)) msgprops_copy_without(out, props, len, "POP_CK");
+        if (MSGPROPS_MAY_HAVE(sig, "POP_CK") && msgprops_find(props, len, "POP_CK", &v, &vl))
+            msgprops_copy_without(out, props, len, "POP_CK");
         else {
             buf_append(out, props, len);
             if (props[len - 1] != MSGPROP_SEP) buf_put_u8(out, MSGPROP_SEP);
@@ -154,16 +208,22 @@ static void build_props(broker_t *b, buf_t *out, const char *props, size_t len, 
     const char *v;
     size_t vl;
     const char *base = (const char *)out->data;
-    if (msgprops_find(base ? base : "", out->len, MSGPROP_UNIQ_KEY, &v, &vl)) {
-        snprintf(uniq, uniq_cap, "%.*s", (int)vl, v);
+    if (MSGPROPS_MAY_HAVE(sig, MSGPROP_UNIQ_KEY) &&
+        msgprops_find(base ? base + start : "", out->len - start, MSGPROP_UNIQ_KEY, &v, &vl)) {
+        if (vl >= uniq_cap) vl = uniq_cap - 1;
+        memcpy(uniq, v, vl);
+        uniq[vl] = 0;
     } else {
         char id[33];
         gen_uniq(b, id);
-        msgprops_append(out, MSGPROP_UNIQ_KEY, id);
-        snprintf(uniq, uniq_cap, "%s", id);
+        msgprops_append_n(out, MSGPROP_UNIQ_KEY, sizeof(MSGPROP_UNIQ_KEY) - 1, id, 32);
+        size_t n = uniq_cap > 32 ? 32 : uniq_cap - 1;
+        memcpy(uniq, id, n);
+        uniq[n] = 0;
     }
     base = (const char *)out->data;
-    if (!msgprops_find(base, out->len, MSGPROP_CLUSTER, &v, &vl))
+    if (!MSGPROPS_MAY_HAVE(sig, MSGPROP_CLUSTER) ||
+        !msgprops_find(base + start, out->len - start, MSGPROP_CLUSTER, &v, &vl))
         msgprops_append(out, MSGPROP_CLUSTER, b->conf.brokerClusterName);
 }
 
@@ -199,12 +259,15 @@ static void reply_store_error(broker_t *b, rm_conn_t *conn, rm_cmd_t *req,
 
 static void write_ok(broker_t *b, rm_enc_t *e, const char *msg_id, int32_t qid, int64_t qoff,
                      const char *uniq) {
-    rm_enc_ext(e, "msgId", msg_id);
-    rm_enc_ext_i64(e, "queueId", qid);
-    rm_enc_ext_i64(e, "queueOffset", qoff);
-    if (uniq && *uniq) rm_enc_ext(e, "transactionId", uniq);
-    rm_enc_ext(e, "MSG_REGION", b->conf.regionId);
-    rm_enc_ext(e, "TRACE_ON", b->conf.traceOn ? "true" : "false");
+#define K(s) s, sizeof(s) - 1
+    rm_enc_extkn(e, K("msgId"), msg_id, strlen(msg_id));
+    rm_enc_extk_i64(e, K("queueId"), qid);
+    rm_enc_extk_i64(e, K("queueOffset"), qoff);
+    if (uniq && *uniq) rm_enc_extkn(e, K("transactionId"), uniq, strlen(uniq));
+    rm_enc_extkn(e, K("MSG_REGION"), b->conf.regionId, strlen(b->conf.regionId));
+    if (b->conf.traceOn) rm_enc_extkn(e, K("TRACE_ON"), "true", 4);
+    else rm_enc_extkn(e, K("TRACE_ON"), "false", 5);
+#undef K
 }
 
 static void push_done(pending_send_t *p) {
@@ -387,14 +450,18 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     peer_addr(conn, &born_ip, &born_port);
     int32_t sysflag = h.sysflag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
     if (tc->multi_tag) sysflag |= MSG_FLAG_MULTI_TAGS;
-    int wait = !prop_is_false(h.props, plen, MSGPROP_WAIT);
+    /* keys present in the producer's properties: most lookups below are for absent keys */
+    uint64_t sig = msgprops_sig(h.props, plen);
+    int wait = !(MSGPROPS_MAY_HAVE(sig, MSGPROP_WAIT) && prop_is_false(h.props, plen, MSGPROP_WAIT));
     uint32_t store_ip = be32_get(b->store_ip);
     char uniq[80] = "";
 
     if (!h.batch) {
         buf_t *props = &b->props_buf;
         buf_reset(props);
-        build_props(b, props, h.props, plen, uniq, sizeof(uniq));
+        build_props(b, props, h.props, plen, sig, uniq, sizeof(uniq));
+        sig |= msgprops_sig_bit(MSGPROP_UNIQ_KEY, strlen(MSGPROP_UNIQ_KEY)) |
+               msgprops_sig_bit(MSGPROP_CLUSTER, strlen(MSGPROP_CLUSTER));
         if (props->len > RECORD_MAX_PROPS) {
             snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
             rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
@@ -424,13 +491,13 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         m.body_len = req->body_len;
         m.props = (const char *)props->data;
         m.props_len = (uint32_t)props->len;
-        m.tags_code = msgprops_tags_code(m.props, m.props_len);
+        m.tags_code = MSGPROPS_MAY_HAVE(sig, MSGPROP_TAGS) ? msgprops_tags_code(m.props, m.props_len) : 0;
         char sched[32];
         const char *tv;
         size_t tvl;
-        int half = !is_dlq && msgprops_find(m.props, m.props_len, MSGPROP_TRAN_MSG, &tv, &tvl) &&
+        int half = !is_dlq && MSGPROPS_MAY_HAVE(sig, MSGPROP_TRAN_MSG) && msgprops_find(m.props, m.props_len, MSGPROP_TRAN_MSG, &tv, &tvl) &&
                    tvl == 4 && memcmp(tv, "true", 4) == 0;
-        int lvl = is_dlq || half ? 0 : schedule_level_of(m.props, m.props_len);
+        int lvl = is_dlq || half || !MSGPROPS_MAY_HAVE(sig, MSGPROP_DELAY) ? 0 : schedule_level_of(m.props, m.props_len);
         if (half) {
             if (b->conf.rejectTransactionMessage) {
                 buf_free(&np);
@@ -443,8 +510,11 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         } else if (lvl > 0) {
             schedule_redirect(b, &m, props, lvl, sched);
         } else if (!is_dlq) {
-            int64_t now = now_ms(), due = 0;
-            int tr = timer_due_of(m.props, m.props_len, now, &due);
+            int maybe_timer = MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELIVER_MS) ||
+                              MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_SEC) ||
+                              MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELAY_MS);
+            int64_t now = maybe_timer ? now_ms() : 0, due = 0;
+            int tr = maybe_timer ? timer_due_of(m.props, m.props_len, now, &due) : 0;
             if (tr < 0 || (tr > 0 && due - now > TIMER_MAX_DELAY_MS)) {
                 buf_free(&np);
                 rm_conn_reply(conn, req, MESSAGE_ILLEGAL,
@@ -502,7 +572,9 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         }
         const char *dv;
         size_t dvl;
-        if (bm.props_len && msgprops_find(bm.props, bm.props_len, MSGPROP_DELAY, &dv, &dvl) &&
+        uint64_t msig = msgprops_sig(bm.props, bm.props_len);
+        if (bm.props_len && MSGPROPS_MAY_HAVE(msig, MSGPROP_DELAY) &&
+            msgprops_find(bm.props, bm.props_len, MSGPROP_DELAY, &dv, &dvl) &&
             !(dvl == 1 && dv[0] == '0')) {
             rc = -3;
             break;
@@ -513,7 +585,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         }
         char u[80];
         poff[n] = props.len;
-        build_props(b, &props, bm.props, bm.props_len, u, sizeof(u));
+        build_props(b, &props, bm.props, bm.props_len, msig, u, sizeof(u));
         if (props.len - poff[n] > RECORD_MAX_PROPS) {
             rc = -1;
             break;

@@ -30,18 +30,86 @@ int msgprops_next(msgprops_iter_t *it, const char **key, size_t *klen, const cha
 int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen, const char **val,
                     size_t *vlen) {
     if (!props || len == 0) return 0;
+    if (klen == 0 || memchr(key, MSGPROP_NAME_SEP, klen) || memchr(key, MSGPROP_SEP, klen)) {
+        /* degenerate keys: the general iterator */
+        msgprops_iter_t it;
+        msgprops_iter_init(&it, props, len);
+        const char *k, *v;
+        size_t kl, vl;
+        while (msgprops_next(&it, &k, &kl, &v, &vl)) {
+            if (kl == klen && memcmp(k, key, klen) == 0) {
+                *val = v;
+                *vlen = vl;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    /* Hot path (several lookups per message): one pass, one memchr per item; an item matches
+     * when it starts with key, NAME_SEP and has a non-empty value (as msgprops_next). */
+    const char *p = props, *end = props + len;
+    const char k0 = key[0];
+    while (p < end) {
+        size_t rest = (size_t)(end - p);
+        if (*p == k0 && rest >= klen + 2 && p[klen] == MSGPROP_NAME_SEP && memcmp(p, key, klen) == 0) {
+            const char *v = p + klen + 1;
+            const char *e = memchr(v, MSGPROP_SEP, (size_t)(end - v));
+            size_t vl = e ? (size_t)(e - v) : (size_t)(end - v);
+            if (vl > 0) {
+                *val = v;
+                *vlen = vl;
+                return 1;
+            }
+            p = e ? e + 1 : end;
+            continue;
+        }
+        const char *e = memchr(p, MSGPROP_SEP, rest);
+        p = e ? e + 1 : end;
+    }
+    return 0;
+}
+
+static int plain_key(const char *k, size_t l) {
+    return l > 0 && !memchr(k, MSGPROP_NAME_SEP, l) && !memchr(k, MSGPROP_SEP, l);
+}
+
+int msgprops_find2(const char *props, size_t len, const char *k1, size_t l1, const char **v1,
+                   size_t *vl1, const char *k2, size_t l2, const char **v2, size_t *vl2) {
+    if (!props || len == 0) return 0;
+    if (!plain_key(k1, l1) || !plain_key(k2, l2))
+        return msgprops_find_n(props, len, k1, l1, v1, vl1) |
+               msgprops_find_n(props, len, k2, l2, v2, vl2) << 1;
+    int found = 0;
+    const char *p = props, *end = props + len;
+    while (p < end && found != 3) {
+        const char *e = memchr(p, MSGPROP_SEP, (size_t)(end - p));
+        if (!e) e = end;
+        size_t il = (size_t)(e - p);
+        if (!(found & 1) && il >= l1 + 2 && p[l1] == MSGPROP_NAME_SEP && memcmp(p, k1, l1) == 0) {
+            *v1 = p + l1 + 1;
+            *vl1 = il - l1 - 1;
+            found |= 1;
+        }
+        if (!(found & 2) && il >= l2 + 2 && p[l2] == MSGPROP_NAME_SEP &&
+                   memcmp(p, k2, l2) == 0) {
+            *v2 = p + l2 + 1;
+            *vl2 = il - l2 - 1;
+            found |= 2;
+        }
+        p = e + 1;
+    }
+    return found;
+}
+
+uint64_t msgprops_sig(const char *props, size_t len) {
+    uint64_t sig = 0;
+    if (!props) return 0;
     msgprops_iter_t it;
     msgprops_iter_init(&it, props, len);
     const char *k, *v;
     size_t kl, vl;
-    while (msgprops_next(&it, &k, &kl, &v, &vl)) {
-        if (kl == klen && memcmp(k, key, klen) == 0) {
-            *val = v;
-            *vlen = vl;
-            return 1;
-        }
-    }
-    return 0;
+    while (msgprops_next(&it, &k, &kl, &v, &vl)) sig |= msgprops_sig_bit(k, kl);
+    return sig;
 }
 
 int msgprops_find(const char *props, size_t len, const char *key, const char **val, size_t *vlen) {
@@ -95,6 +163,16 @@ int32_t msgprops_java_hash(const char *s, size_t len) {
     uint32_t h = 0;
     const uint8_t *p = (const uint8_t *)s;
     size_t i = 0;
+    /* ASCII runs 8 bytes at a time: h = h*31^8 + sum c_j*31^(7-j) (mod 2^32) */
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ull) break;
+        h = h * 2487512833u /* 31^8 mod 2^32 */ + p[i] * 1742810335u + p[i + 1] * 887503681u +
+            p[i + 2] * 28629151u + p[i + 3] * 923521u + p[i + 4] * 29791u + p[i + 5] * 961u +
+            p[i + 6] * 31u + p[i + 7];
+        i += 8;
+    }
     while (i < len) {
         uint32_t c = p[i];
         if (c < 0x80) {

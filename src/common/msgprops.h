@@ -75,6 +75,23 @@ int msgprops_find(const char *props, size_t len, const char *key, const char **v
 int msgprops_find_n(const char *props, size_t len, const char *key, size_t klen, const char **val,
                     size_t *vlen);
 
+/*
+ * A 64-bit summary of the keys present: one bit per key, (first + 2 * last byte + length) & 63.
+ * A clear bit proves the key absent, so hot paths skip lookups of keys most messages lack
+ * (the common keys do not share a bit with POP_CK, TRAN_MSG, DELAY or the TIMER_ keys).
+ */
+uint64_t msgprops_sig(const char *props, size_t len);
+static inline uint64_t msgprops_sig_bit(const char *key, size_t klen) {
+    return klen ? 1ull << (((unsigned char)key[0] + 2u * (unsigned char)key[klen - 1] + klen) & 63)
+                : 0;
+}
+#define MSGPROPS_MAY_HAVE(sig, key) (((sig) & msgprops_sig_bit(key, sizeof(key) - 1)) != 0)
+
+/* Two lookups in one pass (as two msgprops_find_n calls). Returns bit 0 if k1 was found, bit 1
+ * if k2 was. */
+int msgprops_find2(const char *props, size_t len, const char *k1, size_t l1, const char **v1,
+                   size_t *vl1, const char *k2, size_t l2, const char **v2, size_t *vl2);
+
 typedef struct msgprops_iter_s {
     const char *p;
     size_t len;

@@ -240,11 +240,23 @@ static char *hex_put(char *o, const uint8_t *b, size_t n) {
 }
 
 void record_msgid_encode(uint32_t store_ip, int32_t store_port, int64_t phys_offset, char *out) {
-    uint8_t b[16];
-    be32_put(b, store_ip);
-    be32_put(b + 4, (uint32_t)store_port);
-    be64_put(b + 8, (uint64_t)phys_offset);
-    *hex_put(out, b, 16) = 0;
+    /* the host half is the same for every message a broker stores: hex it once per thread */
+    static __thread uint32_t c_ip, c_port;
+    static __thread char c_hex[16];
+    static __thread int c_ok;
+    if (!c_ok || c_ip != store_ip || c_port != (uint32_t)store_port) {
+        uint8_t h[8];
+        be32_put(h, store_ip);
+        be32_put(h + 4, (uint32_t)store_port);
+        hex_put(c_hex, h, 8);
+        c_ip = store_ip;
+        c_port = (uint32_t)store_port;
+        c_ok = 1;
+    }
+    memcpy(out, c_hex, 16);
+    uint8_t b[8];
+    be64_put(b, (uint64_t)phys_offset);
+    *hex_put(out + 16, b, 8) = 0;
 }
 
 size_t record_msgid_encode_host(const uint8_t *host, uint32_t host_len, int64_t phys_offset,

@@ -35,6 +35,28 @@ rm_status_t rm_frame_length(const uint8_t *p, size_t avail, uint32_t max_frame,
     return RM_OK;
 }
 
+/* extFields keys and values are mostly a few bytes: a loop beats a memcpy call */
+static inline void small_copy(char *d, const uint8_t *s, size_t n) {
+    /* two overlapping fixed-size moves cover any n in [k, 2k] */
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 16) {
+        memcpy(d, s, n);
+    } else {
+        for (size_t i = 0; i < n; i++) d[i] = (char)s[i];
+    }
+}
+
 rm_status_t rm__decode_binary(const uint8_t *h, uint32_t hlen, char *out, rm_cmd_t *cmd,
                               char *err, size_t errlen) {
     if (hlen < 13) {
@@ -95,11 +117,11 @@ rm_status_t rm__decode_binary(const uint8_t *h, uint32_t hlen, char *out, rm_cmd
             return RM_EHEADER_REPLY;
         }
         rm_ext_t *x = &cmd->ext[cmd->ext_count++];
-        memcpy(out, k, (size_t)kl);
+        small_copy(out, k, (size_t)kl);
         out[kl] = '\0';
         x->key = out;
         out += kl + 1;
-        memcpy(out, v, (size_t)vl);
+        small_copy(out, v, (size_t)vl);
         out[vl] = '\0';
         x->val = out;
         x->vlen = (uint32_t)vl;
@@ -158,8 +180,10 @@ rm_status_t rm_decode(const uint8_t *frame, uint32_t len, buf_t *scratch, rm_cmd
 /* ---- extFields --------------------------------------------------------- */
 
 const char *rm_ext_get(const rm_cmd_t *c, const char *key) {
+    /* first-byte filter: most probes miss (V2 short keys tried before V1 names) */
+    const char k0 = key[0];
     for (uint32_t i = 0; i < c->ext_count; i++)
-        if (strcmp(c->ext[i].key, key) == 0) return c->ext[i].val;
+        if (c->ext[i].key[0] == k0 && strcmp(c->ext[i].key, key) == 0) return c->ext[i].val;
     return NULL;
 }
 
@@ -339,10 +363,19 @@ void rm_enc_begin(rm_enc_t *e, buf_t *out, int ser, int32_t code, int32_t opaque
 }
 
 void rm_enc_extn(rm_enc_t *e, const char *key, const char *val, size_t vlen) {
+    rm_enc_extkn(e, key, strlen(key), val, vlen);
+}
+
+void rm_enc_extk_i64(rm_enc_t *e, const char *key, size_t klen, int64_t v) {
+    char tmp[24];
+    size_t n = rm__i64toa(v, tmp);
+    rm_enc_extkn(e, key, klen, tmp, n);
+}
+
+void rm_enc_extkn(rm_enc_t *e, const char *key, size_t kl, const char *val, size_t vlen) {
     if (e->discard) return;
     PETREL_ASSERT(!e->hdr_done);
     buf_t *b = e->out;
-    size_t kl = strlen(key);
     if (e->ser == RM_SER_ROCKETMQ) {
         uint8_t *p = buf_reserve(b, 6 + kl + vlen);
         be16_put(p, (uint16_t)kl);

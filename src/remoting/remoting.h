@@ -127,6 +127,9 @@ void rm_enc_ext(rm_enc_t *e, const char *key, const char *val);
 void rm_enc_extn(rm_enc_t *e, const char *key, const char *val, size_t vlen);
 void rm_enc_ext_i64(rm_enc_t *e, const char *key, int64_t v);
 void rm_enc_ext_bool(rm_enc_t *e, const char *key, int v);
+/* The same with the key's length given (hot reply paths: literal keys, no strlen). */
+void rm_enc_extkn(rm_enc_t *e, const char *key, size_t klen, const char *val, size_t vlen);
+void rm_enc_extk_i64(rm_enc_t *e, const char *key, size_t klen, int64_t v);
 /* Copies body bytes into the frame. */
 void rm_enc_body(rm_enc_t *e, const void *p, size_t n);
 /*

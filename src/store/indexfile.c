@@ -214,8 +214,9 @@ void index_build(index_t *ix, const record_view_t *rv) {
     if ((rv->sys_flag & MSG_SYSFLAG_TRANSACTION_MASK) == MSG_SYSFLAG_TRANSACTION_ROLLBACK) return;
     const char *uk = NULL, *keys = NULL;
     size_t ukl = 0, kl = 0;
-    int has_uk = msgprops_find_n(rv->props, rv->props_len, MSGPROP_UNIQ_KEY, 8, &uk, &ukl);
-    int has_keys = msgprops_find_n(rv->props, rv->props_len, MSGPROP_KEYS, 4, &keys, &kl);
+    int f = msgprops_find2(rv->props, rv->props_len, MSGPROP_UNIQ_KEY, 8, &uk, &ukl, MSGPROP_KEYS,
+                           4, &keys, &kl);
+    int has_uk = f & 1, has_keys = (f & 2) != 0;
     if (!has_uk && !has_keys) return;
     pthread_mutex_lock(&ix->lock);
     mfile_t *last = ix->n ? ix->files[ix->n - 1] : NULL;

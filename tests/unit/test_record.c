@@ -205,6 +205,39 @@ static void test_msgprops(void **state) {
     /* "é" is one UTF-16 unit 0xe9; "😀" is the surrogate pair d83d de00 */
     assert_int_equal(msgprops_java_hash("\xc3\xa9", 2), 0xe9);
     assert_int_equal(msgprops_java_hash("\xf0\x9f\x98\x80", 4), (int32_t)(0xd83d * 31 + 0xde00));
+    {
+        /* two lookups in one pass: first occurrence, empty values skipped, absent keys */
+        static const char q[] = "KEYS\x01\x02UNIQ_KEY\x01U1\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01U2";
+        const char *a = NULL, *c = NULL;
+        size_t al = 0, cl = 0;
+        assert_int_equal(msgprops_find2(q, sizeof(q) - 1, "UNIQ_KEY", 8, &a, &al, "KEYS", 4, &c, &cl), 3);
+        assert_int_equal(al, 2);
+        assert_memory_equal(a, "U1", 2);
+        assert_int_equal(cl, 5);
+        assert_memory_equal(c, "k1 k2", 5);
+        assert_int_equal(msgprops_find2(q, sizeof(q) - 1, "TAGS", 4, &a, &al, "KEYS", 4, &c, &cl), 2);
+        assert_int_equal(msgprops_find2(q, 6, "UNIQ_KEY", 8, &a, &al, "KEYS", 4, &c, &cl), 0);
+    }
+    {
+        /* key signature: every key that msgprops_find finds has its bit set */
+        static const char q[] = "TAGS\x01TagA\x02UNIQ_KEY\x01" "AB\x02\x02x\x02WAIT\x01\x02" "DELAY\x01" "3";
+        uint64_t sig = msgprops_sig(q, sizeof(q) - 1);
+        assert_true(MSGPROPS_MAY_HAVE(sig, MSGPROP_TAGS));
+        assert_true(MSGPROPS_MAY_HAVE(sig, MSGPROP_UNIQ_KEY));
+        assert_true(MSGPROPS_MAY_HAVE(sig, MSGPROP_DELAY));
+        assert_false(MSGPROPS_MAY_HAVE(sig, MSGPROP_WAIT)); /* empty value: not a pair */
+        assert_false(MSGPROPS_MAY_HAVE(sig, MSGPROP_TRAN_MSG));
+        assert_false(MSGPROPS_MAY_HAVE(sig, MSGPROP_TIMER_DELIVER_MS));
+        assert_int_equal(msgprops_sig(NULL, 0), 0);
+        const char *v;
+        size_t vl;
+        assert_false(msgprops_find(q, sizeof(q) - 1, MSGPROP_WAIT, &v, &vl));
+    }
+    /* 8-byte ASCII steps, tails, and a non-ASCII byte after a step (Java String.hashCode) */
+    assert_int_equal(msgprops_java_hash("abcdefgh", 8), 1259673732);
+    assert_int_equal(msgprops_java_hash("abcdefghi", 9), 395180133);
+    assert_int_equal(msgprops_java_hash("BenchTopic#7F0000010B2A1B2C3D4E5F6071829300", 43), -1364653518);
+    assert_int_equal(msgprops_java_hash("0123456789abcdef\xc3\xa9xyz01234567", 29), -1650415940);
 
     buf_t b;
     buf_init(&b);
