@@ -60,10 +60,13 @@ static bm_topic_t *topic_stats(bmetrics_t *m, const char *topic) {
     return t;
 }
 
-void bm_on_put(broker_t *b, const char *topic, const char *stored_topic, uint32_t body_len) {
+void bm_on_put(broker_t *b, topic_cfg_t *tc, const char *stored_topic, uint32_t body_len) {
     bmetrics_t *m = b->metrics;
     if (!m) return;
-    bm_topic_t *t = topic_stats(m, topic);
+    /* Counters live until bm_free, so the pointer cached in the topic config stays valid. */
+    bm_topic_t *t = tc->stats;
+    if (!t) t = tc->stats = topic_stats(m, tc->name);
+    const char *topic = tc->name;
     int mt = MT_NORMAL;
     if (stored_topic != topic && strcmp(stored_topic, topic) != 0)
         mt = strncmp(stored_topic, "RMQ_SYS_TRANS", 13) == 0 ? MT_TRANSACTION : MT_DELAY;

@@ -60,6 +60,7 @@ typedef struct topic_cfg_s {
     int32_t sysflag;
     int order;
     char *attrs;              /* attributes object as JSON text, or NULL */
+    void *stats;              /* bmetrics counters for this topic, cached by bm_on_put */
 } topic_cfg_t;
 
 typedef struct group_cfg_s {
@@ -414,7 +415,8 @@ void bm_stop_http(broker_t *b);      /* broker_stop, before the loop stops */
 void bm_free(broker_t *b);
 int bm_port(const broker_t *b);
 /* stored_topic = the topic the record went to (half / schedule topics give message_type). */
-void bm_on_put(broker_t *b, const char *topic, const char *stored_topic, uint32_t body_len);
+/* tc: the topic config; its stats pointer caches the counters lookup. */
+void bm_on_put(broker_t *b, topic_cfg_t *tc, const char *stored_topic, uint32_t body_len);
 void bm_on_put_batch(broker_t *b, const char *topic, const struct store_msg_s *ms, size_t n);
 void bm_on_pull(broker_t *b, const char *topic, const char *group, int32_t qid, uint32_t nmsgs,
                 uint32_t bytes, int64_t next_offset);

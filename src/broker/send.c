@@ -539,7 +539,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
             reply_store_error(b, conn, req, &r);
             return;
         }
-        bm_on_put(b, topic, m.topic, m.body_len);
+        bm_on_put(b, tc, m.topic, m.body_len);
         finish(b, conn, req, r.msg_id, h.qid, r.queue_offset, uniq, r.phys_offset + r.wrote_bytes,
                wait);
         return;

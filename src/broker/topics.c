@@ -80,6 +80,7 @@ void topics_persist(broker_t *b) {
 static topic_cfg_t *put_raw(broker_t *b, const topic_cfg_t *tc) {
     topic_cfg_t *t = xmalloc(sizeof(*t));
     *t = *tc;
+    t->stats = NULL; /* tc may be another topic's config copied as a template */
     t->attrs = tc->attrs ? xstrdup(tc->attrs) : NULL;
     free_topic(smap_put(&b->topics, t->name, t));
     return t;
