@@ -103,7 +103,7 @@ static struct {
     const char *topic, *group, *from;
     int size, conns, threads, inflight, mode, batch, queues, consumers, json, quiet;
     int64_t count, rate;
-    double duration;
+    double duration, warmup;
     int do_produce, do_consume;
     target_t targets[MAX_TARGETS];
     int ntargets;
@@ -677,6 +677,8 @@ static void usage(FILE *f) {
             "  --batch <n>      messages per batch request (32)\n"
             "  --rate <n>       limit to n msgs/s (0 = unlimited)\n"
             "  -d <seconds>     duration (10 unless -N)\n"
+            "  --warmup <s>     run s seconds first and leave them out of the figures\n"
+            "                   (first sends create consume queue files, routes, etc.)\n"
             "  -N <count>       stop after count messages (batch: whole batches)\n"
             "  -g <group>       consumer group (BenchConsumer)\n"
             "  --consumers <n>  consumer connections (1)\n"
@@ -725,7 +727,8 @@ int bench_main(int argc, char **argv) {
         {"batch", required_argument, NULL, 1003},    {"rate", required_argument, NULL, 1004},
         {"json", no_argument, NULL, 1005},           {"consumers", required_argument, NULL, 1006},
         {"from", required_argument, NULL, 1007},     {"timeout", required_argument, NULL, 1008},
-        {"quiet", no_argument, NULL, 1009},          {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 1009},          {"warmup", required_argument, NULL, 1010},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
@@ -760,6 +763,7 @@ int bench_main(int argc, char **argv) {
         case 1007: B.from = optarg; break;
         case 1008: B.timeout_ms = atoi(optarg); break;
         case 1009: B.quiet = 1; break;
+        case 1010: B.warmup = atof(optarg); break;
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "petrel bench: bad option %s\n", av[optind - 1]);
@@ -772,7 +776,7 @@ int bench_main(int argc, char **argv) {
         return ADM_EUSAGE;
     }
     if (B.size < 1 || B.conns < 1 || B.conns > 4096 || B.threads < 1 || B.inflight < 1 ||
-        B.batch < 1 || B.queues < 1 || B.consumers < 1 || B.count < 0 || B.duration < 0 ||
+        B.batch < 1 || B.queues < 1 || B.consumers < 1 || B.count < 0 || B.duration < 0 || B.warmup < 0 ||
         B.size > 4 * 1024 * 1024) {
         fprintf(stderr, "petrel bench: sizes and counts must be positive\n");
         return ADM_EUSAGE;
@@ -863,7 +867,11 @@ int bench_main(int argc, char **argv) {
 
     snap_t prev, cur;
     memset(&prev, 0, sizeof prev);
-    int64_t end_ns = B.duration > 0 ? B.start_ns + (int64_t)(B.duration * 1e9) : INT64_MAX;
+    int64_t warm_ns = B.start_ns + (int64_t)(B.warmup * 1e9);
+    int64_t end_ns = B.duration > 0 ? warm_ns + (int64_t)(B.duration * 1e9) : INT64_MAX;
+    snap_t base; /* the figures count from the end of the warm-up */
+    memset(&base, 0, sizeof base);
+    int warm = B.warmup <= 0;
     int64_t last = B.start_ns, send_end = 0, recv_end = 0, recv_first = 0;
     int sec = 0;
     int64_t grace_end = INT64_MAX;
@@ -876,6 +884,11 @@ int bench_main(int argc, char **argv) {
             usleep(10 * 1000);
             take(&cur);
             int64_t now = mono_ns();
+            if (!warm && now >= warm_ns) {
+                warm = 1;
+                base = cur;
+                warm_ns = now;
+            }
             uint64_t sent = 0;
             for (int i = 0; B.pconns && i < B.conns; i++)
                 sent += __atomic_load_n(&B.pconns[i].sent, __ATOMIC_RELAXED);
@@ -921,8 +934,19 @@ finished:
     if (!recv_end) recv_end = fin;
     for (int i = 0; B.senders && i < nthreads; i++) pthread_join(B.senders[i].th, NULL);
     take(&cur);
-    double send_secs = (double)(send_end - B.start_ns) / 1e9;
-    double recv_secs = (double)(recv_end - B.start_ns) / 1e9;
+    int64_t from_ns = B.start_ns;
+    snap_t all = cur; /* the whole run, warm-up included: for the exit status */
+    if (B.warmup > 0 && warm) {
+        cur.ok = all.ok - base.ok;
+        cur.fail = all.fail - base.fail;
+        cur.recv = all.recv - base.recv;
+        cur.recv_bytes = all.recv_bytes - base.recv_bytes;
+        bh_sub(&cur.hist, &all.hist, &base.hist);
+        bh_sub(&cur.e2e, &all.e2e, &base.e2e);
+        from_ns = warm_ns;
+    }
+    double send_secs = (double)(send_end - from_ns) / 1e9;
+    double recv_secs = (double)(recv_end - from_ns) / 1e9;
     summary(what, &cur, send_secs, recv_secs);
     fflush(stdout);
     /* consumers end once their outstanding long polls (<= 1 s + timeout) come back */
@@ -930,8 +954,8 @@ finished:
         if (B.cons[i].nq) pthread_join(B.cons[i].th, NULL);
     for (int i = 0; B.pconns && i < B.conns; i++) rm_client_destroy(B.pconns[i].cli);
     for (int i = 0; B.cconns && i < B.consumers; i++) rm_client_destroy(B.cconns[i].cli);
-    int failed = cur.fail > 0 || (B.count > 0 && B.do_produce && (int64_t)cur.ok < B.count) ||
-                 (B.count > 0 && B.do_consume && (int64_t)cur.recv < B.count);
+    int failed = all.fail > 0 || (B.count > 0 && B.do_produce && (int64_t)all.ok < B.count) ||
+                 (B.count > 0 && B.do_consume && (int64_t)all.recv < B.count);
     for (int i = 0; B.senders && i < nthreads; i++) {
         for (int t = 0; t < B.ntargets; t++) {
             free(B.senders[i].tmpl[t].frame);

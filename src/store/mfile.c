@@ -124,7 +124,7 @@ int mfile_sync_range(mfile_t *f, int64_t from, int64_t to) {
 void mfile_prefault(mfile_t *f, int64_t from, int64_t to) {
     int64_t a = from & ~(int64_t)4095;
     if (to > f->size) to = f->size;
-    if (to > a) (void)madvise(f->base + a, (size_t)(to - a), MADV_POPULATE_WRITE);
+    if (to > a) (void)madvise(f->base + a, (size_t)(to - a), MADV_POPULATE_READ);
 }
 
 int mfile_sync(mfile_t *f) {

@@ -64,6 +64,17 @@ typedef struct store_config_s {
     int maxTransferCountOnMessageInDisk;   /* 8 */
     int accessMessageInMemoryMaxRatio;     /* 40 */
 
+    /*
+     * How puts reach the commit log: 0 = auto (a put of at least 8 KiB, i.e. a
+     * batch, is pwrite()n; smaller ones are copied into the mapping),
+     * 1 = always through the mapping, 2 = always pwrite. Pages dirtied through a
+     * mapping cost more to write back (write-protect, TLB shootdown, re-fault),
+     * which a large put saves; a small pwrite costs more than its copy (block
+     * mapping under ext4 locks that writeback also takes). Both write the page
+     * cache the readers map. Env PETREL_CL_WRITE=auto|mmap|pwrite overrides.
+     */
+    int commitLogWriteMode;
+
     /* Not from broker.conf: set by code. */
     /* Test hook: returns disk usage of path in percent (0..100); NULL = statvfs. */
     int (*disk_usage_fn)(const char *path, void *arg);
