@@ -79,6 +79,7 @@ typedef struct sender_s {
     pthread_cond_t cv;
     int done;
     int64_t t0;
+    unsigned rr; /* event-driven sync producers: next target */
 } sender_t;
 
 typedef struct pq_s {
@@ -105,6 +106,7 @@ static struct {
     int64_t count, rate;
     double duration, warmup;
     int do_produce, do_consume;
+    int sync_threads; /* sync mode: one OS thread per producer instead of ack-driven sends */
     target_t targets[MAX_TARGETS];
     int ntargets;
     bconn_t *pconns, *cconns;
@@ -349,6 +351,38 @@ static void async_cb(int status, rm_cmd_t *resp, void *arg) {
     bconn_t *c = &B.pconns[a >> 48];
     record_ack(c, status, resp, B.start_ns + (int64_t)(a & ((1ull << 48) - 1)));
     sem_post(&c->window);
+}
+
+/*
+ * Sync producers without threads (the default, like redis-benchmark -c N -P 1):
+ * producer s has one send in flight and issues its next one from the ack
+ * callback, on its connection's I/O thread. The load is the same as N threads
+ * each blocked in a sync send, without N thread wake-ups per round on the
+ * machine the broker shares.
+ */
+static void chain_cb(int status, rm_cmd_t *resp, void *arg);
+
+static void chain_next(sender_t *s) {
+    while (claim()) {
+        int ti = (int)(s->rr++ % (unsigned)B.ntargets);
+        tmpl_t *t = &s->tmpl[ti];
+        bconn_t *c = s->conn;
+        int32_t op = rm_client_next_opaque(c->cli);
+        patch(t, op);
+        s->t0 = mono_ns();
+        __atomic_fetch_add(&c->sent, 1, __ATOMIC_RELAXED);
+        int rc = rm_client_send_frame(c->cli, B.targets[ti].addr, t->frame, t->len, op,
+                                      B.timeout_ms, chain_cb, s);
+        if (rc != 0) record_ack(c, rc, NULL, s->t0); /* client shut down: this producer stops */
+        return;
+    }
+}
+
+static void chain_cb(int status, rm_cmd_t *resp, void *arg) {
+    sender_t *s = arg;
+    record_ack(s->conn, status, resp, s->t0);
+    if (status != 0) usleep(100 * 1000); /* transport error: do not spin on a dead broker */
+    chain_next(s);
 }
 
 static int send_sync(sender_t *s, tmpl_t *t, const target_t *tg) {
@@ -670,7 +704,9 @@ static void usage(FILE *f) {
             "  -q <n>           queues when creating the topic (8)\n"
             "  -s <bytes>       message size (100)\n"
             "  -c <n>           producer connections (4)\n"
-            "  -w <n>           sync mode: producer threads, one send in flight each (64)\n"
+            "  -w <n>           sync mode: producers, one send in flight each (64); each\n"
+            "                   sends its next message from its ack (no thread per producer)\n"
+            "  --threads        sync mode: one OS thread per producer, blocked in each send\n"
             "  --inflight <n>   async/batch: requests in flight per connection (256);\n"
             "                   oneway: an acked send every n sends\n"
             "  --mode <m>       sync | async | oneway | batch (async)\n"
@@ -728,7 +764,7 @@ int bench_main(int argc, char **argv) {
         {"json", no_argument, NULL, 1005},           {"consumers", required_argument, NULL, 1006},
         {"from", required_argument, NULL, 1007},     {"timeout", required_argument, NULL, 1008},
         {"quiet", no_argument, NULL, 1009},          {"warmup", required_argument, NULL, 1010},
-        {"help", no_argument, NULL, 'h'},
+        {"threads", no_argument, NULL, 1011},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
@@ -764,6 +800,7 @@ int bench_main(int argc, char **argv) {
         case 1008: B.timeout_ms = atoi(optarg); break;
         case 1009: B.quiet = 1; break;
         case 1010: B.warmup = atof(optarg); break;
+        case 1011: B.sync_threads = 1; break;
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "petrel bench: bad option %s\n", av[optind - 1]);
@@ -801,6 +838,7 @@ int bench_main(int argc, char **argv) {
         return rc;
     }
     int nthreads = B.mode == M_SYNC ? B.threads : B.conns;
+    int chained = B.mode == M_SYNC && !B.sync_threads && B.rate == 0;
     if (B.do_produce) {
         B.pconns = xcalloc((size_t)B.conns, sizeof(bconn_t));
         for (int i = 0; i < B.conns; i++) {
@@ -861,9 +899,12 @@ int bench_main(int argc, char **argv) {
     if (B.do_consume)
         for (int i = 0; i < B.consumers; i++)
             if (B.cons[i].nq) pthread_create(&B.cons[i].th, NULL, consumer_main, &B.cons[i]);
-    if (B.do_produce)
-        for (int i = 0; i < nthreads; i++)
+    for (int i = 0; B.do_produce && i < nthreads; i++) {
+        if (chained)
+            chain_next(&B.senders[i]);
+        else
             pthread_create(&B.senders[i].th, NULL, sender_main, &B.senders[i]);
+    }
 
     snap_t prev, cur;
     memset(&prev, 0, sizeof prev);
@@ -932,7 +973,7 @@ finished:
     int64_t fin = mono_ns();
     if (!send_end) send_end = fin;
     if (!recv_end) recv_end = fin;
-    for (int i = 0; B.senders && i < nthreads; i++) pthread_join(B.senders[i].th, NULL);
+    for (int i = 0; B.senders && !chained && i < nthreads; i++) pthread_join(B.senders[i].th, NULL);
     take(&cur);
     int64_t from_ns = B.start_ns;
     snap_t all = cur; /* the whole run, warm-up included: for the exit status */

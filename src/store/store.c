@@ -158,6 +158,7 @@ struct store_s {
     pthread_mutex_t put_lock;
     _Atomic int64_t put_since; /* coarse ms when the holder took the put lock, 0 = free */
     size_t cl_pwrite_min;      /* puts of at least this many bytes are pwrite()n from wbuf */
+    int cl_zero_fill;          /* the warm thread writes zeros ahead (SYNC_FLUSH) */
     uint8_t *wbuf;             /* put lock */
     size_t wbuf_cap;
 
@@ -854,7 +855,27 @@ void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_
  * writer is ever written back.
  */
 #define WARM_AHEAD (16 << 20)
-#define WARM_CHUNK (1 << 20)
+#define WARM_CHUNK (256 << 10) /* zero fill: at most this much under the put lock */
+
+/*
+ * SYNC_FLUSH: writes real zeros ahead of the writer and starts their
+ * writeback. A fallocated range is "unwritten" to ext4/xfs: the first write
+ * back of each block converts the extent, a journal commit that every group
+ * commit would otherwise wait for (measured: twice the msync time and half
+ * the 64-producer SYNC throughput). Zeros are only written at or beyond
+ * cl_wrote, under the put lock, so they can never cover a record. Costs one
+ * extra sequential write of the log, in the background.
+ */
+static void zero_fill(store_t *s, mfile_t *f, int64_t from, int64_t to) {
+    static const uint8_t zeros[WARM_CHUNK];
+    pthread_mutex_lock(&s->put_lock);
+    int64_t w = atomic_load_explicit(&s->cl_wrote, memory_order_relaxed);
+    int64_t a = from < w ? (w + 4095) & ~(int64_t)4095 : from; /* never the page being filled */
+    int64_t rc = 0;
+    if (a < to) rc = pwrite(f->fd, zeros, (size_t)(to - a), a - f->from);
+    pthread_mutex_unlock(&s->put_lock);
+    if (a < to && rc > 0) (void)sync_file_range(f->fd, a - f->from, rc, SYNC_FILE_RANGE_WRITE);
+}
 
 static void *warm_main(void *arg) {
     store_t *s = arg;
@@ -867,7 +888,10 @@ static void *warm_main(void *arg) {
             if (f) {
                 int64_t end =
                     done + WARM_CHUNK < f->from + f->size ? done + WARM_CHUNK : f->from + f->size;
-                mfile_prefault(f, done - f->from, end - f->from);
+                if (s->cl_zero_fill)
+                    zero_fill(s, f, done, end);
+                else
+                    mfile_prefault(f, done - f->from, end - f->from);
                 done = end;
                 mfile_unref(f);
                 continue;
@@ -1262,6 +1286,8 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
     const char *wm = getenv("PETREL_CL_WRITE");
     if (wm) wmode = !strcmp(wm, "mmap") ? 1 : !strcmp(wm, "pwrite") ? 2 : 0;
     s->cl_pwrite_min = wmode == 1 ? SIZE_MAX : wmode == 2 ? 0 : 8192;
+    s->cl_zero_fill = s->cfg.flushDiskType == STORE_SYNC_FLUSH;
+    if (getenv("PETREL_CL_ZERO_FILL")) s->cl_zero_fill = atoi(getenv("PETREL_CL_ZERO_FILL")) != 0;
     if (c->storePathRootDir && *c->storePathRootDir) {
         s->root = xstrdup(c->storePathRootDir);
     } else {
