@@ -11,7 +11,7 @@ port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));pri
 NS_PORT=$(port); BR_PORT=$(( $(port) | 1 )); [ $BR_PORT -lt 60000 ] || BR_PORT=40001
 "$PETREL" namesrv --listenPort=$NS_PORT --kvConfigPath=$OUT/kv.json > $OUT/namesrv.log 2>&1 & NS=$!
 sleep 0.5
-valgrind --tool=callgrind --callgrind-out-file=$OUT/cg.%p --dump-instr=no --collect-atstart=yes \
+valgrind --tool=callgrind --callgrind-out-file=$OUT/cg.%p --dump-instr=no --collect-atstart=yes --compress-strings=no --compress-pos=no \
   "$PETREL" broker --listenPort=$BR_PORT --namesrvAddr=127.0.0.1:$NS_PORT --storePathRootDir=$OUT/store \
   --brokerName=broker-a --brokerIP1=127.0.0.1 --flushDiskType=ASYNC_FLUSH > $OUT/broker.log 2>&1 & BR=$!
 for i in $(seq 1 120); do grep -q "register" $OUT/namesrv.log 2>/dev/null && break; \

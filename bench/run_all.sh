@@ -5,7 +5,8 @@
 # NATS JetStream, RabbitMQ with durable queues and confirms) and prints each Petrel figure
 # beside the peer's, with the ratio.
 #
-# Knobs (env): PETREL=build/petrel  DUR=10 (s per row)  PEERS=/work/shared/bench/peers
+# Knobs (env): PETREL=build/petrel  DUR=10 (s per row)  WARMUP=1 (s before each row, not counted)
+#   SUSTAIN_SECS=60 (producer+consumer row at half the pipelined maximum)  PEERS=/work/shared/bench/peers
 #   SKIP_PEERS=1 (Petrel only)  PEER_RUNS=1  NS_PORT=19876 BROKER_PORT=20911
 #   NAMESRV=host:port: measure an already running NameServer/broker instead (no start; one flush
 #   mode, labelled FLUSH=...). OUT=dir for raw results (default a temp dir, kept).
@@ -15,6 +16,8 @@ set -u
 cd "$(dirname "$0")/.."
 PETREL=${PETREL:-build/petrel}
 DUR=${DUR:-10}
+WARMUP=${WARMUP:-1}             # seconds run before each row's measurement starts
+SUSTAIN_SECS=${SUSTAIN_SECS:-60}
 PEERS=${PEERS:-/work/shared/bench/peers}
 # free ports (the broker also binds port-2 and port+1); other runs may hold the usual ones
 port_busy() { ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
@@ -63,7 +66,7 @@ ticks() { [ -n "$BR_PID" ] && awk '{print $14+$15}' /proc/$BR_PID/stat 2>/dev/nu
 row() {
   local flush=$1 label=$2; shift 2
   local t0; t0=$(ticks)
-  local j; j=$("$PETREL" bench "$@" -n "$NS" -d "$DUR" --quiet --json 2>>"$OUT/bench.stderr" | tail -1)
+  local j; j=$("$PETREL" bench "$@" -n "$NS" -d "${ROW_DUR:-$DUR}" --warmup "$WARMUP" --quiet --json 2>>"$OUT/bench.stderr" | tail -1)
   local t1; t1=$(ticks)
   [ -z "$j" ] && j='{}'
   python3 - "$flush" "$label" "$j" "$t0" "$t1" "$*" >> "$OUT/petrel.jsonl" <<'PY'
@@ -79,10 +82,23 @@ PY
   tail -1 "$OUT/petrel.jsonl" | python3 -c 'import json,sys; d=json.load(sys.stdin); l=d.get("latencyMs",{}); e=d.get("e2eMs",{}); print("  %-10s %-26s %9.0f msg/s %7.1f MB/s  p99 %s ms%s  fail=%s  cpu %s us/msg" % (d["flush"], d["label"], d.get("tps", d.get("recvTps",0)) or 0, d.get("mbps", 0) or 0, l.get("p99","-"), ("  e2e p50/p99/p999 %.3f/%.3f/%.3f" % (e["p50"], e["p99"], e["p999"])) if e else "", d.get("failures","-"), d.get("brokerCpuUsPerMsg","-")))'
 }
 
+# tps of an earlier row of this run
+row_tps() { python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    if d.get("flush") == sys.argv[2] and d.get("label") == sys.argv[3]: print(int(d.get("tps") or 0))' "$OUT/petrel.jsonl" "$1" "$2" | tail -1; }
+
 petrel_table() { # $1 flush
   local f=$1 t="Bench$1$$"
   row "$f" "100B 64x1 sync"        produce -t "$t" -s 100  --mode sync -w 64 -c 4
   row "$f" "100B pipelined"        produce -t "$t" -s 100  --mode async -c 4 --inflight 256
+  # latency at half the pipelined maximum (one producer connection), and a consumer keeping up
+  # with that rate for SUSTAIN_SECS (lag sampled every second)
+  local half; half=$(( $(row_tps "$f" "100B pipelined") / 2 ))
+  if [ "$half" -gt 0 ]; then
+    row "$f" "100B @half max"      produce -t "Half$t" -s 100 --mode async -c 1 --inflight 256 --rate "$half"
+    ROW_DUR=$SUSTAIN_SECS row "$f" "e2e 100B @half max sustained" e2e -t "Sus$t" -s 100 -c 1 --inflight 256 --rate "$half" --consumers 2
+  fi
   row "$f" "100B batch"            produce -t "$t" -s 100  --mode batch --batch 64 -c 2 --inflight 16
   row "$f" "1KiB 64x1 sync"        produce -t "$t" -s 1024 --mode sync -w 64 -c 4
   row "$f" "1KiB pipelined"        produce -t "$t" -s 1024 --mode async -c 4 --inflight 128
@@ -176,7 +192,20 @@ table = [
  ("ASYNC e2e p999 ms @10000/s", p("ASYNC_FLUSH","e2e 100B @10000/s","e2e.p999"), "-", None, 3.0, False),
  ("SYNC e2e p99 ms @10000/s", p("SYNC_FLUSH","e2e 100B @10000/s","e2e.p99"), "-", None, 2.0, False),
  ("ASYNC 100B pipelined broker us/msg", p("ASYNC_FLUSH","100B pipelined","brokerCpuUsPerMsg"), "-", None, 2.5, False),
+ ("ASYNC send-ack p99 ms @half max", p("ASYNC_FLUSH","100B @half max","lat.p99"), "-", None, 0.5, False),
+ ("SYNC send-ack p99 ms @half max", p("SYNC_FLUSH","100B @half max","lat.p99"), "-", None, 1.5, False),
 ]
+# a consumer sustaining the producer's rate: received/sent, and lag growth (mean lag of the last
+# 10 s minus the first 10 s) against a tenth of a second of messages
+for f in ("ASYNC_FLUSH", "SYNC_FLUSH"):
+    r = next((x for x in rows if x.get("flush") == f and x.get("label") == "e2e 100B @half max sustained"), None)
+    if not r or not r.get("count"): continue
+    lag = r.get("lagPerSecond") or [0]
+    k = max(1, min(10, len(lag) // 3))
+    growth = sum(lag[-k:]) / k - sum(lag[:k]) / k
+    rate = r.get("tps", 0)
+    table.append(("%s consumer/producer %ds @%.0f/s" % (f[:-6], len(lag), rate), r.get("received", 0) / r["count"], "-", None, 0.99, True))
+    table.append(("%s lag growth msgs (max %d)" % (f[:-6], r.get("lagMax", 0)), growth, "-", None, rate / 10, False))
 fmt = lambda v: "-" if v is None else ("%.3f" % v if isinstance(v, float) and v < 10 else "%.0f" % v)
 print("\n%-36s %12s  %-26s %12s  %8s  %s" % ("figure", "petrel", "peer", "peer value", "ratio", "goal"))
 for name, pv, peer, qv, goal, higher in table:
