@@ -317,11 +317,14 @@ petrel_err_t petrel_pull_consumer_seek(petrel_pull_consumer_t *c, const petrel_m
 static int64_t decode_found(const rm_cmd_t *r, const petrel_mq_t *mq, const petrel__sub_t *sub,
                             petrel_msg_t ***msgs, size_t *n, size_t *cap, int grow) {
     size_t pos = 0;
+    int64_t cut = -1;
+    petrel__slab_cur_t sc;
+    petrel__slab_open(&sc, r->body, r->body ? r->body_len : 0);
     while (r->body && pos < r->body_len) {
         petrel_msg_t *m = NULL;
         size_t used;
-        if (petrel__record_decode(r->body + pos, r->body_len - pos, mq->broker_name, &m, &used) !=
-            PETREL_OK)
+        if (petrel__record_decode_in(&sc, r->body + pos, r->body_len - pos, mq->broker_name, &m,
+                                     &used) != PETREL_OK)
             break;
         pos += used;
         if (sub && !petrel__sub_match(sub, petrel__msg_prop(m, PETREL_PROP_TAGS))) {
@@ -330,15 +333,16 @@ static int64_t decode_found(const rm_cmd_t *r, const petrel_mq_t *mq, const petr
         }
         if (*n == *cap) {
             if (!grow) { /* more than asked for: pull the rest again */
-                int64_t off = m->queue_offset;
+                cut = m->queue_offset;
                 petrel_msg_destroy(m);
-                return off;
+                break;
             }
             *msgs = xrealloc(*msgs, (*cap = *cap ? *cap * 2 : 32) * sizeof(**msgs));
         }
         (*msgs)[(*n)++] = m;
     }
-    return -1;
+    petrel__slab_close(&sc);
+    return cut;
 }
 
 /* One non-suspending pull of mq at pos; appends found messages to out. *next gets the new pos. */

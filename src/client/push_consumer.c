@@ -335,11 +335,13 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
         switch (resp->code) {
         case SUCCESS: {
             size_t pos = 0;
+            petrel__slab_cur_t sc;
+            petrel__slab_open(&sc, resp->body, resp->body ? resp->body_len : 0);
             while (resp->body && pos < resp->body_len) {
                 petrel_msg_t *m = NULL;
                 size_t used = 0;
-                if (petrel__record_decode(resp->body + pos, resp->body_len - pos,
-                                          pq->mq.broker_name, &m, &used) != PETREL_OK) {
+                if (petrel__record_decode_in(&sc, resp->body + pos, resp->body_len - pos,
+                                             pq->mq.broker_name, &m, &used) != PETREL_OK) {
                     PLOG_WARN("bad record in pull response for %s:%s:%d at %zu", pq->mq.topic,
                               pq->mq.broker_name, pq->mq.queue_id, pos);
                     break;
@@ -357,6 +359,7 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
                 msgs[n++] = m;
                 bytes += m->body_len;
             }
+            petrel__slab_close(&sc);
             break;
         }
         case PULL_NOT_FOUND:
