@@ -156,8 +156,8 @@ PETREL_EXPORT const char *petrel_version(void);
  * (AVG|AVG_BY_CIRCLE|CONSISTENT_HASH), consumeThreadNums (4), pullBatchSize (32),
  * pullThresholdForQueue (1000), pullThresholdSizeForQueue (MiB, 100),
  * suspendTimeoutMillis (15000), rebalanceInterval (20000), persistConsumerOffsetInterval (5000),
- * maxReconsumeTimes (-1: 16 for concurrent listeners, no limit for orderly ones), offsetStoreDir ($HOME/.rocketmq_offsets), unitName,
- * serializeType (JSON|ROCKETMQ: request header encoding).
+ * maxReconsumeTimes (-1: 16 for concurrent listeners, no limit for orderly ones), offsetStoreDir
+ * ($HOME/.rocketmq_offsets), unitName, serializeType (JSON|ROCKETMQ: request header encoding).
  */
 PETREL_EXPORT petrel_conf_t *petrel_conf_new(void);
 /** @brief Frees conf (NULL is fine). */

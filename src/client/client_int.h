@@ -89,8 +89,8 @@ struct petrel_msg_s {
     uint8_t *body; /* owned, or in the block, or inflated */
     size_t body_len;
     int32_t flag;
-    uint8_t received;   /* read-only; strings live in the same allocation */
-    uint8_t body_owned; /* received: body was inflated into its own buffer */
+    uint8_t received;     /* read-only; strings live in the same allocation */
+    uint8_t body_owned;   /* received: body was inflated into its own buffer */
     petrel__slab_t *slab; /* received: the shared block holding this message, or NULL */
     /* received-message attributes */
     int32_t queue_id;

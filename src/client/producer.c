@@ -77,7 +77,7 @@ typedef struct send_ctx_s {
     int count;
     char (*uniqs)[PETREL_MSG_ID_MAX]; /* batch_ids: every member's UNIQ_KEY */
     petrel_msg_ids_t *ids;            /* batch_ids: the caller's array of count */
-    int fixed_queue; /* selector/orderly: never move */
+    int fixed_queue;                  /* selector/orderly: never move */
     petrel_send_cb cb;
     void *opaque;
     petrel_mq_t cur; /* queue of the attempt in flight */

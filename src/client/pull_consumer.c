@@ -4,7 +4,8 @@
  * subscribe, from the same client-side rebalance as push consumers (run on the
  * service thread). poll() first pulls every assigned queue without
  * suspension (round-robin); when none has a message it long-polls: one
- * suspended PULL_MESSAGE per queue (suspendTimeoutMillis = the time left), and
+ * suspended PULL_MESSAGE per queue (held up to the time left, at most
+ * suspendTimeoutMillis), and
  * waits for the first answer. An answer that comes after poll returned is kept
  * for the next poll (used if the queue's position did not move meanwhile), so
  * at most one long poll per queue is ever held at the broker. commit() stores
@@ -449,7 +450,7 @@ static void lp_cb(int status, rm_cmd_t *resp, void *arg) {
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Starts a long poll of a held for up to suspend_ms (no-op when one is in flight). */
+/* Starts a long poll of a's queue, held up to suspend_ms (no-op when one is in flight). */
 static void lp_issue(petrel_pull_consumer_t *c, const asg_t *a, int max, int suspend_ms) {
     pthread_mutex_lock(&c->mu);
     for (lp_t *lp = c->lps; lp; lp = lp->next_lp)
@@ -501,8 +502,8 @@ static void lp_issue(petrel_pull_consumer_t *c, const asg_t *a, int max, int sus
                          NULL};
     rm_request_t req = {PULL_MESSAGE, NULL, ext, NULL, 0};
     /* The broker answers by suspend_ms; the margin covers a busy broker and the network. */
-    int rc = rm_client_invoke_async(petrel__inst_rm(c->inst), addr, &req, suspend_ms + 5000, lp_cb,
-                                    lp);
+    int rc =
+        rm_client_invoke_async(petrel__inst_rm(c->inst), addr, &req, suspend_ms + 5000, lp_cb, lp);
     if (rc != 0) lp_cb(rc, NULL, lp);
 }
 
@@ -511,8 +512,8 @@ static void lp_issue(petrel_pull_consumer_t *c, const asg_t *a, int max, int sus
  * and *next gets the queue's new position; an answer for another position is dropped.
  * Returns 1 when a long poll of a exists (answered or not), 0 when none.
  */
-static int lp_take_locked(petrel_pull_consumer_t *c, const asg_t *a, petrel_msg_t **out,
-                          size_t *n, size_t room, int64_t *next, int *failed) {
+static int lp_take_locked(petrel_pull_consumer_t *c, const asg_t *a, petrel_msg_t **out, size_t *n,
+                          size_t room, int64_t *next, int *failed) {
     lp_t **pp = &c->lps;
     while (*pp && petrel__mq_cmp(&(*pp)->mq, &a->mq) != 0)
         pp = &(*pp)->next_lp;
@@ -607,15 +608,19 @@ petrel_err_t petrel_pull_consumer_poll(petrel_pull_consumer_t *c, int timeout_ms
         }
         /* Nothing yet: hold a pull at the broker for each queue, wait for the first answer. */
         if (!failures) {
+            /* Held at most suspendTimeoutMillis at a time; a longer poll holds again. */
+            int susp =
+                left < c->conf.suspendTimeoutMillis ? (int)left : c->conf.suspendTimeoutMillis;
             pthread_mutex_lock(&c->mu);
             for (int i = 0; i < na; i++) /* positions as they are now */
                 for (int k = 0; k < c->n_asg; k++)
-                    if (petrel__mq_cmp(&c->asg[k].mq, &snap[i].mq) == 0) snap[i].pos = c->asg[k].pos;
+                    if (petrel__mq_cmp(&c->asg[k].mq, &snap[i].mq) == 0)
+                        snap[i].pos = c->asg[k].pos;
             pthread_mutex_unlock(&c->mu);
             for (int i = 0; i < na; i++)
                 lp_issue(c, &snap[i],
                          (int)max < c->conf.pullBatchSize ? (int)max : c->conf.pullBatchSize,
-                         (int)left);
+                         susp > 0 ? susp : 1);
         }
         free(snap);
         /* Errors: wait a little before trying again instead of spinning. */

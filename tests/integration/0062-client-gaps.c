@@ -61,10 +61,23 @@ static int route_ready(const char *topic, int queues) {
 static void create_topic(const char *topic, int queues) {
     char q[16];
     snprintf(q, sizeof(q), "%d", queues);
-    const char *ext[] = {"topic",    topic, "defaultTopic",    "TBW102",     "readQueueNums",
-                         q,          "writeQueueNums", q,      "perm",       "6",
-                         "topicFilterType", "SINGLE_TAG", "topicSysFlag", "0", "order",
-                         "false",    NULL};
+    const char *ext[] = {"topic",
+                         topic,
+                         "defaultTopic",
+                         "TBW102",
+                         "readQueueNums",
+                         q,
+                         "writeQueueNums",
+                         q,
+                         "perm",
+                         "6",
+                         "topicFilterType",
+                         "SINGLE_TAG",
+                         "topicSysFlag",
+                         "0",
+                         "order",
+                         "false",
+                         NULL};
     rm_response_t *r = NULL;
     assert_int_equal(admin_call(br_addr, UPDATE_AND_CREATE_TOPIC, ext, &r), 0);
     assert_int_equal(r->cmd.code, SUCCESS);
@@ -344,8 +357,17 @@ static petrel_consume_status_t on_orderly(petrel_push_consumer_t *c, const petre
 }
 
 static int dlq_has(const char *topic, const char *key, const char *body) {
-    const char *ext[] = {"topic",    topic, "key", key, "maxNum", "32", "beginTimestamp", "0",
-                         "endTimestamp", "9223372036854775807", NULL};
+    const char *ext[] = {"topic",
+                         topic,
+                         "key",
+                         key,
+                         "maxNum",
+                         "32",
+                         "beginTimestamp",
+                         "0",
+                         "endTimestamp",
+                         "9223372036854775807",
+                         NULL};
     rm_response_t *r = NULL;
     if (admin_call(br_addr, QUERY_MESSAGE, ext, &r) != 0) return 0;
     int ok = r->cmd.code == SUCCESS && r->cmd.body &&

@@ -185,8 +185,8 @@ static void test_record_slab(void **state) {
         if (i == 2)
             make_record(&b, "TopicS", "TAGS\001B\002", z, zn, 0x301, 10 + i, 100 * i);
         else
-            make_record(&b, "TopicS", "TAGS\001A\002KEYS\001k\002", body[i], strlen(body[i]),
-                        0, 10 + i, 100 * i);
+            make_record(&b, "TopicS", "TAGS\001A\002KEYS\001k\002", body[i], strlen(body[i]), 0,
+                        10 + i, 100 * i);
     }
     free(z);
     petrel__slab_cur_t sc;
@@ -459,18 +459,12 @@ static void test_offtab(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_conf),
-        cmocka_unit_test(test_msg),
-        cmocka_unit_test(test_record_decode),
-        cmocka_unit_test(test_record_slab),
-        cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_route),
-        cmocka_unit_test(test_allocate),
-        cmocka_unit_test(test_consistent_hash_java),
-        cmocka_unit_test(test_sub),
-        cmocka_unit_test(test_offtab),
+        cmocka_unit_test(test_errors),      cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_msg),         cmocka_unit_test(test_record_decode),
+        cmocka_unit_test(test_record_slab), cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_batch),       cmocka_unit_test(test_route),
+        cmocka_unit_test(test_allocate),    cmocka_unit_test(test_consistent_hash_java),
+        cmocka_unit_test(test_sub),         cmocka_unit_test(test_offtab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
