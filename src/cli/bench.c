@@ -116,6 +116,8 @@ static struct {
     uint64_t issued;       /* messages claimed by senders (count bound) */
     volatile int stop_send, stop_all;
     int timeout_ms;
+    int64_t lag[600]; /* e2e: producer-consumer lag at each second after the warm-up */
+    int nlag;
 } B;
 
 static volatile sig_atomic_t interrupted;
@@ -473,6 +475,8 @@ typedef struct pull_arg_s {
     int qi;
 } pull_arg_t;
 
+static int issue_pull(consumer_t *k, int qi, pull_arg_t *pa);
+
 static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
     pull_arg_t *pa = arg;
     consumer_t *k = pa->k;
@@ -508,7 +512,27 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
     } else {
         q->retry_at = mono_ms() + 200;
     }
+    /* the next pull leaves from here, as a client's pull service does: no thread hop */
+    if (!B.stop_all && !interrupted && q->retry_at <= mono_ms() && issue_pull(k, pa->qi, pa) == 0)
+        return;
     cons_push(k, pa->qi);
+}
+
+static int issue_pull(consumer_t *k, int qi, pull_arg_t *pa) {
+    pq_t *q = &k->queues[qi];
+    const target_t *tg = &B.targets[q->target];
+    char qs[16], os[32];
+    snprintf(qs, sizeof qs, "%d", tg->qid);
+    snprintf(os, sizeof os, "%" PRId64, q->offset);
+    const char *ext[] = {"consumerGroup", B.group, "topic", B.topic, "queueId", qs,
+                         "queueOffset", os, "maxMsgNums", "32", "sysFlag", "6",
+                         "commitOffset", "0", "suspendTimeoutMillis", "1000",
+                         "subscription", "*", "subVersion", "0", "expressionType", "TAG",
+                         NULL};
+    rm_request_t req = {.code = PULL_MESSAGE, .ext = ext};
+    if (rm_client_invoke_async(k->conn->cli, tg->addr, &req, 5000, pull_cb, pa) == 0) return 0;
+    q->retry_at = mono_ms() + 200;
+    return -1;
 }
 
 static void *consumer_main(void *arg) {
@@ -537,20 +561,7 @@ static void *consumer_main(void *arg) {
         pq_t *q = &k->queues[qi];
         int64_t wait = q->retry_at - mono_ms();
         if (wait > 0) usleep((useconds_t)wait * 1000);
-        const target_t *tg = &B.targets[q->target];
-        char qs[16], os[32];
-        snprintf(qs, sizeof qs, "%d", tg->qid);
-        snprintf(os, sizeof os, "%" PRId64, q->offset);
-        const char *ext[] = {"consumerGroup", B.group, "topic", B.topic, "queueId", qs,
-                             "queueOffset", os, "maxMsgNums", "32", "sysFlag", "6",
-                             "commitOffset", "0", "suspendTimeoutMillis", "1000",
-                             "subscription", "*", "subVersion", "0", "expressionType", "TAG",
-                             NULL};
-        rm_request_t req = {.code = PULL_MESSAGE, .ext = ext};
-        if (rm_client_invoke_async(k->conn->cli, tg->addr, &req, 5000, pull_cb, &args[qi])) {
-            q->retry_at = mono_ms() + 200;
-            cons_push(k, qi);
-        }
+        if (issue_pull(k, qi, &args[qi])) cons_push(k, qi);
     }
     free(args);
     return NULL;
@@ -661,7 +672,17 @@ static void summary(const char *what, const snap_t *s, double send_secs, double 
                                     recv_secs > 0 ? (double)s->recv_bytes / recv_secs / 1e6 : 0);
             cJSON_AddItemToObject(o, "e2eMs", lat_json(&s->e2e));
             if (!B.do_produce) cJSON_AddNumberToObject(o, "count", (double)s->recv);
-            else cJSON_AddNumberToObject(o, "lag", (double)((int64_t)s->ok - (int64_t)s->recv));
+            else {
+                cJSON_AddNumberToObject(o, "lag", (double)((int64_t)s->ok - (int64_t)s->recv));
+                /* lag at every second of the measured run: growth = a consumer falling behind */
+                cJSON *a = cJSON_AddArrayToObject(o, "lagPerSecond");
+                int64_t mx = 0;
+                for (int i = 0; i < B.nlag; i++) {
+                    cJSON_AddItemToArray(a, cJSON_CreateNumber((double)B.lag[i]));
+                    if (B.lag[i] > mx) mx = B.lag[i];
+                }
+                cJSON_AddNumberToObject(o, "lagMax", (double)mx);
+            }
         }
         char *t = cJSON_PrintUnformatted(o);
         puts(t);
@@ -963,6 +984,9 @@ int bench_main(int argc, char **argv) {
         }
         take(&cur);
         sec++;
+        if (B.do_produce && B.do_consume && warm && !B.stop_send &&
+            B.nlag < (int)(sizeof B.lag / sizeof B.lag[0]))
+            B.lag[B.nlag++] = cur.ok > cur.recv ? (int64_t)(cur.ok - cur.recv) : 0;
         if (!B.quiet) report_second(sec, &cur, &prev, (double)(mono_ns() - last) / 1e9);
         prev = cur;
         last = next;

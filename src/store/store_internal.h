@@ -48,10 +48,9 @@ int mfile_sync(mfile_t *f);
 /* Durably writes the bytes [from, to) of the file (msync MS_SYNC). 0 or -errno. */
 int mfile_sync_range(mfile_t *f, int64_t from, int64_t to);
 /*
- * Brings [from, to) into the page cache ahead of the writer (MADV_POPULATE_READ:
- * pages allocated and zeroed, left clean and mapped read-only). A pwrite then
- * only copies; a write through the mapping takes a cheap write fault. Writable
- * prefaulting would dirty every page twice as far as writeback is concerned.
+ * Brings [from, to) into the page cache ahead of the writer (readahead: pages
+ * allocated and zeroed, clean, not mapped). A pwrite then only copies; a write
+ * through the mapping takes a minor fault instead of allocating and zeroing.
  */
 void mfile_prefault(mfile_t *f, int64_t from, int64_t to);
 /* Zeroes [pos, size) so stale bytes never look like data after a truncation. */
