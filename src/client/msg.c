@@ -252,10 +252,41 @@ void petrel__props_encode(const petrel_msg_t *m, buf_t *out) {
 
 /* ---- stored record decoding (storage-and-semantics 1.1) ------------------ */
 
+/* Decimal digits of v at o (no NUL); returns the end. */
+static char *put_u32(char *o, uint32_t v) {
+    char t[10];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *o++ = t[--n];
+    return o;
+}
+
+/* "ip:port"; by hand for IPv4 (snprintf dominated decoding a message). */
 static void host_text(const uint8_t *p, int v6, char *out, size_t outlen) {
-    char ip[INET6_ADDRSTRLEN];
-    inet_ntop(v6 ? AF_INET6 : AF_INET, p, ip, sizeof(ip));
-    snprintf(out, outlen, "%s:%u", ip, be32_get(p + (v6 ? 16 : 4)));
+    if (v6 || outlen < 27) { /* 27: "255.255.255.255:4294967295" */
+        char ip[INET6_ADDRSTRLEN];
+        inet_ntop(v6 ? AF_INET6 : AF_INET, p, ip, sizeof(ip));
+        snprintf(out, outlen, "%s:%u", ip, be32_get(p + (v6 ? 16 : 4)));
+        return;
+    }
+    char *o = out;
+    for (int i = 0; i < 4; i++) {
+        o = put_u32(o, p[i]);
+        *o++ = i < 3 ? '.' : ':';
+    }
+    o = put_u32(o, be32_get(p + 4));
+    *o = 0;
+}
+
+/* Bounded string copy (truncates, always terminates). */
+static void copy_text(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = 0;
 }
 
 /* Where one stored record's parts are, and the decoded message's size. */
@@ -467,9 +498,9 @@ petrel_err_t petrel__record_decode_in(petrel__slab_cur_t *sc, const uint8_t *p, 
         }
         m->offset_id[56] = 0;
     }
-    if (broker_name) snprintf(m->broker_name, sizeof(m->broker_name), "%s", broker_name);
+    if (broker_name) copy_text(m->broker_name, sizeof(m->broker_name), broker_name);
     const char *u = petrel__msg_prop(m, PETREL_PROP_UNIQ_KEY);
-    snprintf(m->msg_id, sizeof(m->msg_id), "%s", u ? u : m->offset_id);
+    copy_text(m->msg_id, sizeof(m->msg_id), u ? u : m->offset_id);
     *out = m;
     *used = total;
     return PETREL_OK;
