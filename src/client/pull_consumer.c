@@ -36,6 +36,7 @@ typedef struct lp_s {
     int64_t pos;  /* offset it pulls from; moves past the messages poll took */
     int done;     /* the answer arrived */
     int failed;   /* transport or broker error */
+    int stale;    /* the queue was sought meanwhile: the answer will be dropped */
     int64_t next; /* nextBeginOffset, -1 unknown */
     petrel_msg_t **msgs;
     size_t n, taken;
@@ -454,7 +455,7 @@ static void lp_cb(int status, rm_cmd_t *resp, void *arg) {
 static void lp_issue(petrel_pull_consumer_t *c, const asg_t *a, int max, int suspend_ms) {
     pthread_mutex_lock(&c->mu);
     for (lp_t *lp = c->lps; lp; lp = lp->next_lp)
-        if (petrel__mq_cmp(&lp->mq, &a->mq) == 0) {
+        if (!lp->stale && petrel__mq_cmp(&lp->mq, &a->mq) == 0) {
             pthread_mutex_unlock(&c->mu);
             return;
         }
@@ -509,22 +510,30 @@ static void lp_issue(petrel_pull_consumer_t *c, const asg_t *a, int max, int sus
 
 /*
  * Under c->mu: the answered long poll of a, if any. Messages from it go to out (up to room)
- * and *next gets the queue's new position; an answer for another position is dropped.
- * Returns 1 when a long poll of a exists (answered or not), 0 when none.
+ * and *next gets the queue's new position. A long poll from another position (the queue was
+ * sought) is dropped, or marked stale while the broker still holds it.
+ * Returns 1 when a current long poll of a exists (answered or not), 0 when none.
  */
 static int lp_take_locked(petrel_pull_consumer_t *c, const asg_t *a, petrel_msg_t **out, size_t *n,
                           size_t room, int64_t *next, int *failed) {
-    lp_t **pp = &c->lps;
-    while (*pp && petrel__mq_cmp(&(*pp)->mq, &a->mq) != 0)
-        pp = &(*pp)->next_lp;
-    lp_t *lp = *pp;
+    lp_t **pp = &c->lps, *lp = NULL;
+    while (*pp) {
+        lp_t *x = *pp;
+        if (petrel__mq_cmp(&x->mq, &a->mq) == 0 && !x->stale && x->pos != a->pos) x->stale = 1;
+        if (petrel__mq_cmp(&x->mq, &a->mq) != 0 || x->stale) {
+            if (x->stale && x->done) {
+                *pp = x->next_lp;
+                lp_free(x);
+            } else {
+                pp = &x->next_lp;
+            }
+            continue;
+        }
+        lp = x;
+        break;
+    }
     if (!lp) return 0;
     if (!lp->done) return 1;
-    if (lp->pos != a->pos) { /* seek or reassignment meanwhile */
-        *pp = lp->next_lp;
-        lp_free(lp);
-        return 0;
-    }
     while (lp->taken < lp->n && room > 0) {
         out[(*n)++] = lp->msgs[lp->taken++];
         room--;
@@ -561,12 +570,12 @@ petrel_err_t petrel_pull_consumer_poll(petrel_pull_consumer_t *c, int timeout_ms
         asg_t *snap = na ? xmalloc((size_t)na * sizeof(*snap)) : NULL;
         if (na) memcpy(snap, c->asg, (size_t)na * sizeof(*snap));
         int start = c->rr++;
-        /* Answers for queues no longer assigned. */
+        /* Answers nobody will use: their queue is no longer assigned, or was sought. */
         for (lp_t **pp = &c->lps; *pp;) {
             int mine = 0;
             for (int i = 0; i < na && !mine; i++)
                 mine = petrel__mq_cmp(&snap[i].mq, &(*pp)->mq) == 0;
-            if (!mine && (*pp)->done) {
+            if ((!mine || (*pp)->stale) && (*pp)->done) {
                 lp_t *lp = *pp;
                 *pp = lp->next_lp;
                 lp_free(lp);

@@ -329,6 +329,68 @@ static void test_pull_long_poll(void **state) {
     petrel_pull_consumer_destroy(pc); /* with a long poll possibly still held */
 }
 
+static int pick_arg(int n, const petrel_msg_t *m, void *arg) {
+    return *(int *)arg % n;
+}
+
+static void send_to(petrel_producer_t *p, const char *topic, int q, const char *key) {
+    petrel_msg_t *m = mk(topic, key, key);
+    petrel_send_result_t r;
+    assert_int_equal(petrel_producer_send_select(p, m, pick_arg, &q, &r), PETREL_OK);
+    assert_int_equal(r.mq.queue_id, q);
+    petrel_msg_destroy(m);
+}
+
+/* A seek while the broker still holds a long poll of that queue takes effect at once. */
+static void test_pull_seek_while_held(void **state) {
+    assert_true(TU_WAIT_FOR(held_pulls() == 0, 10000));
+    create_topic("GapTopicS", 2);
+    petrel_producer_t *p = producer("GapPG");
+    petrel_conf_t *c = conf_for("GapCGS");
+    petrel_pull_consumer_t *pc = NULL;
+    assert_int_equal(petrel_pull_consumer_create(c, &pc, NULL, 0), PETREL_OK);
+    petrel_conf_destroy(c);
+    assert_int_equal(petrel_pull_consumer_start(pc), PETREL_OK);
+    petrel_mq_t *mqs = NULL;
+    size_t nq = 0;
+    assert_int_equal(petrel_pull_consumer_fetch_queues(pc, "GapTopicS", &mqs, &nq), PETREL_OK);
+    assert_int_equal(nq, 2);
+    assert_int_equal(mqs[1].queue_id, 1);
+    assert_int_equal(petrel_pull_consumer_assign(pc, mqs, nq), PETREL_OK);
+
+    send_to(p, "GapTopicS", 1, "s1-a");
+    petrel_msg_t *batch[8];
+    size_t n = 0;
+    assert_int_equal(petrel_pull_consumer_poll(pc, 10000, batch, 8, &n), PETREL_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(petrel_msg_keys(batch[0]), "s1-a");
+    petrel_msg_destroy(batch[0]);
+
+    /* Both queues are held; a message on queue 0 answers, queue 1 stays held. */
+    poller_t t = {pc, 30000, -1, 0, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poll_thread, &t), 0);
+    assert_true(TU_WAIT_FOR(held_pulls() == 2, 10000));
+    send_to(p, "GapTopicS", 0, "s0-a");
+    pthread_join(th, NULL);
+    assert_int_equal(t.rc, PETREL_OK);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(petrel_msg_keys(t.msgs[0]), "s0-a");
+    petrel_msg_destroy(t.msgs[0]);
+    assert_true(TU_WAIT_FOR(held_pulls() == 1, 10000));
+
+    /* Back to the start of queue 1: read again now, not when the held pull times out. */
+    assert_int_equal(petrel_pull_consumer_seek(pc, &mqs[1], 0), PETREL_OK);
+    n = 0;
+    assert_int_equal(petrel_pull_consumer_poll(pc, 10000, batch, 8, &n), PETREL_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(petrel_msg_keys(batch[0]), "s1-a");
+    petrel_msg_destroy(batch[0]);
+    free(mqs);
+    petrel_pull_consumer_destroy(pc);
+    petrel_producer_destroy(p);
+}
+
 /* ---- orderly dead letters ---------------------------------------------------------- */
 
 typedef struct ord_s {
@@ -439,6 +501,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_ids),
         cmocka_unit_test(test_pull_long_poll),
+        cmocka_unit_test(test_pull_seek_while_held),
         cmocka_unit_test(test_orderly_dlq),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
