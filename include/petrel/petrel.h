@@ -156,8 +156,8 @@ PETREL_EXPORT const char *petrel_version(void);
  * (AVG|AVG_BY_CIRCLE|CONSISTENT_HASH), consumeThreadNums (4), pullBatchSize (32),
  * pullThresholdForQueue (1000), pullThresholdSizeForQueue (MiB, 100),
  * suspendTimeoutMillis (15000), rebalanceInterval (20000), persistConsumerOffsetInterval (5000),
- * maxReconsumeTimes (16), offsetStoreDir ($HOME/.rocketmq_offsets), unitName,
- * serializeType (JSON|ROCKETMQ: request header encoding).
+ * maxReconsumeTimes (-1: 16 for concurrent listeners, no limit for orderly ones), offsetStoreDir
+ * ($HOME/.rocketmq_offsets), unitName, serializeType (JSON|ROCKETMQ: request header encoding).
  */
 PETREL_EXPORT petrel_conf_t *petrel_conf_new(void);
 /** @brief Frees conf (NULL is fine). */
@@ -266,7 +266,8 @@ typedef enum {
     PETREL_SEND_SLAVE_NOT_AVAILABLE = 3,
 } petrel_send_status_t;
 
-/** What a successful send reports. For a batch: the first message's ids, and count. */
+/** What a successful send reports. For a batch: the first message's ids, and count (every
+ * message's ids: petrel_producer_send_batch_ids). */
 typedef struct petrel_send_result_s {
     petrel_send_status_t status;
     char msg_id[PETREL_MSG_ID_MAX];        /* UNIQ_KEY of the (first) message */
@@ -328,6 +329,21 @@ PETREL_EXPORT petrel_err_t petrel_producer_send_oneway(petrel_producer_t *produc
 PETREL_EXPORT petrel_err_t petrel_producer_send_batch(petrel_producer_t *producer,
                                                       petrel_msg_t *const *msgs, size_t n,
                                                       petrel_send_result_t *result);
+
+/** The ids of one message of a batch (petrel_producer_send_batch_ids). */
+typedef struct petrel_msg_ids_s {
+    char msg_id[PETREL_MSG_ID_MAX];        /* UNIQ_KEY */
+    char offset_msg_id[PETREL_MSG_ID_MAX]; /* store-based id ("" if the broker sent none) */
+    int64_t queue_offset;                  /* result->queue_offset + i */
+} petrel_msg_ids_t;
+/**
+ * @brief As petrel_producer_send_batch, and fills ids[i] for msgs[i] (i < n) on success.
+ * @param ids caller's array of n entries (may be NULL); nothing to free.
+ */
+PETREL_EXPORT petrel_err_t petrel_producer_send_batch_ids(petrel_producer_t *producer,
+                                                          petrel_msg_t *const *msgs, size_t n,
+                                                          petrel_send_result_t *result,
+                                                          petrel_msg_ids_t *ids);
 
 /** @brief Picks a queue index in [0, n_queues) for msg; the queues are ordered by broker
  * name then queue id. */

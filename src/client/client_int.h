@@ -79,6 +79,8 @@ typedef struct petrel__prop_s {
     char *value;
 } petrel__prop_t;
 
+typedef struct petrel__slab_s petrel__slab_t;
+
 struct petrel_msg_s {
     char *topic;           /* owned (outgoing) or in the block (received) */
     petrel__prop_t *props; /* properties in order */
@@ -87,8 +89,9 @@ struct petrel_msg_s {
     uint8_t *body; /* owned, or in the block, or inflated */
     size_t body_len;
     int32_t flag;
-    uint8_t received;   /* read-only; strings live in the same allocation */
-    uint8_t body_owned; /* received: body was inflated into its own buffer */
+    uint8_t received;     /* read-only; strings live in the same allocation */
+    uint8_t body_owned;   /* received: body was inflated into its own buffer */
+    petrel__slab_t *slab; /* received: the shared block holding this message, or NULL */
     /* received-message attributes */
     int32_t queue_id;
     int32_t sys_flag;
@@ -119,6 +122,22 @@ void petrel__props_put(buf_t *out, const char *k, const char *v);
  */
 petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *broker_name,
                                    petrel_msg_t **out, size_t *used);
+/*
+ * Decoding a whole pull answer without an allocation per message: _open sizes its records
+ * and allocates one block for them, _decode_in places each message in it (falling back to
+ * its own allocation when sc is NULL or the block is full), _close drops the opener's
+ * reference. The block is freed when it is closed and its last message destroyed.
+ */
+typedef struct petrel__slab_cur_s {
+    petrel__slab_t *slab;
+    uint8_t *cur, *end;
+} petrel__slab_cur_t;
+void petrel__slab_open(petrel__slab_cur_t *sc, const uint8_t *p, size_t len);
+petrel_err_t petrel__record_decode_in(petrel__slab_cur_t *sc, const uint8_t *p, size_t avail,
+                                      const char *broker_name, petrel_msg_t **out, size_t *used);
+void petrel__slab_close(petrel__slab_cur_t *sc);
+/* Frees a received message (its slab reference or its own allocation). */
+void petrel__msg_free_received(petrel_msg_t *m);
 
 /* ---- ids and codecs ------------------------------------------------------ */
 

@@ -2,7 +2,8 @@
  * msg: petrel_msg_t. Outgoing messages own each string separately so setters
  * are cheap; a received message is decoded from its stored record into ONE
  * allocation (struct, property table, topic, properties text and body), plus
- * one more only when the body must be inflated.
+ * one more only when the body must be inflated. The messages of one pull
+ * answer share a single refcounted block (a slab), freed with the last of them.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -30,8 +31,7 @@ petrel_msg_t *petrel_msg_new(const char *topic) {
 void petrel_msg_destroy(petrel_msg_t *m) {
     if (!m) return;
     if (m->received) {
-        if (m->body_owned) free(m->body);
-        free(m);
+        petrel__msg_free_received(m);
         return;
     }
     for (size_t i = 0; i < m->n_props; i++) {
@@ -56,6 +56,7 @@ petrel_msg_t *petrel_msg_dup(const petrel_msg_t *src) {
     m->body = NULL;
     m->received = 0;
     m->body_owned = 0;
+    m->slab = NULL;
     if (src->body_len) {
         m->body = malloc(src->body_len);
         if (!m->body) goto fail;
@@ -251,75 +252,180 @@ void petrel__props_encode(const petrel_msg_t *m, buf_t *out) {
 
 /* ---- stored record decoding (storage-and-semantics 1.1) ------------------ */
 
-static void host_text(const uint8_t *p, int v6, char *out, size_t outlen) {
-    char ip[INET6_ADDRSTRLEN];
-    inet_ntop(v6 ? AF_INET6 : AF_INET, p, ip, sizeof(ip));
-    snprintf(out, outlen, "%s:%u", ip, be32_get(p + (v6 ? 16 : 4)));
+/* Decimal digits of v at o (no NUL); returns the end. */
+static char *put_u32(char *o, uint32_t v) {
+    char t[10];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *o++ = t[--n];
+    return o;
 }
 
-petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *broker_name,
-                                   petrel_msg_t **out, size_t *used) {
+/* "ip:port"; by hand for IPv4 (snprintf dominated decoding a message). */
+static void host_text(const uint8_t *p, int v6, char *out, size_t outlen) {
+    if (v6 || outlen < 27) { /* 27: "255.255.255.255:4294967295" */
+        char ip[INET6_ADDRSTRLEN];
+        inet_ntop(v6 ? AF_INET6 : AF_INET, p, ip, sizeof(ip));
+        snprintf(out, outlen, "%s:%u", ip, be32_get(p + (v6 ? 16 : 4)));
+        return;
+    }
+    char *o = out;
+    for (int i = 0; i < 4; i++) {
+        o = put_u32(o, p[i]);
+        *o++ = i < 3 ? '.' : ':';
+    }
+    o = put_u32(o, be32_get(p + 4));
+    *o = 0;
+}
+
+/* Bounded string copy (truncates, always terminates). */
+static void copy_text(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* Where one stored record's parts are, and the decoded message's size. */
+typedef struct rec_s {
+    uint32_t total;
+    int32_t sys;
+    size_t bh, sh;
+    const uint8_t *born, *store, *body, *topic, *props;
+    int64_t store_ts, prep;
+    int32_t reconsume;
+    uint32_t blen;
+    size_t tlen, plen, nprops;
+    size_t need; /* bytes of the one allocation (struct, table, texts, plain body) */
+} rec_t;
+
+static petrel_err_t rec_parse(const uint8_t *p, size_t avail, rec_t *r) {
     if (avail < 4) return PETREL_EPROTO;
     uint32_t total = be32_get(p);
     if (total < 91 || total > avail) return PETREL_EPROTO;
     uint32_t magic = be32_get(p + 4);
     int v2 = magic == 0xDAA320ABu;
     if (!v2 && magic != 0xDAA320A7u) return PETREL_EPROTO;
-    int32_t sys = (int32_t)be32_get(p + 36);
-    size_t bh = (sys & 0x10) ? 20 : 8, sh = (sys & 0x20) ? 20 : 8;
+    r->total = total;
+    r->sys = (int32_t)be32_get(p + 36);
+    r->bh = (r->sys & 0x10) ? 20 : 8;
+    r->sh = (r->sys & 0x20) ? 20 : 8;
     size_t pos = 48;
-    const uint8_t *born = p + pos;
-    pos += bh;
-    if (pos + 8 + sh + 16 > total) return PETREL_EPROTO;
-    int64_t store_ts = (int64_t)be64_get(p + pos);
+    r->born = p + pos;
+    pos += r->bh;
+    if (pos + 8 + r->sh + 16 > total) return PETREL_EPROTO;
+    r->store_ts = (int64_t)be64_get(p + pos);
     pos += 8;
-    const uint8_t *store = p + pos;
-    pos += sh;
-    int32_t reconsume = (int32_t)be32_get(p + pos);
-    int64_t prep = (int64_t)be64_get(p + pos + 4);
+    r->store = p + pos;
+    pos += r->sh;
+    r->reconsume = (int32_t)be32_get(p + pos);
+    r->prep = (int64_t)be64_get(p + pos + 4);
     pos += 12;
     if (pos + 4 > total) return PETREL_EPROTO;
-    uint32_t blen = be32_get(p + pos);
+    r->blen = be32_get(p + pos);
     pos += 4;
-    if (blen > total - pos) return PETREL_EPROTO;
-    const uint8_t *body = p + pos;
-    pos += blen;
+    if (r->blen > total - pos) return PETREL_EPROTO;
+    r->body = p + pos;
+    pos += r->blen;
     size_t tl_size = v2 ? 2 : 1;
     if (pos + tl_size > total) return PETREL_EPROTO;
-    size_t tlen = v2 ? be16_get(p + pos) : p[pos];
+    r->tlen = v2 ? be16_get(p + pos) : p[pos];
     pos += tl_size;
-    if (pos + tlen + 2 > total) return PETREL_EPROTO;
-    const uint8_t *topic = p + pos;
-    pos += tlen;
-    size_t plen = be16_get(p + pos);
+    if (pos + r->tlen + 2 > total) return PETREL_EPROTO;
+    r->topic = p + pos;
+    pos += r->tlen;
+    r->plen = be16_get(p + pos);
     pos += 2;
-    if (pos + plen > total) return PETREL_EPROTO;
-    const uint8_t *props = p + pos;
+    if (pos + r->plen > total) return PETREL_EPROTO;
+    r->props = p + pos;
+    r->nprops = 1; /* a last item without a trailing separator */
+    for (size_t i = 0; i < r->plen; i++)
+        if (r->props[i] == 2) r->nprops++;
+    size_t need = sizeof(petrel_msg_t) + r->nprops * sizeof(petrel__prop_t) + r->tlen + 1 +
+                  r->plen + 1 + ((r->sys & 1) ? 0 : r->blen);
+    r->need = (need + 15) & ~(size_t)15; /* slab slots stay aligned */
+    return PETREL_OK;
+}
 
-    size_t nprops = 0;
-    for (size_t i = 0; i < plen; i++)
-        if (props[i] == 2) nprops++;
-    nprops++; /* a last item without a trailing separator */
-    int compressed = (sys & 1) != 0;
-    size_t need = sizeof(petrel_msg_t) + nprops * sizeof(petrel__prop_t) + tlen + 1 + plen + 1 +
-                  (compressed ? 0 : blen);
-    petrel_msg_t *m = malloc(need);
-    if (!m) return PETREL_ENOMEM;
+/* A block holding the messages of one pull answer; freed with its last message. */
+struct petrel__slab_s {
+    _Atomic size_t refs;
+    size_t pad_; /* keeps the slots 16-byte aligned */
+};
+
+void petrel__slab_open(petrel__slab_cur_t *sc, const uint8_t *p, size_t len) {
+    memset(sc, 0, sizeof(*sc));
+    size_t need = 0, pos = 0, n = 0;
+    rec_t r;
+    while (pos < len && rec_parse(p + pos, len - pos, &r) == PETREL_OK) {
+        need += r.need;
+        pos += r.total;
+        n++;
+    }
+    if (n < 2) return; /* one message: its own allocation is as cheap */
+    petrel__slab_t *sl = malloc(sizeof(*sl) + need);
+    if (!sl) return;
+    atomic_init(&sl->refs, 1);
+    sc->slab = sl;
+    sc->cur = (uint8_t *)(sl + 1);
+    sc->end = sc->cur + need;
+}
+
+static void slab_unref(petrel__slab_t *sl) {
+    if (sl && atomic_fetch_sub(&sl->refs, 1) == 1) free(sl);
+}
+
+void petrel__slab_close(petrel__slab_cur_t *sc) {
+    slab_unref(sc->slab);
+    memset(sc, 0, sizeof(*sc));
+}
+
+void petrel__msg_free_received(petrel_msg_t *m) {
+    if (m->body_owned) free(m->body);
+    if (m->slab)
+        slab_unref(m->slab);
+    else
+        free(m);
+}
+
+petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *broker_name,
+                                   petrel_msg_t **out, size_t *used) {
+    return petrel__record_decode_in(NULL, p, avail, broker_name, out, used);
+}
+
+petrel_err_t petrel__record_decode_in(petrel__slab_cur_t *sc, const uint8_t *p, size_t avail,
+                                      const char *broker_name, petrel_msg_t **out, size_t *used) {
+    rec_t r;
+    petrel_err_t err = rec_parse(p, avail, &r);
+    if (err != PETREL_OK) return err;
+    petrel_msg_t *m;
+    petrel__slab_t *slab = NULL;
+    if (sc && sc->slab && (size_t)(sc->end - sc->cur) >= r.need) {
+        m = (petrel_msg_t *)sc->cur;
+        sc->cur += r.need;
+        slab = sc->slab;
+    } else {
+        m = malloc(r.need);
+        if (!m) return PETREL_ENOMEM;
+    }
     memset(m, 0, sizeof(*m));
     m->received = 1;
     char *blk = (char *)(m + 1);
     m->props = (petrel__prop_t *)blk;
-    blk += nprops * sizeof(petrel__prop_t);
+    blk += r.nprops * sizeof(petrel__prop_t);
     m->topic = blk;
-    memcpy(blk, topic, tlen);
-    blk[tlen] = 0;
-    blk += tlen + 1;
+    memcpy(blk, r.topic, r.tlen);
+    blk[r.tlen] = 0;
+    blk += r.tlen + 1;
     char *ptext = blk;
-    memcpy(ptext, props, plen);
-    ptext[plen] = 0;
-    blk += plen + 1;
+    memcpy(ptext, r.props, r.plen);
+    ptext[r.plen] = 0;
+    blk += r.plen + 1;
     /* Split "k\1v\2..." in place; skip items without a separator or with empty parts. */
-    char *s = ptext, *end = ptext + plen;
+    char *s = ptext, *end = ptext + r.plen;
     while (s < end) {
         char *e = memchr(s, 2, (size_t)(end - s));
         if (!e) e = end;
@@ -333,7 +439,10 @@ petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *b
         }
         s = e + 1;
     }
-    if (compressed) {
+    int32_t sys = r.sys;
+    const uint8_t *body = r.body;
+    uint32_t blen = r.blen;
+    if (sys & 1) {
         int ctype = (sys >> 8) & 7;
         if ((ctype == 0 || ctype == 3) &&
             petrel__zlib_inflate(body, blen, &m->body, &m->body_len) == 0) {
@@ -343,7 +452,7 @@ petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *b
                       ctype);
             m->body = malloc(blen ? blen : 1);
             if (!m->body) {
-                free(m);
+                if (!slab) free(m);
                 return PETREL_ENOMEM;
             }
             memcpy(m->body, body, blen);
@@ -355,6 +464,15 @@ petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *b
         memcpy(blk, body, blen);
         m->body_len = blen;
     }
+    if (slab) {
+        atomic_fetch_add(&slab->refs, 1);
+        m->slab = slab;
+    }
+    const uint8_t *born = r.born, *store = r.store;
+    size_t bh = r.bh, sh = r.sh;
+    int64_t store_ts = r.store_ts, prep = r.prep;
+    int32_t reconsume = r.reconsume;
+    uint32_t total = r.total;
     m->queue_id = (int32_t)be32_get(p + 12);
     m->flag = (int32_t)be32_get(p + 16);
     m->queue_offset = (int64_t)be64_get(p + 20);
@@ -380,9 +498,9 @@ petrel_err_t petrel__record_decode(const uint8_t *p, size_t avail, const char *b
         }
         m->offset_id[56] = 0;
     }
-    if (broker_name) snprintf(m->broker_name, sizeof(m->broker_name), "%s", broker_name);
+    if (broker_name) copy_text(m->broker_name, sizeof(m->broker_name), broker_name);
     const char *u = petrel__msg_prop(m, PETREL_PROP_UNIQ_KEY);
-    snprintf(m->msg_id, sizeof(m->msg_id), "%s", u ? u : m->offset_id);
+    copy_text(m->msg_id, sizeof(m->msg_id), u ? u : m->offset_id);
     *out = m;
     *used = total;
     return PETREL_OK;

@@ -75,7 +75,9 @@ typedef struct send_ctx_s {
     int64_t born;
     char uniq[64];
     int count;
-    int fixed_queue; /* selector/orderly: never move */
+    char (*uniqs)[PETREL_MSG_ID_MAX]; /* batch_ids: every member's UNIQ_KEY */
+    petrel_msg_ids_t *ids;            /* batch_ids: the caller's array of count */
+    int fixed_queue;                  /* selector/orderly: never move */
     petrel_send_cb cb;
     void *opaque;
     petrel_mq_t cur; /* queue of the attempt in flight */
@@ -212,6 +214,7 @@ static void ctx_free(send_ctx_t *c) {
     if (!c) return;
     qlist_release(c->ql);
     free(c->props);
+    free(c->uniqs);
     if (!c->body_borrowed) free(c->body);
     free(c);
 }
@@ -350,6 +353,20 @@ static petrel_err_t parse_send_resp(send_ctx_t *c, const rm_cmd_t *r, petrel_sen
     rm_ext_i64(r, "queueOffset", &off);
     res->queue_offset = off;
     res->count = c->count;
+    if (c->ids) { /* the broker's msgId is the members' offset ids, comma-separated */
+        for (int i = 0; i < c->count; i++) {
+            petrel_msg_ids_t *d = &c->ids[i];
+            memcpy(d->msg_id, c->uniqs[i], sizeof(d->msg_id));
+            d->queue_offset = off + i;
+            size_t n = 0;
+            if (mid) {
+                n = strcspn(mid, ",");
+                if (n < sizeof(d->offset_msg_id)) memcpy(d->offset_msg_id, mid, n);
+                mid = mid[n] ? mid + n + 1 : NULL;
+            }
+            d->offset_msg_id[n < sizeof(d->offset_msg_id) ? n : 0] = 0;
+        }
+    }
     return PETREL_OK;
 }
 
@@ -542,6 +559,12 @@ petrel_err_t petrel_producer_send_oneway(petrel_producer_t *p, const petrel_msg_
 
 petrel_err_t petrel_producer_send_batch(petrel_producer_t *p, petrel_msg_t *const *msgs, size_t n,
                                         petrel_send_result_t *res) {
+    return petrel_producer_send_batch_ids(p, msgs, n, res, NULL);
+}
+
+petrel_err_t petrel_producer_send_batch_ids(petrel_producer_t *p, petrel_msg_t *const *msgs,
+                                            size_t n, petrel_send_result_t *res,
+                                            petrel_msg_ids_t *ids) {
     if (!p || !msgs || n == 0) return PETREL_EINVAL;
     if (!atomic_load(&p->started)) return PETREL_ESTATE;
     const char *topic = msgs[0] ? msgs[0]->topic : NULL;
@@ -559,6 +582,10 @@ petrel_err_t petrel_producer_send_batch(petrel_producer_t *p, petrel_msg_t *cons
     c->attempts_left = p->conf.retryTimesWhenSendFailed;
     c->batch = 1;
     c->count = (int)n;
+    if (ids) {
+        c->ids = ids;
+        c->uniqs = xcalloc(n, sizeof(*c->uniqs));
+    }
     petrel_err_t err = topic_queues(p, topic, &c->ql);
     if (err != PETREL_OK) {
         ctx_free(c);
@@ -580,6 +607,7 @@ petrel_err_t petrel_producer_send_batch(petrel_producer_t *p, petrel_msg_t *cons
             u = id;
         }
         if (i == 0) snprintf(c->uniq, sizeof(c->uniq), "%s", u);
+        if (c->uniqs) snprintf(c->uniqs[i], sizeof(c->uniqs[i]), "%s", u);
         if (!petrel__msg_prop(msgs[i], PETREL_PROP_WAIT))
             petrel__props_put(&pb, PETREL_PROP_WAIT, "true");
         if (pb.len > 32767) {

@@ -2,9 +2,14 @@
  * pull_consumer: petrel_pull_consumer_t, for applications that drive
  * consumption themselves. Queues come from petrel_pull_consumer_assign or, after
  * subscribe, from the same client-side rebalance as push consumers (run on the
- * service thread). poll() issues synchronous PULL_MESSAGE requests without
- * broker-side suspension, round-robin over the assigned queues; commit()
- * stores the positions reached (broker, or the local file when BROADCASTING).
+ * service thread). poll() first pulls every assigned queue without
+ * suspension (round-robin); when none has a message it long-polls: one
+ * suspended PULL_MESSAGE per queue (held up to the time left, at most
+ * suspendTimeoutMillis), and
+ * waits for the first answer. An answer that comes after poll returned is kept
+ * for the next poll (used if the queue's position did not move meanwhile), so
+ * at most one long poll per queue is ever held at the broker. commit() stores
+ * the positions reached (broker, or the local file when BROADCASTING).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -23,6 +28,21 @@ typedef struct asg_s {
     const petrel__sub_t *sub;
 } asg_t;
 
+/* A suspended pull of one queue (in c->lps until poll used or dropped it). */
+typedef struct lp_s {
+    petrel_pull_consumer_t *c;
+    petrel_mq_t mq;
+    const petrel__sub_t *sub;
+    int64_t pos;  /* offset it pulls from; moves past the messages poll took */
+    int done;     /* the answer arrived */
+    int failed;   /* transport or broker error */
+    int stale;    /* the queue was sought meanwhile: the answer will be dropped */
+    int64_t next; /* nextBeginOffset, -1 unknown */
+    petrel_msg_t **msgs;
+    size_t n, taken;
+    struct lp_s *next_lp;
+} lp_t;
+
 struct petrel_pull_consumer_s {
     petrel_conf_t conf;
     petrel__inst_t *inst;
@@ -37,6 +57,9 @@ struct petrel_pull_consumer_s {
     _Atomic int rebalance_now;
     petrel__offtab_t offtab;
     char *offpath;
+    pthread_cond_t cv; /* with mu: a long poll answered */
+    lp_t *lps;         /* under mu */
+    uint64_t lp_seq;   /* under mu: answers so far */
 };
 
 static int bcast(const petrel_pull_consumer_t *c) {
@@ -62,6 +85,11 @@ petrel_err_t petrel_pull_consumer_create(const petrel_conf_t *conf, petrel_pull_
         return err;
     }
     pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
     *out = c;
     return PETREL_OK;
 }
@@ -283,6 +311,42 @@ petrel_err_t petrel_pull_consumer_seek(petrel_pull_consumer_t *c, const petrel_m
     return err;
 }
 
+/*
+ * Decodes a pull answer's records matching sub into *msgs. grow: *msgs may be reallocated
+ * (*cap grows); else at most *cap fit, and the queue offset of the first that did not is
+ * returned (-1 when all fit).
+ */
+static int64_t decode_found(const rm_cmd_t *r, const petrel_mq_t *mq, const petrel__sub_t *sub,
+                            petrel_msg_t ***msgs, size_t *n, size_t *cap, int grow) {
+    size_t pos = 0;
+    int64_t cut = -1;
+    petrel__slab_cur_t sc;
+    petrel__slab_open(&sc, r->body, r->body ? r->body_len : 0);
+    while (r->body && pos < r->body_len) {
+        petrel_msg_t *m = NULL;
+        size_t used;
+        if (petrel__record_decode_in(&sc, r->body + pos, r->body_len - pos, mq->broker_name, &m,
+                                     &used) != PETREL_OK)
+            break;
+        pos += used;
+        if (sub && !petrel__sub_match(sub, petrel__msg_prop(m, PETREL_PROP_TAGS))) {
+            petrel_msg_destroy(m);
+            continue;
+        }
+        if (*n == *cap) {
+            if (!grow) { /* more than asked for: pull the rest again */
+                cut = m->queue_offset;
+                petrel_msg_destroy(m);
+                break;
+            }
+            *msgs = xrealloc(*msgs, (*cap = *cap ? *cap * 2 : 32) * sizeof(**msgs));
+        }
+        (*msgs)[(*n)++] = m;
+    }
+    petrel__slab_close(&sc);
+    return cut;
+}
+
 /* One non-suspending pull of mq at pos; appends found messages to out. *next gets the new pos. */
 static petrel_err_t pull_once(petrel_pull_consumer_t *c, const asg_t *a, int max,
                               petrel_msg_t **out, size_t *n, int64_t *next) {
@@ -324,20 +388,9 @@ static petrel_err_t pull_once(petrel_pull_consumer_t *c, const asg_t *a, int max
     rm_ext_i64(&resp->cmd, "nextBeginOffset", &nb);
     switch (resp->cmd.code) {
     case SUCCESS: {
-        size_t pos = 0;
-        while (resp->cmd.body && pos < resp->cmd.body_len) {
-            petrel_msg_t *m = NULL;
-            size_t used;
-            if (petrel__record_decode(resp->cmd.body + pos, resp->cmd.body_len - pos,
-                                      a->mq.broker_name, &m, &used) != PETREL_OK)
-                break;
-            pos += used;
-            if (a->sub && !petrel__sub_match(a->sub, petrel__msg_prop(m, PETREL_PROP_TAGS))) {
-                petrel_msg_destroy(m);
-                continue;
-            }
-            out[(*n)++] = m;
-        }
+        size_t cap = (size_t)max + *n; /* out has room for max more */
+        int64_t cut = decode_found(&resp->cmd, &a->mq, a->sub, &out, n, &cap, 0);
+        if (cut >= 0) nb = cut;
         break;
     }
     case PULL_NOT_FOUND:
@@ -352,6 +405,159 @@ static petrel_err_t pull_once(petrel_pull_consumer_t *c, const asg_t *a, int max
     return err;
 }
 
+static void lp_free(lp_t *lp) {
+    for (size_t i = lp->taken; i < lp->n; i++)
+        petrel_msg_destroy(lp->msgs[i]);
+    free(lp->msgs);
+    free(lp);
+}
+
+/* I/O thread (or lp_issue on failure): keeps the answer for poll. */
+static void lp_cb(int status, rm_cmd_t *resp, void *arg) {
+    lp_t *lp = arg;
+    petrel_pull_consumer_t *c = lp->c;
+    petrel_msg_t **msgs = NULL;
+    size_t n = 0, cap = 0;
+    int64_t next = -1;
+    int failed = status != 0;
+    if (!failed) {
+        rm_ext_i64(resp, "nextBeginOffset", &next);
+        switch (resp->code) {
+        case SUCCESS:
+            decode_found(resp, &lp->mq, lp->sub, &msgs, &n, &cap, 1);
+            break;
+        case PULL_NOT_FOUND:
+        case PULL_RETRY_IMMEDIATELY:
+        case PULL_OFFSET_MOVED:
+            break;
+        default:
+            PLOG_WARN("long poll %s:%s:%d: code %d", lp->mq.topic, lp->mq.broker_name,
+                      lp->mq.queue_id, resp->code);
+            failed = 1;
+            next = -1;
+        }
+    } else if (status != PETREL_ESHUTDOWN) {
+        PLOG_WARN("long poll %s:%s:%d: %s", lp->mq.topic, lp->mq.broker_name, lp->mq.queue_id,
+                  petrel_strerror(status));
+    }
+    pthread_mutex_lock(&c->mu);
+    lp->msgs = msgs;
+    lp->n = n;
+    lp->next = next;
+    lp->failed = failed;
+    lp->done = 1;
+    c->lp_seq++;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Starts a long poll of a's queue, held up to suspend_ms (no-op when one is in flight). */
+static void lp_issue(petrel_pull_consumer_t *c, const asg_t *a, int max, int suspend_ms) {
+    pthread_mutex_lock(&c->mu);
+    for (lp_t *lp = c->lps; lp; lp = lp->next_lp)
+        if (!lp->stale && petrel__mq_cmp(&lp->mq, &a->mq) == 0) {
+            pthread_mutex_unlock(&c->mu);
+            return;
+        }
+    lp_t *lp = xcalloc(1, sizeof(*lp));
+    lp->c = c;
+    lp->mq = a->mq;
+    lp->sub = a->sub;
+    lp->pos = a->pos;
+    lp->next = -1;
+    lp->next_lp = c->lps;
+    c->lps = lp;
+    pthread_mutex_unlock(&c->mu);
+    char addr[64];
+    if (petrel__inst_broker_addr(c->inst, a->mq.broker_name, addr, sizeof(addr)) != 0) {
+        lp_cb(PETREL_ENOROUTE, NULL, lp);
+        return;
+    }
+    char qid[16], qoff[24], mx[16], susp[16];
+    snprintf(qid, sizeof(qid), "%d", a->mq.queue_id);
+    snprintf(qoff, sizeof(qoff), "%lld", (long long)a->pos);
+    snprintf(mx, sizeof(mx), "%d", max);
+    snprintf(susp, sizeof(susp), "%d", suspend_ms);
+    const char *ext[] = {"consumerGroup",
+                         c->conf.groupName,
+                         "topic",
+                         a->mq.topic,
+                         "queueId",
+                         qid,
+                         "queueOffset",
+                         qoff,
+                         "maxMsgNums",
+                         mx,
+                         "sysFlag",
+                         "6", /* suspend | subscription */
+                         "commitOffset",
+                         "0",
+                         "suspendTimeoutMillis",
+                         susp,
+                         "subscription",
+                         a->sub ? a->sub->expr : "*",
+                         "subVersion",
+                         "0",
+                         "expressionType",
+                         "TAG",
+                         NULL};
+    rm_request_t req = {PULL_MESSAGE, NULL, ext, NULL, 0};
+    /* The broker answers by suspend_ms; the margin covers a busy broker and the network. */
+    int rc =
+        rm_client_invoke_async(petrel__inst_rm(c->inst), addr, &req, suspend_ms + 5000, lp_cb, lp);
+    if (rc != 0) lp_cb(rc, NULL, lp);
+}
+
+/*
+ * Under c->mu: the answered long poll of a, if any. Messages from it go to out (up to room)
+ * and *next gets the queue's new position. A long poll from another position (the queue was
+ * sought) is dropped, or marked stale while the broker still holds it.
+ * Returns 1 when a current long poll of a exists (answered or not), 0 when none.
+ */
+static int lp_take_locked(petrel_pull_consumer_t *c, const asg_t *a, petrel_msg_t **out, size_t *n,
+                          size_t room, int64_t *next, int *failed) {
+    lp_t **pp = &c->lps, *lp = NULL;
+    while (*pp) {
+        lp_t *x = *pp;
+        if (petrel__mq_cmp(&x->mq, &a->mq) == 0 && !x->stale && x->pos != a->pos) x->stale = 1;
+        if (petrel__mq_cmp(&x->mq, &a->mq) != 0 || x->stale) {
+            if (x->stale && x->done) {
+                *pp = x->next_lp;
+                lp_free(x);
+            } else {
+                pp = &x->next_lp;
+            }
+            continue;
+        }
+        lp = x;
+        break;
+    }
+    if (!lp) return 0;
+    if (!lp->done) return 1;
+    while (lp->taken < lp->n && room > 0) {
+        out[(*n)++] = lp->msgs[lp->taken++];
+        room--;
+    }
+    if (lp->taken < lp->n) { /* the rest waits for the next poll */
+        lp->pos = out[*n - 1]->queue_offset + 1;
+        *next = lp->pos;
+        return 1;
+    }
+    *next = lp->next;
+    *failed = lp->failed;
+    *pp = lp->next_lp;
+    lp_free(lp);
+    return 1;
+}
+
+/* Moves the position of a's queue to next if it is still at a->pos. Under c->mu. */
+static void advance_locked(petrel_pull_consumer_t *c, const asg_t *a, int64_t next) {
+    if (next < 0) return;
+    for (int k = 0; k < c->n_asg; k++)
+        if (petrel__mq_cmp(&c->asg[k].mq, &a->mq) == 0 && c->asg[k].pos == a->pos)
+            c->asg[k].pos = next;
+}
+
 petrel_err_t petrel_pull_consumer_poll(petrel_pull_consumer_t *c, int timeout_ms,
                                        petrel_msg_t **msgs, size_t max, size_t *n) {
     if (!c || !msgs || !n || max == 0) return PETREL_EINVAL;
@@ -364,29 +570,75 @@ petrel_err_t petrel_pull_consumer_poll(petrel_pull_consumer_t *c, int timeout_ms
         asg_t *snap = na ? xmalloc((size_t)na * sizeof(*snap)) : NULL;
         if (na) memcpy(snap, c->asg, (size_t)na * sizeof(*snap));
         int start = c->rr++;
+        /* Answers nobody will use: their queue is no longer assigned, or was sought. */
+        for (lp_t **pp = &c->lps; *pp;) {
+            int mine = 0;
+            for (int i = 0; i < na && !mine; i++)
+                mine = petrel__mq_cmp(&snap[i].mq, &(*pp)->mq) == 0;
+            if ((!mine || (*pp)->stale) && (*pp)->done) {
+                lp_t *lp = *pp;
+                *pp = lp->next_lp;
+                lp_free(lp);
+            } else {
+                pp = &(*pp)->next_lp;
+            }
+        }
+        uint64_t seq = c->lp_seq;
         pthread_mutex_unlock(&c->mu);
+        int failures = 0;
         for (int i = 0; i < na && *n < max; i++) {
             asg_t *a = &snap[(start + i) % na];
+            int64_t next = -1;
+            int failed = 0;
+            pthread_mutex_lock(&c->mu);
+            int held = lp_take_locked(c, a, msgs, n, max - *n, &next, &failed);
+            advance_locked(c, a, next);
+            pthread_mutex_unlock(&c->mu);
+            failures += failed;
+            if (held) continue; /* answered now, or still waiting at the broker */
             int want =
                 (int)(max - *n) < c->conf.pullBatchSize ? (int)(max - *n) : c->conf.pullBatchSize;
-            int64_t next = -1;
             petrel_err_t err = pull_once(c, a, want, msgs, n, &next);
             if (err != PETREL_OK) {
                 PLOG_WARN("pull %s:%s:%d: %s", a->mq.topic, a->mq.broker_name, a->mq.queue_id,
                           petrel_strerror(err));
+                failures++;
                 continue;
             }
-            if (next < 0) continue;
             pthread_mutex_lock(&c->mu);
-            for (int k = 0; k < c->n_asg; k++)
-                if (petrel__mq_cmp(&c->asg[k].mq, &a->mq) == 0 && c->asg[k].pos == a->pos)
-                    c->asg[k].pos = next;
+            advance_locked(c, a, next);
             pthread_mutex_unlock(&c->mu);
+            a->pos = next >= 0 ? next : a->pos;
+        }
+        int64_t left = deadline - mono_ms();
+        if (*n > 0 || left <= 0) {
+            free(snap);
+            return PETREL_OK;
+        }
+        /* Nothing yet: hold a pull at the broker for each queue, wait for the first answer. */
+        if (!failures) {
+            /* Held at most suspendTimeoutMillis at a time; a longer poll holds again. */
+            int susp =
+                left < c->conf.suspendTimeoutMillis ? (int)left : c->conf.suspendTimeoutMillis;
+            pthread_mutex_lock(&c->mu);
+            for (int i = 0; i < na; i++) /* positions as they are now */
+                for (int k = 0; k < c->n_asg; k++)
+                    if (petrel__mq_cmp(&c->asg[k].mq, &snap[i].mq) == 0)
+                        snap[i].pos = c->asg[k].pos;
+            pthread_mutex_unlock(&c->mu);
+            for (int i = 0; i < na; i++)
+                lp_issue(c, &snap[i],
+                         (int)max < c->conf.pullBatchSize ? (int)max : c->conf.pullBatchSize,
+                         susp > 0 ? susp : 1);
         }
         free(snap);
-        if (*n > 0 || mono_ms() >= deadline) return PETREL_OK;
-        int64_t left = deadline - mono_ms();
-        usleep((useconds_t)(left < 20 ? left : 20) * 1000);
+        /* Errors: wait a little before trying again instead of spinning. */
+        int64_t wake = failures || na == 0 ? mono_ms() + (left < 100 ? left : 100) : deadline;
+        struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
+        pthread_mutex_lock(&c->mu);
+        while (c->lp_seq == seq && mono_ms() < wake)
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) break;
+        pthread_mutex_unlock(&c->mu);
     }
 }
 
@@ -472,7 +724,13 @@ void petrel_pull_consumer_destroy(petrel_pull_consumer_t *c) {
     free(c->asg);
     petrel__offtab_free(&c->offtab);
     free(c->offpath);
+    while (c->lps) { /* all answered: destroying the remoting client failed the rest */
+        lp_t *lp = c->lps;
+        c->lps = lp->next_lp;
+        lp_free(lp);
+    }
     petrel__conf_free(&c->conf);
+    pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

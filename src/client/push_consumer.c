@@ -335,11 +335,13 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
         switch (resp->code) {
         case SUCCESS: {
             size_t pos = 0;
+            petrel__slab_cur_t sc;
+            petrel__slab_open(&sc, resp->body, resp->body ? resp->body_len : 0);
             while (resp->body && pos < resp->body_len) {
                 petrel_msg_t *m = NULL;
                 size_t used = 0;
-                if (petrel__record_decode(resp->body + pos, resp->body_len - pos,
-                                          pq->mq.broker_name, &m, &used) != PETREL_OK) {
+                if (petrel__record_decode_in(&sc, resp->body + pos, resp->body_len - pos,
+                                             pq->mq.broker_name, &m, &used) != PETREL_OK) {
                     PLOG_WARN("bad record in pull response for %s:%s:%d at %zu", pq->mq.topic,
                               pq->mq.broker_name, pq->mq.queue_id, pos);
                     break;
@@ -357,6 +359,7 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
                 msgs[n++] = m;
                 bytes += m->body_len;
             }
+            petrel__slab_close(&sc);
             break;
         }
         case PULL_NOT_FOUND:
@@ -408,16 +411,18 @@ static void pull_cb(int status, rm_cmd_t *resp, void *arg) {
 
 /* ---- consuming ------------------------------------------------------------------ */
 
-static petrel_err_t send_back(petrel_push_consumer_t *c, const petrel_msg_t *m) {
+/* CONSUMER_SEND_MSG_BACK: delay 0 = the broker's 3 + reconsumeTimes, -1 = to %DLQ% at once. */
+static petrel_err_t send_back(petrel_push_consumer_t *c, const petrel_msg_t *m, int delay) {
     char addr[64];
     if (petrel__inst_broker_addr(c->inst, m->broker_name, addr, sizeof(addr)) != 0)
         return PETREL_ENOROUTE;
-    char off[24], maxr[16];
+    char off[24], maxr[16], dl[16];
     snprintf(off, sizeof(off), "%lld", (long long)m->commit_log_offset);
+    snprintf(dl, sizeof(dl), "%d", delay);
     snprintf(maxr, sizeof(maxr), "%d",
              c->conf.maxReconsumeTimes < 0 ? 16 : c->conf.maxReconsumeTimes);
     const char *ext[] = {
-        "offset",      off,       "group",       c->conf.groupName, "delayLevel",        "0",
+        "offset",      off,       "group",       c->conf.groupName, "delayLevel",        dl,
         "originMsgId", m->msg_id, "originTopic", m->topic,          "maxReconsumeTimes", maxr,
         "unitMode",    "false",   NULL};
     rm_response_t *resp = NULL;
@@ -448,7 +453,7 @@ static void consume_one(petrel_push_consumer_t *c, pq_t *pq, petrel_msg_t *m) {
             if (broadcasting(c)) {
                 PLOG_WARN("broadcasting: dropping message %s after a failed consume", m->msg_id);
             } else {
-                petrel_err_t err = send_back(c, m);
+                petrel_err_t err = send_back(c, m, 0);
                 if (err != PETREL_OK) {
                     PLOG_WARN("send back of %s failed (%s); retrying locally", m->msg_id,
                               petrel_strerror(err));
@@ -473,6 +478,19 @@ static void consume_one(petrel_push_consumer_t *c, pq_t *pq, petrel_msg_t *m) {
     petrel_msg_destroy(m);
 }
 
+/* Orderly: sends m to the dead-letter queue. 1 when done. */
+static int dead_letter(petrel_push_consumer_t *c, const petrel_msg_t *m) {
+    petrel_err_t err = send_back(c, m, -1);
+    if (err == PETREL_OK) {
+        PLOG_WARN("orderly: %s failed %d times, sent to %%DLQ%%%s", m->msg_id,
+                  m->reconsume_times + 1, c->conf.groupName);
+        return 1;
+    }
+    PLOG_WARN("orderly: dead-lettering %s failed (%s); retrying locally", m->msg_id,
+              petrel_strerror(err));
+    return 0;
+}
+
 static void consume_orderly(petrel_push_consumer_t *c, pq_t *pq) {
     pthread_mutex_lock(&c->mu);
     pq->token_queued = 0;
@@ -486,7 +504,11 @@ static void consume_orderly(petrel_push_consumer_t *c, pq_t *pq) {
         petrel_msg_t *m = pq->om[pq->om_head];
         pthread_mutex_unlock(&c->mu);
         petrel_consume_status_t st = c->fn(c, m, c->opaque);
-        if (st != PETREL_CONSUME_SUCCESS) {
+        /* Java (checkReconsumeTimes): after maxReconsumeTimes local retries (-1: no limit) the
+         * message goes to %DLQ%<group> and the queue moves on; if that fails, retry again. */
+        if (st != PETREL_CONSUME_SUCCESS &&
+            !(c->conf.maxReconsumeTimes >= 0 && m->reconsume_times >= c->conf.maxReconsumeTimes &&
+              dead_letter(c, m))) {
             m->reconsume_times++;
             sleep_stoppable(c, 1000); /* Java: SUSPEND_CURRENT_QUEUE_A_MOMENT */
             pthread_mutex_lock(&c->mu);

@@ -169,6 +169,73 @@ static void test_record_decode(void **state) {
     buf_free(&b);
 }
 
+/* A pull answer's messages share one block that lives until the last one is destroyed. */
+static void test_record_slab(void **state) {
+    buf_t b;
+    buf_init(&b);
+    uint8_t big[6000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i % 11);
+    uint8_t *z;
+    size_t zn;
+    assert_int_equal(petrel__zlib_compress(big, sizeof(big), &z, &zn), 0);
+    char body[5][16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(body[i], sizeof(body[i]), "slab-body-%d", i);
+        if (i == 2)
+            make_record(&b, "TopicS", "TAGS\001B\002", z, zn, 0x301, 10 + i, 100 * i);
+        else
+            make_record(&b, "TopicS", "TAGS\001A\002KEYS\001k\002", body[i], strlen(body[i]), 0,
+                        10 + i, 100 * i);
+    }
+    free(z);
+    petrel__slab_cur_t sc;
+    petrel__slab_open(&sc, b.data, b.len);
+    assert_non_null(sc.slab);
+    petrel_msg_t *m[5];
+    size_t pos = 0, used;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(
+            petrel__record_decode_in(&sc, b.data + pos, b.len - pos, "broker-s", &m[i], &used),
+            PETREL_OK);
+        pos += used;
+    }
+    assert_int_equal(pos, b.len);
+    assert_true(sc.cur == sc.end); /* every message in the block, none apart */
+    petrel__slab_close(&sc);
+    buf_free(&b); /* the messages own copies */
+    petrel_msg_t *keep = petrel_msg_dup(m[3]);
+    int order[5] = {3, 0, 4, 2, 1};
+    for (int k = 0; k < 5; k++) {
+        for (int i = 0; i < 5; i++) { /* the others are intact while some are gone */
+            int gone = 0;
+            for (int j = 0; j < k; j++)
+                gone |= order[j] == i;
+            if (gone) continue;
+            size_t len;
+            const void *bd = petrel_msg_body(m[i], &len);
+            assert_int_equal(petrel_msg_queue_offset(m[i]), 10 + i);
+            if (i == 2) {
+                assert_int_equal(len, sizeof(big));
+                assert_memory_equal(bd, big, len);
+                assert_string_equal(petrel_msg_tags(m[i]), "B");
+            } else {
+                assert_int_equal(len, strlen(body[i]));
+                assert_memory_equal(bd, body[i], len);
+                assert_string_equal(petrel_msg_keys(m[i]), "k");
+            }
+        }
+        petrel_msg_destroy(m[order[k]]);
+    }
+    size_t len;
+    assert_memory_equal(petrel_msg_body(keep, &len), "slab-body-3", 11);
+    petrel_msg_destroy(keep);
+    /* One record, or garbage: no block, messages are allocated on their own. */
+    petrel__slab_open(&sc, (const uint8_t *)"junk", 4);
+    assert_null(sc.slab);
+    petrel__slab_close(&sc);
+}
+
 static void test_ids(void **state) {
     char a[33], b2[33];
     petrel__uniq_id(a);
@@ -392,17 +459,12 @@ static void test_offtab(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_conf),
-        cmocka_unit_test(test_msg),
-        cmocka_unit_test(test_record_decode),
-        cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_route),
-        cmocka_unit_test(test_allocate),
-        cmocka_unit_test(test_consistent_hash_java),
-        cmocka_unit_test(test_sub),
-        cmocka_unit_test(test_offtab),
+        cmocka_unit_test(test_errors),      cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_msg),         cmocka_unit_test(test_record_decode),
+        cmocka_unit_test(test_record_slab), cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_batch),       cmocka_unit_test(test_route),
+        cmocka_unit_test(test_allocate),    cmocka_unit_test(test_consistent_hash_java),
+        cmocka_unit_test(test_sub),         cmocka_unit_test(test_offtab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
