@@ -124,9 +124,11 @@ int mfile_sync_range(mfile_t *f, int64_t from, int64_t to) {
 void mfile_prefault(mfile_t *f, int64_t from, int64_t to) {
     int64_t a = from & ~(int64_t)4095;
     if (to > f->size) to = f->size;
-    /* readahead, not MADV_POPULATE_READ: no mmap_lock held across the slow first touch of
-     * fresh pages (p99 send latency 18 ms -> 7 ms at 250k msgs/s) */
-    if (to > a) (void)readahead(f->fd, a, (size_t)(to - a));
+    /* 64 KiB per call: the mmap lock is not held across a long run of (in a VM slow)
+     * first touches of fresh pages */
+    for (int64_t x = a; x < to; x += 65536)
+        (void)madvise(f->base + x, (size_t)(to - x < 65536 ? to - x : 65536),
+                      MADV_POPULATE_WRITE);
 }
 
 int mfile_sync(mfile_t *f) {

@@ -851,8 +851,8 @@ void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_
 /*
  * Allocating and zeroing fresh page-cache pages costs more than encoding a
  * small record; doing it here, ahead of the write position, keeps it off the
- * put lock. The pages stay clean (read prefault), so nothing ahead of the
- * writer is ever written back.
+ * put lock. Only the flushed range is ever msync'ed, so pages faulted in
+ * ahead of the writer are not written back early.
  */
 #define WARM_AHEAD (16 << 20)
 #define WARM_CHUNK (256 << 10) /* zero fill: at most this much under the put lock */
@@ -874,7 +874,10 @@ static void zero_fill(store_t *s, mfile_t *f, int64_t from, int64_t to) {
     int64_t rc = 0;
     if (a < to) rc = pwrite(f->fd, zeros, (size_t)(to - a), a - f->from);
     pthread_mutex_unlock(&s->put_lock);
-    if (a < to && rc > 0) (void)sync_file_range(f->fd, a - f->from, rc, SYNC_FILE_RANGE_WRITE);
+    if (a < to && rc > 0) {
+        (void)sync_file_range(f->fd, a - f->from, rc, SYNC_FILE_RANGE_WRITE);
+        mfile_prefault(f, a - f->from, a - f->from + rc); /* map them for the writer too */
+    }
 }
 
 static void *warm_main(void *arg) {

@@ -48,9 +48,11 @@ int mfile_sync(mfile_t *f);
 /* Durably writes the bytes [from, to) of the file (msync MS_SYNC). 0 or -errno. */
 int mfile_sync_range(mfile_t *f, int64_t from, int64_t to);
 /*
- * Brings [from, to) into the page cache ahead of the writer (readahead: pages
- * allocated and zeroed, clean, not mapped). A pwrite then only copies; a write
- * through the mapping takes a minor fault instead of allocating and zeroing.
+ * Faults [from, to) in writable ahead of the writer (MADV_POPULATE_WRITE; no
+ * data change): page allocation, zeroing and the write fault happen here, not
+ * in a put. Measured against read-populating (readahead): 1 KiB pipelined
+ * sends 184-213k -> 324-331k msgs/s; the cost is dearer write-back of mapped
+ * pages (batch puts via pwrite lose some, p99 at full load doubles).
  */
 void mfile_prefault(mfile_t *f, int64_t from, int64_t to);
 /* Zeroes [pos, size) so stale bytes never look like data after a truncation. */
