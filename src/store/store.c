@@ -860,8 +860,8 @@ void store_set_arrival_cb(store_t *s, void (*fn)(void *arg, const store_arrival_
 /*
  * SYNC_FLUSH: writes real zeros ahead of the writer and starts their
  * writeback. A fallocated range is "unwritten" to ext4/xfs: the first write
- * back of each block converts the extent, a journal commit that every group
- * commit would otherwise wait for (measured: twice the msync time and half
+ * back of each block converts the extent, metadata that every group commit
+ * would otherwise write and wait for (measured: twice the msync time and half
  * the 64-producer SYNC throughput). Zeros are only written at or beyond
  * cl_wrote, under the put lock, so they can never cover a record. Costs one
  * extra sequential write of the log, in the background.
