@@ -175,7 +175,6 @@ static void peer_addr_parse(rm_conn_t *conn, uint32_t *ip, int32_t *port) {
 /* Broker-generated UNIQ_KEY: ip | pid | "classloader" | ms-in-month-ish | counter. */
 static void gen_uniq(broker_t *b, char out[33]) {
     static _Atomic uint32_t counter;
-    static const char hex[] = "0123456789ABCDEF";
     uint8_t raw[16];
     memcpy(raw, b->store_ip, 4);
     static pid_t pid; /* getpid is a system call; the broker does not fork */
@@ -184,10 +183,8 @@ static void gen_uniq(broker_t *b, char out[33]) {
     be32_put(raw + 6, (uint32_t)(uintptr_t)b);
     be32_put(raw + 10, (uint32_t)(now_ms() - b->boot_ts));
     be16_put(raw + 14, (uint16_t)atomic_fetch_add(&counter, 1));
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
+    record_hex64(out, be64_get(raw));
+    record_hex64(out + 16, be64_get(raw + 8));
     out[32] = 0;
 }
 

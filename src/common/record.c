@@ -239,6 +239,28 @@ static char *hex_put(char *o, const uint8_t *b, size_t n) {
     return o;
 }
 
+/* 8 uppercase hex digits of 32-bit v, most significant first (nibbles spread into bytes). */
+static inline uint64_t hex32_swar(uint64_t x) {
+    x = ((x & 0xFFFF0000u) << 16) | (x & 0xFFFFu);
+    x = ((x & 0x0000FF000000FF00ull) << 8) | (x & 0x000000FF000000FFull);
+    x = ((x & 0x00F000F000F000F0ull) << 4) | (x & 0x000F000F000F000Full);
+    uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull; /* nibble >= 10 */
+    return __builtin_bswap64(x + 0x3030303030303030ull + letters * 7);
+}
+
+/* The message id's offset half, once per stored message: no loop, no table. */
+void record_hex64(char *o, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t hi = hex32_swar(v >> 32), lo = hex32_swar(v & 0xFFFFFFFFu);
+    memcpy(o, &hi, 8);
+    memcpy(o + 8, &lo, 8);
+#else
+    uint8_t b[8];
+    be64_put(b, v);
+    hex_put(o, b, 8);
+#endif
+}
+
 void record_msgid_encode(uint32_t store_ip, int32_t store_port, int64_t phys_offset, char *out) {
     /* the host half is the same for every message a broker stores: hex it once per thread */
     static __thread uint32_t c_ip, c_port;
@@ -254,9 +276,8 @@ void record_msgid_encode(uint32_t store_ip, int32_t store_port, int64_t phys_off
         c_ok = 1;
     }
     memcpy(out, c_hex, 16);
-    uint8_t b[8];
-    be64_put(b, (uint64_t)phys_offset);
-    *hex_put(out + 16, b, 8) = 0;
+    record_hex64(out + 16, (uint64_t)phys_offset);
+    out[32] = 0;
 }
 
 size_t record_msgid_encode_host(const uint8_t *host, uint32_t host_len, int64_t phys_offset,

@@ -158,6 +158,8 @@ static inline int32_t record_host_port(const uint8_t *h, uint32_t hlen) {
 #define RECORD_MSGID_V4_LEN 32
 #define RECORD_MSGID_MAX_LEN 56
 /* Writes 32 chars + NUL into out (33 bytes). */
+/* Writes v as 16 uppercase hex digits (no NUL), most significant first. */
+void record_hex64(char *out, uint64_t v);
 void record_msgid_encode(uint32_t store_ip, int32_t store_port, int64_t phys_offset, char *out);
 /* From a host field (8 or 20 bytes): writes 32 or 56 chars + NUL; returns the length. */
 size_t record_msgid_encode_host(const uint8_t *host, uint32_t host_len, int64_t phys_offset,

@@ -771,9 +771,8 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
                 if (raw) atomic_store(&s->last_store_ts, v.store_ts); /* a slave's checkpoint */
                 if (s->index && s->cfg.messageIndexEnable) index_build(s->index, &v);
                 if (fn && record_tx_dispatched(v.sys_flag)) {
-                    store_arrival_t a = {v.topic,        v.topic_len,         v.queue_id,
-                                         v.queue_offset, tags_code_of(s, &v), v.store_ts,
-                                         v.props,        v.props_len};
+                    store_arrival_t a = {v.topic,        v.topic_len, v.queue_id, v.queue_offset,
+                                         v.store_ts,     v.props,     v.props_len};
                     fn(fn_arg, &a);
                 }
                 reput += v.total_size;

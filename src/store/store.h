@@ -294,8 +294,7 @@ typedef struct store_arrival_s {
     uint32_t topic_len;
     int32_t queue_id;
     int64_t queue_offset; /* offset of the new message; the queue's max is queue_offset + 1 */
-    int64_t tags_code;
-    int64_t store_ts;
+    int64_t store_ts;     /* (its tags code is in the consume queue entry: not recomputed here) */
     const char *props;
     uint32_t props_len;
 } store_arrival_t;

@@ -274,8 +274,25 @@ static void test_msgprops(void **state) {
     buf_free(&c);
 }
 
+/* The offset half of a message id is the offset as 16 uppercase hex digits, for any offset. */
+static void test_msgid_hex(void **state) {
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t off = i < 64 ? (int64_t)(1ull << i) - 1 : (int64_t)(x >> (i % 40));
+        char id[33], want[17];
+        record_msgid_encode(0x7f000001, 10911, off, id);
+        snprintf(want, sizeof want, "%016llX", (unsigned long long)off);
+        assert_int_equal(strlen(id), 32);
+        assert_string_equal(id + 16, want);
+        assert_memory_equal(id, "7F00000100002A9F", 16);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_msgid_hex),
         cmocka_unit_test(test_worked_example),
         cmocka_unit_test(test_crc),
         cmocka_unit_test(test_batch),
