@@ -603,6 +603,10 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         m->reconsume_times = h.reconsume;
         m->body = bm.body;
         m->body_len = bm.body_len;
+        /* the member's own properties hold its TAGS, if any (build_props adds none) */
+        m->tags_code = MSGPROPS_MAY_HAVE(msig, MSGPROP_TAGS)
+                           ? msgprops_tags_code(bm.props, bm.props_len)
+                           : 0;
         n++;
     }
     if (rc != 0 || n == 0) {
@@ -623,7 +627,6 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         size_t end = i + 1 < n ? poff[i + 1] : props.len;
         ms[i].props = (const char *)props.data + poff[i];
         ms[i].props_len = (uint32_t)(end - poff[i]);
-        ms[i].tags_code = msgprops_tags_code(ms[i].props, ms[i].props_len);
         bk_props_trim(ms[i].props, &ms[i].props_len);
     }
     int st = store_put_batch(b->store, ms, n, rs);
