@@ -163,6 +163,11 @@ int main(void) {
     CHECK(num(j, "count") == 500 && num(j, "failures") == 0 && num(j, "size") == 1024);
     cJSON_Delete(j);
 
+    /* the same with one OS thread per sync producer */
+    j = bench(0, "bench produce -t %s -N 200 --mode sync --threads -w 4 -c 1 --json %s", topic, "");
+    CHECK(num(j, "count") == 200 && num(j, "failures") == 0);
+    cJSON_Delete(j);
+
     j = bench(0, "bench produce -t %s -N 640 --mode batch --batch 32 --inflight 4 -c 1 --json %s", topic, "");
     CHECK(num(j, "count") == 640 && num(j, "failures") == 0);
     cJSON_Delete(j);
@@ -171,15 +176,22 @@ int main(void) {
     CHECK(num(j, "count") == 300 && num(j, "failures") == 0);
     cJSON_Delete(j);
 
-    /* everything above is there to consume: 2000 + 500 + 640 + 300 */
-    j = bench(0, "bench consume -t %s -N 3440 -g BenchG --json %s", topic, "");
-    CHECK(num(j, "received") >= 3440);
+    /* everything above is there to consume: 2000 + 500 + 200 + 640 + 300 */
+    j = bench(0, "bench consume -t %s -N 3640 -g BenchG --json %s", topic, "");
+    CHECK(num(j, "received") >= 3640);
     cJSON_Delete(j);
 
     /* end to end at a fixed rate, bounded by count */
     j = bench(0, "bench e2e -t %s -N 1000 --rate 2000 -c 1 --inflight 16 --json %s", topic, "");
     CHECK(num(j, "count") == 1000 && num(j, "failures") == 0 && num(j, "received") == 1000);
     CHECK(cJSON_GetObjectItem(j, "e2eMs") != NULL);
+    cJSON_Delete(j);
+
+    /* a warm-up is left out of the figures; the lag is sampled at every measured second */
+    j = bench(0, "bench e2e -t %s -d 2 --warmup 1 --rate 1000 -c 1 --inflight 16 --json %s", topic, "");
+    CHECK(num(j, "failures") == 0 && num(j, "count") > 0 && num(j, "countAll") >= num(j, "count"));
+    cJSON *lag = cJSON_GetObjectItem(j, "lagPerSecond");
+    CHECK(cJSON_IsArray(lag) && cJSON_GetArraySize(lag) >= 1 && num(j, "lagMax") >= 0);
     cJSON_Delete(j);
 
     /* duration bound, table output */
