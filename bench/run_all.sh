@@ -18,6 +18,10 @@ PETREL=${PETREL:-build/petrel}
 DUR=${DUR:-10}
 WARMUP=${WARMUP:-1}             # seconds run before each row's measurement starts
 SUSTAIN_SECS=${SUSTAIN_SECS:-60}
+# FRESH=1: every row starts its own NameServer + broker on an empty store, so rows are independent
+# experiments (what one row wrote does not slow the next: fresh page-cache memory, write-back);
+# FRESH=0: one broker per flush mode for the whole table. Long-run behaviour: the sustained row.
+FRESH=${FRESH:-1}
 PEERS=${PEERS:-/work/shared/bench/peers}
 # free ports (the broker also binds port-2 and port+1); other runs may hold the usual ones
 port_busy() { ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
@@ -65,9 +69,11 @@ ticks() { [ -n "$BR_PID" ] && awk '{print $14+$15}' /proc/$BR_PID/stat 2>/dev/nu
 # row <flush> <label> <petrel bench args...>: one bench run, its JSON summary tagged and kept
 row() {
   local flush=$1 label=$2; shift 2
+  if [ "$FRESH" = 1 ]; then start_petrel "$flush" || return 1; fi
   local t0; t0=$(ticks)
   local j; j=$("$PETREL" bench "$@" -n "$NS" -d "${ROW_DUR:-$DUR}" --warmup "$WARMUP" --quiet --json 2>>"$OUT/bench.stderr" | tail -1)
   local t1; t1=$(ticks)
+  if [ "$FRESH" = 1 ]; then stop_petrel; rm -rf "$OUT/data-$flush/store"; sync; fi
   [ -z "$j" ] && j='{}'
   python3 - "$flush" "$label" "$j" "$t0" "$t1" "$*" >> "$OUT/petrel.jsonl" <<'PY'
 import json, sys
@@ -111,10 +117,11 @@ echo "# Petrel ($PETREL), $DUR s per row; raw results in $OUT"
 if [ -n "${REPORT_ONLY:-}" ]; then
   : # only print the table of an earlier run kept in $OUT
 elif [ -n "${NAMESRV:-}" ]; then
-  NS=$NAMESRV; petrel_table "${FLUSH:-EXTERNAL}"
+  NS=$NAMESRV; FRESH=0; petrel_table "${FLUSH:-EXTERNAL}"
 else
   NS=127.0.0.1:$NS_PORT
   for f in ASYNC_FLUSH SYNC_FLUSH; do
+    if [ "$FRESH" = 1 ]; then petrel_table $f; continue; fi
     start_petrel $f || exit 3
     petrel_table $f
     stop_petrel

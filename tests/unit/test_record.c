@@ -280,7 +280,7 @@ static void test_msgid_hex(void **state) {
     uint64_t x = 0x9E3779B97F4A7C15ull;
     for (int i = 0; i < 20000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        int64_t off = i < 64 ? (int64_t)(1ull << i) - 1 : (int64_t)(x >> (i % 40));
+        int64_t off = i < 64 ? (int64_t)((1ull << i) - 1) : (int64_t)(x >> (i % 40));
         char id[33], want[17];
         record_msgid_encode(0x7f000001, 10911, off, id);
         snprintf(want, sizeof want, "%016llX", (unsigned long long)off);
