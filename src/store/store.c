@@ -875,7 +875,8 @@ static void zero_fill(store_t *s, mfile_t *f, int64_t from, int64_t to) {
     pthread_mutex_unlock(&s->put_lock);
     if (a < to && rc > 0) {
         (void)sync_file_range(f->fd, a - f->from, rc, SYNC_FILE_RANGE_WRITE);
-        mfile_prefault(f, a - f->from, a - f->from + rc); /* map them for the writer too */
+        if (s->cl_pwrite_min > 0) /* map them for a writer that stores through the mapping */
+            mfile_prefault(f, a - f->from, a - f->from + rc);
     }
 }
 
