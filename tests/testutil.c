@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#define _GNU_SOURCE /* memmem */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "remoting/remoting.h"
 
 const char *tu_bin(void) {
     const char *b = getenv("PETREL_BIN");
@@ -173,4 +176,106 @@ int tu_stop(pid_t pid, int sig, int timeout_ms) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return -1;
+}
+
+/* ---- a NameServer + one broker ------------------------------------------------ */
+
+static void add_args(char **argv, int *n, const char *const *extra) {
+    for (; extra && *extra; extra++) argv[(*n)++] = (char *)*extra;
+}
+
+int tu_pair_start(tu_pair_t *p, const char *name, const char *const *ns_extra,
+                  const char *const *br_extra) {
+    memset(p, 0, sizeof(*p));
+    p->dir = tu_tmpdir(name);
+    char log[700], port[64], kv[700], *argv[64];
+    int n = 0;
+    p->ns_port = tu_free_port();
+    snprintf(log, sizeof(log), "%s/namesrv.log", p->dir);
+    snprintf(port, sizeof(port), "--listenPort=%d", p->ns_port);
+    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kvConfig.json", p->dir);
+    argv[n++] = NULL;
+    argv[n++] = "namesrv";
+    argv[n++] = port;
+    argv[n++] = kv;
+    add_args(argv, &n, ns_extra);
+    argv[n] = NULL;
+    p->ns_pid = tu_spawn(argv, log);
+    if (tu_wait_port_pid(p->ns_port, p->ns_pid, 15000) != 0) return -1;
+    snprintf(p->ns_addr, sizeof(p->ns_addr), "127.0.0.1:%d", p->ns_port);
+
+    p->br_port = tu_free_port();
+    snprintf(p->br_addr, sizeof(p->br_addr), "127.0.0.1:%d", p->br_port);
+    char root[700], nsa[128];
+    snprintf(root, sizeof(root), "--storePathRootDir=%s/store", p->dir);
+    snprintf(port, sizeof(port), "--listenPort=%d", p->br_port);
+    snprintf(nsa, sizeof(nsa), "--namesrvAddr=%s", p->ns_addr);
+    snprintf(log, sizeof(log), "%s/broker.log", p->dir);
+    n = 0;
+    argv[n++] = NULL;
+    argv[n++] = "broker";
+    argv[n++] = root;
+    argv[n++] = port;
+    argv[n++] = nsa;
+    argv[n++] = "--brokerIP1=127.0.0.1";
+    argv[n++] = "--brokerName=broker-a";
+    add_args(argv, &n, br_extra);
+    argv[n] = NULL;
+    p->br_pid = tu_spawn(argv, log);
+    if (tu_wait_port_pid(p->br_port, p->br_pid, 15000) != 0) return -1;
+    return TU_WAIT_FOR(tu_route_ready(p->ns_addr, "TBW102", 0), 15000) ? 0 : -1;
+}
+
+int tu_pair_stop(tu_pair_t *p, int keep_dir) {
+    int st1 = tu_stop(p->br_pid, SIGTERM, 15000), st2 = tu_stop(p->ns_pid, SIGTERM, 15000);
+    if (!(st1 >= 0 && WIFEXITED(st1) && st2 >= 0 && WIFEXITED(st2))) {
+        fprintf(stderr, "server exit status %d/%d, logs in %s\n", st1, st2, p->dir);
+        return -1;
+    }
+    if (keep_dir) return 0;
+    tu_rmrf(p->dir);
+    free(p->dir);
+    p->dir = NULL;
+    return 0;
+}
+
+void tu_pair_kill(tu_pair_t *p) {
+    if (p->br_pid > 0) tu_stop(p->br_pid, SIGKILL, 5000);
+    if (p->ns_pid > 0) tu_stop(p->ns_pid, SIGKILL, 5000);
+}
+
+int tu_admin_call(const char *addr, int code, const char *const *ext, rm_response_t **resp) {
+    rm_client_opts_t o = {0};
+    rm_client_t *cli = rm_client_create(&o);
+    rm_request_t req = {code, NULL, ext, NULL, 0};
+    int rc = rm_client_invoke_sync(cli, addr, &req, 5000, resp);
+    rm_client_destroy(cli);
+    return rc;
+}
+
+int tu_route_ready(const char *ns_addr, const char *topic, int queues) {
+    const char *ext[] = {"topic", topic, NULL};
+    rm_response_t *r = NULL;
+    if (tu_admin_call(ns_addr, GET_ROUTEINFO_BY_TOPIC, ext, &r) != 0) return 0;
+    int ok = r->cmd.code == SUCCESS;
+    if (ok && queues) {
+        char want[64];
+        snprintf(want, sizeof(want), "\"writeQueueNums\":%d", queues);
+        ok = r->cmd.body && memmem(r->cmd.body, r->cmd.body_len, want, strlen(want)) != NULL;
+    }
+    rm_response_free(r);
+    return ok;
+}
+
+int tu_create_topic(const tu_pair_t *p, const char *topic, int queues) {
+    char q[16];
+    snprintf(q, sizeof(q), "%d", queues);
+    const char *ext[] = {"topic", topic, "defaultTopic", "TBW102", "readQueueNums", q,
+                         "writeQueueNums", q, "perm", "6", "topicFilterType", "SINGLE_TAG",
+                         "topicSysFlag", "0", "order", "false", NULL};
+    rm_response_t *r = NULL;
+    if (tu_admin_call(p->br_addr, UPDATE_AND_CREATE_TOPIC, ext, &r) != 0) return -1;
+    int ok = r->cmd.code == SUCCESS;
+    rm_response_free(r);
+    return ok && TU_WAIT_FOR(tu_route_ready(p->ns_addr, topic, queues), 15000) ? 0 : -1;
 }

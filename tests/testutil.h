@@ -12,7 +12,7 @@
 
 /* Path of the petrel binary under test ($PETREL_BIN). */
 const char *tu_bin(void);
-/* A fresh directory under $TMPDIR (or /tmp); returns a static-lifetime copy. */
+/* A fresh directory under $TMPDIR (or /tmp); the caller frees the returned path. */
 char *tu_tmpdir(const char *prefix);
 /* Removes a directory tree (rm -rf). */
 void tu_rmrf(const char *path);
@@ -42,5 +42,34 @@ int tu_scaled(int ms);
     })
 int64_t tu_now_ms(void);
 void tu_sleep_ms(int ms);
+
+/* ---- a NameServer + one broker (broker-a) on free loopback ports ---------------- */
+
+struct rm_response_s;
+
+typedef struct tu_pair_s {
+    char *dir; /* data and logs (namesrv.log, broker.log) */
+    pid_t ns_pid, br_pid;
+    int ns_port, br_port;
+    char ns_addr[64], br_addr[64];
+} tu_pair_t;
+
+/*
+ * Starts both under a fresh tu_tmpdir(name), with extra arguments (NULL-terminated
+ * lists, may be NULL), and waits for the broker's registration (TBW102 route).
+ * 0, or -1 with whatever started still running (tu_pair_kill).
+ */
+int tu_pair_start(tu_pair_t *p, const char *name, const char *const *ns_extra,
+                  const char *const *br_extra);
+/* SIGTERM to both: 0 when both exit cleanly, else -1. dir is removed on 0 unless keep_dir. */
+int tu_pair_stop(tu_pair_t *p, int keep_dir);
+/* SIGKILL to whatever is running (a failed start). */
+void tu_pair_kill(tu_pair_t *p);
+/* One request over a private remoting client: 0 with *resp, or an RM_E* error. */
+int tu_admin_call(const char *addr, int code, const char *const *ext, struct rm_response_s **resp);
+/* The NameServer has a route for topic (with `queues` write queues when queues > 0). */
+int tu_route_ready(const char *ns_addr, const char *topic, int queues);
+/* UPDATE_AND_CREATE_TOPIC on the broker, then waits for the route: 0 or -1. */
+int tu_create_topic(const tu_pair_t *p, const char *topic, int queues);
 
 #endif

@@ -25,114 +25,30 @@
 #include "petrel/petrel.h"
 #include "remoting/remoting.h"
 
-static char *dir;
-static pid_t ns_pid, br_pid;
-static int ns_port, br_port;
-static char ns_addr[64], br_addr[64];
-
-/* One request over a private remoting client (admin calls the library has no API for). */
-static int admin_call(const char *addr, int code, const char *const *ext, rm_response_t **resp) {
-    rm_client_opts_t o = {0};
-    rm_client_t *cli = rm_client_create(&o);
-    rm_request_t req = {code, NULL, ext, NULL, 0};
-    int rc = rm_client_invoke_sync(cli, addr, &req, 5000, resp);
-    rm_client_destroy(cli);
-    return rc;
-}
-
-static int route_ready(const char *topic, int queues) {
-    const char *ext[] = {"topic", topic, NULL};
-    rm_response_t *r = NULL;
-    if (admin_call(ns_addr, GET_ROUTEINFO_BY_TOPIC, ext, &r) != 0) return 0;
-    int ok = r->cmd.code == SUCCESS;
-    if (ok && queues) {
-        char want[64];
-        snprintf(want, sizeof(want), "\"writeQueueNums\":%d", queues);
-        ok = r->cmd.body && memmem(r->cmd.body, r->cmd.body_len, want, strlen(want)) != NULL;
-    }
-    rm_response_free(r);
-    return ok;
-}
+static tu_pair_t P; /* NameServer + broker-a */
 
 static void create_topic(const char *topic, int queues) {
-    char q[16];
-    snprintf(q, sizeof(q), "%d", queues);
-    const char *ext[] = {"topic",
-                         topic,
-                         "defaultTopic",
-                         "TBW102",
-                         "readQueueNums",
-                         q,
-                         "writeQueueNums",
-                         q,
-                         "perm",
-                         "6",
-                         "topicFilterType",
-                         "SINGLE_TAG",
-                         "topicSysFlag",
-                         "0",
-                         "order",
-                         "false",
-                         NULL};
-    rm_response_t *r = NULL;
-    assert_int_equal(admin_call(br_addr, UPDATE_AND_CREATE_TOPIC, ext, &r), 0);
-    assert_int_equal(r->cmd.code, SUCCESS);
-    rm_response_free(r);
-    assert_true(TU_WAIT_FOR(route_ready(topic, queues), 15000));
+    assert_int_equal(tu_create_topic(&P, topic, queues), 0);
 }
 
 static int setup(void **state) {
-    dir = tu_tmpdir("petrel-it-client");
-    char log[700], a_port[64], kv[700];
-    snprintf(log, sizeof(log), "%s/namesrv.log", dir);
-    ns_port = tu_free_port();
-    snprintf(a_port, sizeof(a_port), "--listenPort=%d", ns_port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kvConfig.json", dir);
-    char *nargv[] = {NULL, "namesrv", a_port, kv, NULL};
-    ns_pid = tu_spawn(nargv, log);
-    if (tu_wait_port(ns_port, 15000) != 0) return -1;
-    snprintf(ns_addr, sizeof(ns_addr), "127.0.0.1:%d", ns_port);
-
-    br_port = tu_free_port();
-    snprintf(br_addr, sizeof(br_addr), "127.0.0.1:%d", br_port);
-    char root[700], bport[64], nsa[128];
-    snprintf(root, sizeof(root), "--storePathRootDir=%s/store", dir);
-    snprintf(bport, sizeof(bport), "--listenPort=%d", br_port);
-    snprintf(nsa, sizeof(nsa), "--namesrvAddr=%s", ns_addr);
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
-    char *bargv[] = {NULL,
-                     "broker",
-                     root,
-                     bport,
-                     nsa,
-                     "--brokerIP1=127.0.0.1",
-                     "--brokerName=broker-a",
-                     "--mappedFileSizeCommitLog=4194304",
-                     "--transactionCheckInterval=500",
-                     "--transactionTimeOut=200",
-                     NULL};
-    br_pid = tu_spawn(bargv, log);
-    if (tu_wait_port(br_port, 15000) != 0) return -1;
-    if (!TU_WAIT_FOR(route_ready("TBW102", 0), 15000)) return -1;
+    (void)state;
+    static const char *const br_extra[] = {"--mappedFileSizeCommitLog=4194304",
+                                           "--transactionCheckInterval=500",
+                                           "--transactionTimeOut=200", NULL};
+    if (tu_pair_start(&P, "petrel-it-client", NULL, br_extra) != 0) return -1;
     if (getenv("PETREL_TEST_LOG")) petrel_set_log_cb(petrel_log_stderr, PETREL_LOG_INFO, NULL);
     return 0;
 }
 
 static int teardown(void **state) {
-    int st1 = tu_stop(br_pid, 15, 15000), st2 = tu_stop(ns_pid, 15, 15000);
-    int ok = st1 >= 0 && WIFEXITED(st1) && st2 >= 0 && WIFEXITED(st2);
-    if (!ok) {
-        fprintf(stderr, "server exit status %d/%d, logs in %s\n", st1, st2, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    (void)state;
+    return tu_pair_stop(&P, 0);
 }
 
 static petrel_conf_t *conf_for(const char *group) {
     petrel_conf_t *c = petrel_conf_new();
-    assert_int_equal(petrel_conf_set(c, "namesrvAddr", ns_addr, NULL, 0), PETREL_OK);
+    assert_int_equal(petrel_conf_set(c, "namesrvAddr", P.ns_addr, NULL, 0), PETREL_OK);
     assert_int_equal(petrel_conf_set(c, "groupName", group, NULL, 0), PETREL_OK);
     petrel_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
     petrel_conf_set(c, "persistConsumerOffsetInterval", "300", NULL, 0);
@@ -358,7 +274,7 @@ static void test_broadcast_restart(void **state) {
     create_topic("CliTopicB", 3);
     petrel_producer_t *p = producer("CliPG");
     char offdir[700];
-    snprintf(offdir, sizeof(offdir), "%s/offsets", dir);
+    snprintf(offdir, sizeof(offdir), "%s/offsets", P.dir);
     send_keys(p, "CliTopicB", 0, 12);
     for (int round = 0; round < 2; round++) {
         seen_t s;
@@ -491,7 +407,7 @@ static void test_offset_reset(void **state) {
     const char *ext[] = {"topic", "CliTopicZ", "group", "CliCGZ", "timestamp",
                          "0",     "isForce",   "true",  NULL};
     rm_response_t *r = NULL;
-    assert_int_equal(admin_call(br_addr, INVOKE_BROKER_TO_RESET_OFFSET, ext, &r), 0);
+    assert_int_equal(tu_admin_call(P.br_addr, INVOKE_BROKER_TO_RESET_OFFSET, ext, &r), 0);
     int code = r->cmd.code;
     rm_response_free(r);
     if (code == REQUEST_CODE_NOT_SUPPORTED) {
@@ -531,7 +447,7 @@ static void test_transactions(void **state) {
                            "x",
                            NULL};
     rm_response_t *pr = NULL;
-    assert_int_equal(admin_call(br_addr, END_TRANSACTION, probe, &pr), 0);
+    assert_int_equal(tu_admin_call(P.br_addr, END_TRANSACTION, probe, &pr), 0);
     int unsupported = pr->cmd.code == REQUEST_CODE_NOT_SUPPORTED;
     rm_response_free(pr);
     assert_false(unsupported); /* the broker must support END_TRANSACTION */
@@ -567,9 +483,8 @@ static void test_transactions(void **state) {
 
 int main(void) {
     if (setup(NULL) != 0) {
-        fprintf(stderr, "FAILED: could not start petrel namesrv + broker (logs in %s)\n", dir);
-        if (br_pid > 0) tu_stop(br_pid, 9, 5000);
-        if (ns_pid > 0) tu_stop(ns_pid, 9, 5000);
+        fprintf(stderr, "FAILED: could not start petrel namesrv + broker (logs in %s)\n", P.dir);
+        tu_pair_kill(&P);
         return 1;
     }
     const struct CMUnitTest tests[] = {

@@ -27,85 +27,18 @@
 #include "petrel/petrel.h"
 #include "remoting/remoting.h"
 
-static char *dir;
-static pid_t ns_pid, br_pid;
-static char ns_addr[64], br_addr[64], harness[1024];
+static tu_pair_t P; /* NameServer + broker-a */
+static char harness[1024];
 
 #define N_MSGS 6
 
-static int admin_call(const char *addr, int code, const char *const *ext, rm_response_t **resp) {
-    rm_client_opts_t o = {0};
-    rm_client_t *cli = rm_client_create(&o);
-    rm_request_t req = {code, NULL, ext, NULL, 0};
-    int rc = rm_client_invoke_sync(cli, addr, &req, 5000, resp);
-    rm_client_destroy(cli);
-    return rc;
-}
-
-static int route_ready(const char *topic) {
-    const char *ext[] = {"topic", topic, NULL};
-    rm_response_t *r = NULL;
-    if (admin_call(ns_addr, GET_ROUTEINFO_BY_TOPIC, ext, &r) != 0) return 0;
-    int ok = r->cmd.code == SUCCESS;
-    rm_response_free(r);
-    return ok;
-}
-
 static void create_topic(const char *topic) {
-    const char *ext[] = {"topic",
-                         topic,
-                         "defaultTopic",
-                         "TBW102",
-                         "readQueueNums",
-                         "2",
-                         "writeQueueNums",
-                         "2",
-                         "perm",
-                         "6",
-                         "topicFilterType",
-                         "SINGLE_TAG",
-                         "topicSysFlag",
-                         "0",
-                         "order",
-                         "false",
-                         NULL};
-    rm_response_t *r = NULL;
-    assert_int_equal(admin_call(br_addr, UPDATE_AND_CREATE_TOPIC, ext, &r), 0);
-    assert_int_equal(r->cmd.code, SUCCESS);
-    rm_response_free(r);
-    assert_true(TU_WAIT_FOR(route_ready(topic), 15000));
+    assert_int_equal(tu_create_topic(&P, topic, 2), 0);
 }
 
 static int start_cluster(void) {
-    dir = tu_tmpdir("petrel-it-alions");
-    char log[700], a_port[64], kv[700];
-    int ns_port = tu_free_port(), br_port;
-    snprintf(log, sizeof(log), "%s/namesrv.log", dir);
-    snprintf(a_port, sizeof(a_port), "--listenPort=%d", ns_port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kvConfig.json", dir);
-    char *nargv[] = {NULL, "namesrv", a_port, kv, NULL};
-    ns_pid = tu_spawn(nargv, log);
-    if (tu_wait_port(ns_port, 15000) != 0) return -1;
-    snprintf(ns_addr, sizeof(ns_addr), "127.0.0.1:%d", ns_port);
-    br_port = tu_free_port();
-    snprintf(br_addr, sizeof(br_addr), "127.0.0.1:%d", br_port);
-    char root[700], bport[64], nsa[128];
-    snprintf(root, sizeof(root), "--storePathRootDir=%s/store", dir);
-    snprintf(bport, sizeof(bport), "--listenPort=%d", br_port);
-    snprintf(nsa, sizeof(nsa), "--namesrvAddr=%s", ns_addr);
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
-    char *bargv[] = {NULL,
-                     "broker",
-                     root,
-                     bport,
-                     nsa,
-                     "--brokerIP1=127.0.0.1",
-                     "--brokerName=broker-a",
-                     "--mappedFileSizeCommitLog=4194304",
-                     NULL};
-    br_pid = tu_spawn(bargv, log);
-    if (tu_wait_port(br_port, 15000) != 0) return -1;
-    return TU_WAIT_FOR(route_ready("TBW102"), 15000) ? 0 : -1;
+    static const char *const br_extra[] = {"--mappedFileSizeCommitLog=4194304", NULL};
+    return tu_pair_start(&P, "petrel-it-alions", NULL, br_extra);
 }
 
 /* Body of message i: its key, then bytes 0..255 (i == 2: 6000 bytes, compressed in transit). */
@@ -129,12 +62,12 @@ static void hex(const uint8_t *p, size_t n, char *out) {
 /* Runs a node script with the harness against our cluster; returns its stdout (malloc'd). */
 static char *run_node(const char *script, const char *topic, const char *group) {
     char path[800], cmd[4096];
-    snprintf(path, sizeof(path), "%s/script.js", dir);
+    snprintf(path, sizeof(path), "%s/script.js", P.dir);
     assert_int_equal(file_write_atomic(path, script, strlen(script)), 0);
     snprintf(cmd, sizeof(cmd),
              "cd '%s' && PETREL_NAMESRV=%s HARNESS='%s' TOPIC=%s GROUP=%s N=%d "
              "timeout 120 node '%s' 2>'%s/node.err'",
-             dir, ns_addr, harness, topic, group, N_MSGS, path, dir);
+             P.dir, P.ns_addr, harness, topic, group, N_MSGS, path, P.dir);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     buf_t b;
@@ -145,7 +78,7 @@ static char *run_node(const char *script, const char *topic, const char *group) 
     int st = pclose(f);
     buf_put_u8(&b, 0);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        fprintf(stderr, "node failed (status %d); stderr in %s/node.err\n", st, dir);
+        fprintf(stderr, "node failed (status %d); stderr in %s/node.err\n", st, P.dir);
         fail();
     }
     return (char *)b.data;
@@ -194,7 +127,7 @@ static const char *PRODUCE_JS =
 static void test_petrel_to_alions(void **state) {
     create_topic("InteropA");
     petrel_conf_t *c = petrel_conf_new();
-    petrel_conf_set(c, "namesrvAddr", ns_addr, NULL, 0);
+    petrel_conf_set(c, "namesrvAddr", P.ns_addr, NULL, 0);
     petrel_conf_set(c, "groupName", "InteropPG", NULL, 0);
     petrel_producer_t *p = NULL;
     assert_int_equal(petrel_producer_create(c, &p, NULL, 0), PETREL_OK);
@@ -266,7 +199,7 @@ static void test_alions_to_petrel(void **state) {
     free(out);
     got_t g = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
     petrel_conf_t *c = petrel_conf_new();
-    petrel_conf_set(c, "namesrvAddr", ns_addr, NULL, 0);
+    petrel_conf_set(c, "namesrvAddr", P.ns_addr, NULL, 0);
     petrel_conf_set(c, "groupName", "InteropCG2", NULL, 0);
     petrel_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
     petrel_push_consumer_t *pc = NULL;
@@ -293,9 +226,8 @@ int main(void) {
         return 1;
     }
     if (start_cluster() != 0) {
-        fprintf(stderr, "FAILED: could not start petrel namesrv + broker (logs in %s)\n", dir);
-        if (br_pid > 0) tu_stop(br_pid, 9, 5000);
-        if (ns_pid > 0) tu_stop(ns_pid, 9, 5000);
+        fprintf(stderr, "FAILED: could not start petrel namesrv + broker (logs in %s)\n", P.dir);
+        tu_pair_kill(&P);
         return 1;
     }
     const struct CMUnitTest tests[] = {
@@ -303,11 +235,6 @@ int main(void) {
         cmocka_unit_test(test_alions_to_petrel),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    int st1 = tu_stop(br_pid, 15, 15000), st2 = tu_stop(ns_pid, 15, 15000);
-    if (rc == 0 && st1 >= 0 && WIFEXITED(st1) && st2 >= 0 && WIFEXITED(st2))
-        tu_rmrf(dir);
-    else
-        fprintf(stderr, "logs in %s\n", dir);
-    free(dir);
+    if (tu_pair_stop(&P, rc != 0) != 0 || rc != 0) fprintf(stderr, "logs in %s\n", P.dir);
     return rc;
 }
