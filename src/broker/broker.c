@@ -21,6 +21,7 @@
 
 static void on_arrival_async(uv_async_t *a) { pull_on_arrivals(a->data); }
 static void on_done_async(uv_async_t *a) { send_drain_done(a->data); }
+static void on_kick_check(uv_check_t *h) { store_kick(((broker_t *)h->data)->store); }
 
 static void on_register_timer(uv_timer_t *t) { register_all(t->data); }
 static void on_offsets_timer(uv_timer_t *t) { offsets_persist(t->data, 0); }
@@ -56,6 +57,7 @@ static void on_server_closed(rm_server_t *srv, void *arg) {
     pthread_mutex_unlock(&b->arr_mu);
     uv_close((uv_handle_t *)&b->arrival_async, on_handle_closed);
     uv_close((uv_handle_t *)&b->done_async, on_handle_closed);
+    uv_close((uv_handle_t *)&b->kick_check, on_handle_closed);
 }
 
 static void on_stop_async(uv_async_t *a) {
@@ -211,6 +213,7 @@ static int setup(broker_t *b, char *err, size_t errlen) {
 static void on_failed_server_closed(rm_server_t *srv, void *arg) { ((broker_t *)arg)->srv = NULL; }
 
 static void loop_thread(void *arg) {
+    thread_name("broker-loop");
     broker_t *b = arg;
     if (setup(b, b->startup_err, sizeof(b->startup_err)) != 0) {
         b->startup_status = -1;
@@ -223,6 +226,11 @@ static void loop_thread(void *arg) {
         return;
     }
     b->startup_status = 0;
+    /* the loop's puts wake the dispatcher once per iteration, after the replies went out */
+    store_defer_wakeups();
+    uv_check_init(&b->loop, &b->kick_check);
+    b->kick_check.data = b;
+    uv_check_start(&b->kick_check, on_kick_check);
     log_info("broker %s (%s) listening on %s:%d (VIP %d), store %s, %s, NameServers [%s]",
              b->conf.brokerName, b->conf.brokerClusterName, b->conf.brokerIP1, b->port,
              b->port - 2, b->conf.storePathRootDir,

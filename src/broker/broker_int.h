@@ -171,6 +171,7 @@ struct broker_s {
     uv_async_t stop_async;
     uv_async_t arrival_async;
     uv_async_t done_async;    /* deferred replies finished off-loop (SYNC_FLUSH) */
+    uv_check_t kick_check;    /* wakes the store's dispatcher once per loop iteration */
     uv_timer_t t_register, t_offsets, t_scan, t_hold, t_stats;
     int stopping;
     _Atomic int loop_done;    /* set (under arr_mu and done_mu) before the asyncs close */

@@ -406,6 +406,7 @@ static int send_sync(sender_t *s, tmpl_t *t, const target_t *tg) {
 }
 
 static void *sender_main(void *arg) {
+    thread_name("bench-send");
     sender_t *s = arg;
     bconn_t *c = s->conn;
     unsigned rr = (unsigned)s->idx;
@@ -536,6 +537,7 @@ static int issue_pull(consumer_t *k, int qi, pull_arg_t *pa) {
 }
 
 static void *consumer_main(void *arg) {
+    thread_name("bench-pull");
     consumer_t *k = arg;
     pull_arg_t *args = xcalloc((size_t)k->nq, sizeof *args);
     for (int i = 0; i < k->nq; i++) {

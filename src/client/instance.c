@@ -127,6 +127,7 @@ const char *petrel__inst_client_id(const petrel__inst_t *inst) {
 }
 
 static void *service_main(void *arg) {
+    thread_name("client-service");
     petrel__inst_t *inst = arg;
     int64_t next_routes = mono_ms() + inst->poll_ns_ms, next_tick = 0;
     pthread_mutex_lock(&inst->mu);

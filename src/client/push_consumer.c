@@ -526,6 +526,7 @@ static void consume_orderly(petrel_push_consumer_t *c, pq_t *pq) {
 }
 
 static void *worker_main(void *arg) {
+    thread_name("consume-worker");
     petrel_push_consumer_t *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {

@@ -3,10 +3,12 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,12 @@ int64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void thread_name(const char *name) {
+    char n[16];
+    snprintf(n, sizeof n, "%s", name);
+    (void)pthread_setname_np(pthread_self(), n);
 }
 
 static void oom(size_t n, const char *file, int line) {

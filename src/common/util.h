@@ -17,6 +17,9 @@ int64_t now_ms(void);
 int64_t mono_ms(void);
 int64_t mono_ns(void);
 
+/* Names the calling thread (at most 15 characters shown) so `top -H` and perf tell threads apart. */
+void thread_name(const char *name);
+
 /* Allocation that aborts with file:line on OOM: the broker cannot go on without memory. */
 void *xmalloc_at(size_t n, const char *file, int line);
 void *xcalloc_at(size_t n, size_t m, const char *file, int line);

@@ -516,6 +516,7 @@ static void on_tick(uv_timer_t *t) {
 }
 
 static void ha_thread(void *arg) {
+    thread_name("ha");
     ha_t *h = arg;
     uv_run(&h->loop, UV_RUN_DEFAULT);
 }

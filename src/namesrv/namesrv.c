@@ -661,6 +661,7 @@ static void thread_stop_cb(uv_async_t *a) {
 }
 
 static void *thread_main(void *arg) {
+    thread_name("namesrv-loop");
     namesrv_thread_t *t = arg;
     uv_loop_init(&t->loop);
     uv_async_init(&t->loop, &t->stop_async, thread_stop_cb);

@@ -531,6 +531,7 @@ static void on_async(uv_async_t *a) {
 }
 
 static void io_main(void *arg) {
+    thread_name("remoting-io");
     rm_client_t *c = arg;
     uv_run(&c->loop, UV_RUN_DEFAULT);
 }

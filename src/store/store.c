@@ -182,6 +182,7 @@ struct store_s {
     pthread_mutex_t ds_mu;
     pthread_cond_t ds_cv;
     _Atomic int ds_idle;
+    _Atomic int ds_kick; /* a deferring thread put records: wake at its store_kick */
     int ds_stop, ds_pause, ds_paused, ds_exited; /* ds_mu */
     _Atomic int64_t reput;
     pthread_t ds_thread;
@@ -331,6 +332,34 @@ static void wake_dispatch(store_t *s) {
     pthread_mutex_lock(&s->ds_mu);
     pthread_cond_signal(&s->ds_cv);
     pthread_mutex_unlock(&s->ds_mu);
+}
+
+/*
+ * An event loop that puts many records per iteration defers the wake-up to the
+ * iteration's end (store_kick): one wake-up per read batch instead of one per
+ * put, and the woken dispatcher no longer preempts the loop before its replies
+ * are written.
+ */
+static _Thread_local int t_defer_wake, t_woken;
+
+void store_defer_wakeups(void) { t_defer_wake = 1; }
+
+void store_kick(store_t *s) {
+    t_woken = 0;
+    if (atomic_load_explicit(&s->ds_kick, memory_order_relaxed) &&
+        atomic_exchange_explicit(&s->ds_kick, 0, memory_order_relaxed))
+        wake_dispatch(s);
+}
+
+/* the iteration's first put still wakes at once: a lone message's end-to-end latency does not
+ * wait for its reply to be written */
+static void put_done_wake(store_t *s) {
+    if (!t_defer_wake || !t_woken) {
+        t_woken = t_defer_wake;
+        wake_dispatch(s);
+    } else {
+        atomic_store_explicit(&s->ds_kick, 1, memory_order_relaxed);
+    }
 }
 
 /* pwrite of all len bytes at off; 0 or -errno (logged). A failed put publishes nothing and the
@@ -533,7 +562,7 @@ out:;
     if (held > atomic_load_explicit(&s->put_max_hold_ms, memory_order_relaxed))
         atomic_store_explicit(&s->put_max_hold_ms, held, memory_order_relaxed);
     if (st != STORE_PUT_OK) return put_fail(s, res, n, st, reason);
-    wake_dispatch(s);
+    put_done_wake(s);
     for (size_t i = 0; i < n; i++)
         record_msgid_encode(m[i].store_ip, m[i].store_port, res[i].phys_offset, res[i].msg_id);
     return STORE_PUT_OK;
@@ -584,6 +613,7 @@ static void deadline_in(struct timespec *ts, int ms) {
  * overlaps with the next msync instead of delaying it.
  */
 static void *flush_main(void *arg) {
+    thread_name("store-flush");
     store_t *s = arg;
     int sync = s->cfg.flushDiskType == STORE_SYNC_FLUSH;
     int64_t last_thorough = mono_ms(), next_due = mono_ms() + s->cfg.flushIntervalCommitLog;
@@ -635,6 +665,7 @@ static void *flush_main(void *arg) {
 
 /* Ack thread: completes flush waiters (callbacks run here). */
 static void *ack_main(void *arg) {
+    thread_name("store-ack");
     store_t *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->fl_mu);
@@ -794,6 +825,7 @@ static int64_t dispatch_range(store_t *s, int64_t reput, int64_t end) {
 }
 
 static void *dispatch_main(void *arg) {
+    thread_name("store-dispatch");
     store_t *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->ds_mu);
@@ -881,6 +913,7 @@ static void zero_fill(store_t *s, mfile_t *f, int64_t from, int64_t to) {
 }
 
 static void *warm_main(void *arg) {
+    thread_name("store-warm");
     store_t *s = arg;
     int64_t done = -1;
     while (!atomic_load_explicit(&s->wm_stop, memory_order_relaxed)) {
@@ -1040,6 +1073,7 @@ void store_flush_all(store_t *s) {
 }
 
 static void *service_main(void *arg) {
+    thread_name("store-service");
     store_t *s = arg;
     int64_t last_flush = mono_ms(), last_clean = mono_ms(), last_thorough = mono_ms();
     /* Java waits 60 s before the first clean; a fraction of the interval is enough here. */
