@@ -66,6 +66,8 @@ typedef struct broker_config_s {
     int32_t maxTransferCountOnMessageInMemory;
     int32_t maxTransferBytesOnMessageInDisk;
     int32_t maxTransferCountOnMessageInDisk;
+    int commitLogWriteMode;        /* auto, mmap, pwrite (store.h) */
+    int32_t commitLogCacheWindowMB; /* 0 = keep the page cache (store.h) */
     int32_t maxMsgsNumBatch;
     int32_t defaultQueryMaxNum;
     int messageIndexEnable;

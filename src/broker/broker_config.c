@@ -23,6 +23,7 @@
 
 static const char *const flush_types[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
 static const char *const roles[] = {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE", NULL};
+static const char *const write_modes[] = {"auto", "mmap", "pwrite", NULL};
 
 const cfg_def_t broker_cfg_defs[] = {
     {"brokerClusterName", CFG_STR, F(brokerClusterName), "DefaultCluster", NB, NULL, 0, "cluster this broker belongs to"},
@@ -75,6 +76,8 @@ const cfg_def_t broker_cfg_defs[] = {
     {"maxTransferCountOnMessageInMemory", CFG_INT, F(maxTransferCountOnMessageInMemory), "32", 1, 100000, NULL, 1, "pull count cap"},
     {"maxTransferBytesOnMessageInDisk", CFG_INT, F(maxTransferBytesOnMessageInDisk), "65536", 1, 1073741824, NULL, 1, "pull byte cap (cold)"},
     {"maxTransferCountOnMessageInDisk", CFG_INT, F(maxTransferCountOnMessageInDisk), "8", 1, 100000, NULL, 1, "pull count cap (cold)"},
+    {"commitLogWriteMode", CFG_ENUM, F(commitLogWriteMode), "auto", NB, write_modes, 0, "auto (batches by pwrite, single messages through the mapping), mmap or pwrite"},
+    {"commitLogCacheWindowMB", CFG_INT, F(commitLogCacheWindowMB), "0", 0, 1 << 30, NULL, 0, "give back the commit log's page cache this far behind the writer (0 = never)"},
     {"maxMsgsNumBatch", CFG_INT, F(maxMsgsNumBatch), "64", 1, 10000, NULL, 1, "QUERY_MESSAGE cap"},
     {"defaultQueryMaxNum", CFG_INT, F(defaultQueryMaxNum), "32", 1, 10000, NULL, 1, "QUERY_MESSAGE default for unique keys"},
     {"messageIndexEnable", CFG_BOOL, F(messageIndexEnable), "true", NB, NULL, 0, "index KEYS and UNIQ_KEY"},

@@ -40,6 +40,8 @@ int bs_open(broker_t *b, char *err, size_t errlen) {
     sc.maxTransferCountOnMessageInMemory = c->maxTransferCountOnMessageInMemory;
     sc.maxTransferBytesOnMessageInDisk = c->maxTransferBytesOnMessageInDisk;
     sc.maxTransferCountOnMessageInDisk = c->maxTransferCountOnMessageInDisk;
+    sc.commitLogWriteMode = c->commitLogWriteMode;
+    sc.commitLogCacheWindowMB = c->commitLogCacheWindowMB;
     sc.tags_code_fn = schedule_tags_code_fn;
     sc.tags_code_arg = b;
     store_t *s = NULL;

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -47,6 +48,8 @@
 static const char *const FLUSH_TYPES[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
 
 #define F(field) CFG_FIELD(store_config_t, field)
+static const char *const k_write_modes[] = {"auto", "mmap", "pwrite", NULL};
+
 const cfg_def_t store_cfg_defs[] = {
     {"storePathRootDir", CFG_STR, F(storePathRootDir), "", 0, -1, NULL, 0,
      "store root ($HOME/store when empty)"},
@@ -108,6 +111,10 @@ const cfg_def_t store_cfg_defs[] = {
      NULL, 1, "pull count limit, data on disk"},
     {"accessMessageInMemoryMaxRatio", CFG_INT, F(accessMessageInMemoryMaxRatio), "40", 0, 100, NULL,
      1, "share of RAM considered in memory (%)"},
+    {"commitLogWriteMode", CFG_ENUM, F(commitLogWriteMode), "auto", 1, 0, k_write_modes, 0,
+     "auto (batches by pwrite, single messages through the mapping), mmap or pwrite"},
+    {"commitLogCacheWindowMB", CFG_INT, F(commitLogCacheWindowMB), "0", 0, 1 << 30, NULL, 0,
+     "drop the commit log's page cache this far behind the writer (0 = never)"},
     {NULL},
 };
 #undef F
@@ -205,6 +212,8 @@ struct store_s {
     _Atomic int disk_usage;
     _Atomic int io_error;
     int64_t ram_in_memory; /* bytes of commit log distance considered "in memory" */
+    int64_t cl_window;     /* commitLogCacheWindowMB in bytes, 0 = off */
+    int64_t cl_dropped;    /* warm thread: page cache dropped below this offset */
 
     /* stats (put_* under put_lock) */
     uint64_t put_msgs, put_bytes;
@@ -912,6 +921,30 @@ static void zero_fill(store_t *s, mfile_t *f, int64_t from, int64_t to) {
     }
 }
 
+/*
+ * commitLogCacheWindowMB: gives back the pages of flushed, dispatched records
+ * more than cl_window behind the writer, 1 MiB at a time. The mapping is
+ * unmapped first (a page still mapped stays cached); a later read of the range
+ * faults it back in from the file.
+ */
+static void drop_behind(store_t *s) {
+    int64_t flushed = atomic_load_explicit(&s->cl_flushed, memory_order_acquire);
+    int64_t reput = atomic_load_explicit(&s->reput, memory_order_acquire);
+    int64_t upto = ((flushed < reput ? flushed : reput) - s->cl_window) & ~(int64_t)((1 << 20) - 1);
+    int64_t min = mfq_min_offset(&s->cl);
+    if (s->cl_dropped < min) s->cl_dropped = min;
+    while (s->cl_dropped < upto) {
+        mfile_t *f = mfq_find_pin(&s->cl, s->cl_dropped);
+        if (!f) break;
+        int64_t from = s->cl_dropped - f->from;
+        int64_t end = f->from + f->size < upto ? f->size : upto - f->from;
+        (void)madvise(f->base + from, (size_t)(end - from), MADV_DONTNEED);
+        (void)posix_fadvise(f->fd, from, end - from, POSIX_FADV_DONTNEED);
+        s->cl_dropped = f->from + end;
+        mfile_unref(f);
+    }
+}
+
 static void *warm_main(void *arg) {
     thread_name("store-warm");
     store_t *s = arg;
@@ -919,6 +952,7 @@ static void *warm_main(void *arg) {
     while (!atomic_load_explicit(&s->wm_stop, memory_order_relaxed)) {
         int64_t w = atomic_load_explicit(&s->cl_wrote, memory_order_acquire);
         if (done < w) done = w;
+        if (s->cl_window > 0) drop_behind(s); /* first, so the warming below reuses the pages */
         if (done - w < WARM_AHEAD) {
             mfile_t *f = mfq_find_pin(&s->cl, done);
             if (f) {
@@ -1362,6 +1396,8 @@ int store_open(const store_config_t *c, store_t **out, char *err, size_t errlen)
     mfq_init(&s->cl, s->cl_dir, s->cfg.mappedFileSizeCommitLog);
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     s->ram_in_memory = (int64_t)pages * psz / 100 * s->cfg.accessMessageInMemoryMaxRatio;
+    s->cl_window = (int64_t)s->cfg.commitLogCacheWindowMB << 20;
+    if (s->cl_window > 0 && s->cl_window < s->ram_in_memory) s->ram_in_memory = s->cl_window;
 
     int rc;
     if ((rc = mkdir_p(s->root, 0755)) != 0 || (rc = mkdir_p(s->cl_dir, 0755)) != 0) {

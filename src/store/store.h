@@ -75,6 +75,19 @@ typedef struct store_config_s {
      */
     int commitLogWriteMode;
 
+    /*
+     * 0 (default) keeps the commit log in the page cache as long as the kernel
+     * does, as RocketMQ does. N > 0: the warm thread returns flushed and
+     * dispatched pages more than N MiB behind the write position to the kernel
+     * (unmap, then POSIX_FADV_DONTNEED) just before it faults fresh pages in
+     * ahead of the writer, so the writer reuses recently freed memory. For
+     * virtual machines whose host backs guest memory lazily and takes freed
+     * memory back (first touch of a page there costs far more than a copy).
+     * Readers further behind than N MiB read from disk, and pulls there get
+     * the on-disk transfer limits.
+     */
+    int commitLogCacheWindowMB;
+
     /* Not from broker.conf: set by code. */
     /* Test hook: returns disk usage of path in percent (0..100); NULL = statvfs. */
     int (*disk_usage_fn)(const char *path, void *arg);
