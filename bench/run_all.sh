@@ -11,6 +11,8 @@
 #   NAMESRV=host:port: measure an already running NameServer/broker instead (no start; one flush
 #   mode, labelled FLUSH=...). OUT=dir for raw results (default a temp dir, kept).
 #   REPORT_ONLY=1 OUT=dir: print the table of an earlier run again.
+#   BROKER_ARGS="--key=value ...": extra broker options; default --commitLogCacheWindowMB=256 (this
+#   machine is a VM whose host takes freed memory back: docs/storage.md); BROKER_ARGS= for defaults.
 # Output: a table on stdout; raw JSON lines in $OUT/petrel.jsonl and peer logs in $OUT/peers.log.
 set -u
 cd "$(dirname "$0")/.."
@@ -23,6 +25,7 @@ SUSTAIN_SECS=${SUSTAIN_SECS:-60}
 # FRESH=0: one broker per flush mode for the whole table. Long-run behaviour: the sustained row.
 FRESH=${FRESH:-1}
 PEERS=${PEERS:-/work/shared/bench/peers}
+BROKER_ARGS=${BROKER_ARGS---commitLogCacheWindowMB=256}
 # free ports (the broker also binds port-2 and port+1); other runs may hold the usual ones
 port_busy() { ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
 free_port() {
@@ -54,7 +57,7 @@ start_petrel() { # $1 = ASYNC_FLUSH | SYNC_FLUSH
   # the broker registers at start and then every 30 s: the NameServer must listen first
   for _ in $(seq 100); do port_busy $NS_PORT && break; sleep 0.05; done
   "$PETREL" broker --listenPort=$BROKER_PORT --namesrvAddr=127.0.0.1:$NS_PORT --storePathRootDir="$d/store" \
-    --brokerName=broker-a --brokerIP1=127.0.0.1 --flushDiskType=$1 > "$d/broker.log" 2>&1 & BR_PID=$!
+    --brokerName=broker-a --brokerIP1=127.0.0.1 --flushDiskType=$1 $BROKER_ARGS > "$d/broker.log" 2>&1 & BR_PID=$!
   for _ in $(seq 100); do
     kill -0 "$NS_PID" 2>/dev/null && kill -0 "$BR_PID" 2>/dev/null || break
     "$PETREL" admin clusterList -n 127.0.0.1:$NS_PORT --json 2>/dev/null |
@@ -113,7 +116,7 @@ petrel_table() { # $1 flush
   fi
 }
 
-echo "# Petrel ($PETREL), $DUR s per row; raw results in $OUT"
+echo "# Petrel ($PETREL), $DUR s per row, broker options: ${BROKER_ARGS:-none}; raw results in $OUT"
 if [ -n "${REPORT_ONLY:-}" ]; then
   : # only print the table of an earlier run kept in $OUT
 elif [ -n "${NAMESRV:-}" ]; then
