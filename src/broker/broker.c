@@ -169,14 +169,14 @@ static int setup(broker_t *b, char *err, size_t errlen) {
         return -1;
     }
     route(b);
-    rc = rm_server_listen(b->srv, "0.0.0.0", c->listenPort);
+    rc = rm_server_listen(b->srv, c->bindAddress, c->listenPort);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot listen on port %d: %s", c->listenPort, strerror(-rc));
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", c->bindAddress, c->listenPort, strerror(-rc));
         return -1;
     }
     b->port = rm_server_port(b->srv, 0);
     if (b->port > 2) {
-        rc = rm_server_listen(b->srv, "0.0.0.0", b->port - 2);
+        rc = rm_server_listen(b->srv, c->bindAddress, b->port - 2);
         if (rc != 0)
             log_warn("cannot listen on the VIP port %d: %s (clients with vipChannelEnabled will fail)",
                      b->port - 2, strerror(-rc));

@@ -20,6 +20,7 @@ typedef struct broker_config_s {
     char *brokerName;
     int64_t brokerId;
     char *brokerIP1;
+    char *bindAddress;   /* listen address of the remoting, VIP and HA ports */
     char *brokerIP2;
     int32_t listenPort;
     int32_t haListenPort;

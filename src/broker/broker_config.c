@@ -31,6 +31,7 @@ const cfg_def_t broker_cfg_defs[] = {
     {"brokerId", CFG_LONG, F(brokerId), "0", 0, 1024, NULL, 0, "0 = master, >0 = slave"},
     {"brokerIP1", CFG_STR, F(brokerIP1), "", NB, NULL, 0, "advertised IP (default: first non-loopback IPv4)"},
     {"brokerIP2", CFG_STR, F(brokerIP2), "", NB, NULL, 0, "HA address (default: brokerIP1)"},
+    {"bindAddress", CFG_STR, F(bindAddress), "0.0.0.0", NB, NULL, 0, "address the remoting, VIP and HA ports listen on (RocketMQ 5 NettyServerConfig)"},
     {"listenPort", CFG_INT, F(listenPort), "10911", 0, 65535, NULL, 0, "remoting port; listenPort-2 is the VIP port"},
     {"haListenPort", CFG_INT, F(haListenPort), "0", 0, 65535, NULL, 0, "HA port (default listenPort+1; advertised only)"},
     {"haMasterAddress", CFG_STR, F(haMasterAddress), "", NB, NULL, 0, "slave: master's HA ip:port (default: from the NameServer)"},

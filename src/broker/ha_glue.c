@@ -424,6 +424,7 @@ int ha_glue_start(broker_t *b, char *err, size_t errlen) {
     ha_opts_t o = {0};
     o.store = b->store;
     o.listen_port = c->haListenPort;
+    o.listen_host = c->bindAddress;
     o.file_size = c->mappedFileSizeCommitLog;
     o.name = c->brokerName;
     char e2[256];

@@ -109,7 +109,59 @@ static void test_register(void **state) {
     free(dir);
 }
 
+/* 1 when /proc/net/tcp has a listening socket on hexaddr:port ("0100007F" = 127.0.0.1) */
+static int listening(const char *hexaddr, int port) {
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f) return -1;
+    char line[512], want[32];
+    snprintf(want, sizeof(want), "%s:%04X", hexaddr, port);
+    int found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char local[64], remote[64], st[8];
+        if (sscanf(line, " %*d: %63s %63s %7s", local, remote, st) == 3 && !strcmp(local, want) &&
+            !strcmp(st, "0A"))
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+/* bindAddress (RocketMQ 5's NettyServerConfig key): the remoting, VIP and HA ports listen there
+ * only; by default on every address */
+static void test_bind_address(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("petrel-it-bind");
+    char blog[600];
+    snprintf(blog, sizeof(blog), "%s/broker.log", dir);
+    int port = tu_free_port();
+    const char *extra[] = {"--bindAddress=127.0.0.1", NULL};
+    pid_t b = bc_spawn_broker(dir, port, extra, blog);
+    assert_true(b > 0);
+    assert_true(TU_WAIT_FOR(listening("0100007F", port) == 1, 10000));
+    assert_int_equal(listening("0100007F", port - 2), 1); /* VIP */
+    assert_true(TU_WAIT_FOR(listening("0100007F", port + 1) == 1, 10000)); /* HA */
+    assert_int_equal(listening("00000000", port), 0);
+    bc_t c;
+    assert_int_equal(bc_connect(&c, port), 0);
+    rm_cmd_t r;
+    assert_int_equal(bc_send_msg(&c, "TopicBind", 0, "", "x", 1, &r), 0);
+    assert_int_equal(r.code, SUCCESS);
+    bc_close(&c);
+    int st = bc_stop(b, 15, 20000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* the default: every address */
+    port = tu_free_port();
+    b = bc_spawn_broker(dir, port, NULL, blog);
+    assert_true(b > 0);
+    assert_true(TU_WAIT_FOR(listening("00000000", port) == 1, 10000));
+    st = bc_stop(b, 15, 20000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_register)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_register),
+                                       cmocka_unit_test(test_bind_address)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
