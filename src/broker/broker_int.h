@@ -254,6 +254,20 @@ int bk_req_str(rm_conn_t *conn, rm_cmd_t *req, const char *key, char *out, size_
 int bk_req_i64(rm_conn_t *conn, rm_cmd_t *req, const char *key, int64_t *out);
 int bk_req_i32(rm_conn_t *conn, rm_cmd_t *req, const char *key, int32_t *out);
 void bk_reply_json(rm_conn_t *conn, rm_cmd_t *req, buf_t *body);
+/* Replies code with a formatted remark: the handlers' early-exit errors. */
+void bk_reply_errf(rm_conn_t *conn, rm_cmd_t *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Replies SUCCESS with the JSON fill(b, body) writes. */
+void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b,
+                     void (*fill)(broker_t *b, buf_t *out));
+/* Opens a JSON object with "brokerAddr": this broker's ip:port (the caller closes it). */
+void bk_json_open_broker_addr(buf_t *out, const broker_t *b);
+/* A request code and its handler; bk_route registers a table of them with ctx b. */
+typedef struct bk_route_s {
+    int code;
+    rm_handler_fn fn;
+} bk_route_t;
+void bk_route(broker_t *b, const bk_route_t *routes, size_t n);
 void bk_offset_msg_id(broker_t *b, int64_t phys, char out[33]);
 int64_t bk_decode_offset_msg_id(const char *id);
 void bk_dv_json(buf_t *out, const data_version_t *dv);
@@ -330,6 +344,7 @@ void clients_scan_expired(broker_t *b);
 cgroup_t *clients_cgroup(broker_t *b, const char *group);
 pgroup_t *clients_pgroup(broker_t *b, const char *group);
 sub_data_t *cgroup_find_sub(cgroup_t *g, const char *topic);
+void sub_data_json(buf_t *out, const sub_data_t *s); /* SubscriptionData */
 void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_unregister_client(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_get_consumer_list_by_group(rm_conn_t *conn, rm_cmd_t *req, void *ctx);

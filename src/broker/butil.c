@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,35 @@ void bk_reply_json(rm_conn_t *conn, rm_cmd_t *req, buf_t *body) {
     rm_conn_reply_begin(conn, &e, req, SUCCESS, NULL);
     if (body && body->len) rm_enc_body(&e, body->data, body->len);
     rm_enc_end(&e);
+}
+
+void bk_reply_errf(rm_conn_t *conn, rm_cmd_t *req, int code, const char *fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    rm_conn_reply(conn, req, code, msg);
+}
+
+void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b,
+                     void (*fill)(broker_t *b, buf_t *out)) {
+    buf_t out;
+    buf_init(&out);
+    fill(b, &out);
+    bk_reply_json(conn, req, &out);
+    buf_free(&out);
+}
+
+void bk_json_open_broker_addr(buf_t *out, const broker_t *b) {
+    char addr[128];
+    snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
+    buf_append_str(out, "{\"brokerAddr\":");
+    buf_json_str(out, addr, strlen(addr));
+}
+
+void bk_route(broker_t *b, const bk_route_t *routes, size_t n) {
+    for (size_t i = 0; i < n; i++) rm_server_handle(b->srv, routes[i].code, routes[i].fn, b);
 }
 
 void bk_offset_msg_id(broker_t *b, int64_t phys, char out[33]) {

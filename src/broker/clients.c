@@ -356,9 +356,7 @@ void h_get_consumer_list_by_group(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     if (bk_req_str(conn, req, "consumerGroup", group, sizeof(group)) != 0) return;
     cgroup_t *g = smap_get(&b->cgroups, group);
     if (!g || g->nchans == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "no consumer for this group, %s", group);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "no consumer for this group, %s", group);
         return;
     }
     buf_t out;
@@ -388,7 +386,16 @@ static void conn_json(buf_t *out, const chan_t *c) {
                c->cl->version);
 }
 
-static void sub_json(buf_t *out, const sub_data_t *s) {
+/* Opens a ConsumerConnection / ProducerConnection body: {"connectionSet":[...] */
+static void conn_set_json(buf_t *out, const chan_t *chans, int n) {
+    buf_append_str(out, "{\"connectionSet\":[");
+    for (int i = 0; i < n; i++) {
+        if (i) buf_append_str(out, ",");
+        conn_json(out, &chans[i]);
+    }
+}
+
+void sub_data_json(buf_t *out, const sub_data_t *s) {
     buf_append_str(out, "{\"classFilterMode\":false,\"codeSet\":[");
     for (int i = 0; i < s->ntags; i++) buf_printf(out, "%s%d", i ? "," : "", s->codes[i]);
     buf_append_str(out, "],\"expressionType\":");
@@ -411,18 +418,12 @@ void h_get_consumer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     if (bk_req_str(conn, req, "consumerGroup", group, sizeof(group)) != 0) return;
     cgroup_t *g = smap_get(&b->cgroups, group);
     if (!g || g->nchans == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "the consumer group[%s] not online", group);
-        rm_conn_reply(conn, req, CONSUMER_NOT_ONLINE, msg);
+        bk_reply_errf(conn, req, CONSUMER_NOT_ONLINE, "the consumer group[%s] not online", group);
         return;
     }
     buf_t out;
     buf_init(&out);
-    buf_append_str(&out, "{\"connectionSet\":[");
-    for (int i = 0; i < g->nchans; i++) {
-        if (i) buf_append_str(&out, ",");
-        conn_json(&out, &g->chans[i]);
-    }
+    conn_set_json(&out, g->chans, g->nchans);
     buf_printf(&out, "],\"consumeFromWhere\":\"%s\",\"consumeType\":\"%s\",\"messageModel\":\"%s\","
                      "\"subscriptionTable\":{",
                cfw_name(g->cfw), consume_types[g->consume_type], models[g->message_model]);
@@ -430,7 +431,7 @@ void h_get_consumer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         if (i) buf_append_str(&out, ",");
         buf_json_str(&out, g->subs[i].topic, strlen(g->subs[i].topic));
         buf_append_str(&out, ":");
-        sub_json(&out, &g->subs[i]);
+        sub_data_json(&out, &g->subs[i]);
     }
     buf_append_str(&out, "}}");
     bk_reply_json(conn, req, &out);
@@ -443,18 +444,12 @@ void h_get_producer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     if (bk_req_str(conn, req, "producerGroup", group, sizeof(group)) != 0) return;
     pgroup_t *p = smap_get(&b->pgroups, group);
     if (!p || p->nchans == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "the producer group[%s] not exist", group);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the producer group[%s] not exist", group);
         return;
     }
     buf_t out;
     buf_init(&out);
-    buf_append_str(&out, "{\"connectionSet\":[");
-    for (int i = 0; i < p->nchans; i++) {
-        if (i) buf_append_str(&out, ",");
-        conn_json(&out, &p->chans[i]);
-    }
+    conn_set_json(&out, p->chans, p->nchans);
     buf_append_str(&out, "]}");
     bk_reply_json(conn, req, &out);
     buf_free(&out);
