@@ -99,15 +99,20 @@ static void h_get_all_topic_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     buf_free(&out);
 }
 
-static void h_get_topic_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
-    CTX;
+/* The topic the request's "topic" field names; NULL once the error is replied
+ * (TOPIC_NOT_EXIST with the remark not_found, a format taking the name). */
+static topic_cfg_t *req_topic(rm_conn_t *conn, rm_cmd_t *req, broker_t *b,
+                              const char *not_found) {
     char topic[NAME_MAX_LEN];
-    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
+    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return NULL;
     topic_cfg_t *t = topics_get(b, topic);
-    if (!t) {
-        bk_reply_errf(conn, req, TOPIC_NOT_EXIST, "No topic in this broker. topic: %s", topic);
-        return;
-    }
+    if (!t) bk_reply_errf(conn, req, TOPIC_NOT_EXIST, not_found, topic);
+    return t;
+}
+
+static void h_get_topic_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    topic_cfg_t *t = req_topic(conn, req, ctx, "No topic in this broker. topic: %s");
+    if (!t) return;
     buf_t out;
     buf_init(&out);
     topic_cfg_json(&out, t);
@@ -353,13 +358,9 @@ static void h_update_broker_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
 
 static void h_get_topic_stats_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
-    char topic[NAME_MAX_LEN];
-    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
-    topic_cfg_t *t = topics_get(b, topic);
-    if (!t) {
-        bk_reply_errf(conn, req, TOPIC_NOT_EXIST, "topic[%s] not exist", topic);
-        return;
-    }
+    topic_cfg_t *t = req_topic(conn, req, b, "topic[%s] not exist");
+    if (!t) return;
+    const char *topic = t->name;
     buf_t out;
     buf_init(&out);
     buf_append_str(&out, "{\"offsetTable\":{");
