@@ -499,9 +499,8 @@ static void h_get_system_topic_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     buf_t out;
     buf_init(&out);
     buf_append_str(&out, "{\"topicList\":[");
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->topics, e, i) {
+    STRMAP_FOREACH(&b->topics, e) {
         if (!topics_is_system(b, e->key)) continue;
         if (!first) buf_append_str(&out, ",");
         first = 0;
@@ -514,12 +513,12 @@ static void h_get_system_topic_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
 
 typedef struct who_s {
     const char *topic;
-    smap_t seen;
+    strmap_t seen;
 } who_t;
 
 static void who_offsets(const char *topic, const char *group, offset_tab_t *t, void *arg) {
     who_t *w = arg;
-    if (strcmp(topic, w->topic) == 0) smap_put(&w->seen, group, (void *)1);
+    if (strcmp(topic, w->topic) == 0) strmap_put(&w->seen, group, (void *)1);
 }
 
 static void h_query_topic_consume_by_who(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -527,23 +526,22 @@ static void h_query_topic_consume_by_who(rm_conn_t *conn, rm_cmd_t *req, void *c
     char topic[NAME_MAX_LEN];
     if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
     who_t w = {topic};
-    smap_init(&w.seen);
-    size_t i;
-    SMAP_FOREACH(&b->cgroups, e, i) {
-        if (cgroup_find_sub(e->val, topic)) smap_put(&w.seen, e->key, (void *)1);
+    strmap_init(&w.seen);
+    STRMAP_FOREACH(&b->cgroups, e) {
+        if (cgroup_find_sub(e->val, topic)) strmap_put(&w.seen, e->key, (void *)1);
     }
     offsets_each(b, who_offsets, &w);
     buf_t out;
     buf_init(&out);
     buf_append_str(&out, "{\"groupList\":[");
     int first = 1;
-    SMAP_FOREACH(&w.seen, e, i) {
+    STRMAP_FOREACH(&w.seen, e) {
         if (!first) buf_append_str(&out, ",");
         first = 0;
         buf_json_str(&out, e->key, strlen(e->key));
     }
     buf_append_str(&out, "]}");
-    smap_free(&w.seen);
+    strmap_free(&w.seen);
     bk_reply_json(conn, req, &out);
     buf_free(&out);
 }
@@ -783,12 +781,12 @@ static void h_query_consume_time_span(rm_conn_t *conn, rm_cmd_t *req, void *ctx)
 /* ---- GET_BROKER_CONSUME_STATS (317): ConsumeStatsList over every group with offsets ---- */
 
 typedef struct groups_seen_s {
-    smap_t seen;
+    strmap_t seen;
 } groups_seen_t;
 
 static void note_group(const char *topic, const char *group, offset_tab_t *t, void *arg) {
     groups_seen_t *g = arg;
-    smap_put(&g->seen, group, (void *)1);
+    strmap_put(&g->seen, group, (void *)1);
 }
 
 /* One ConsumeStats (for one topic of a group); adds the lag to *diff. */
@@ -807,7 +805,7 @@ static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx
     int only_order = 0;
     if (rm_ext_bool(req, "isOrder", &only_order) != 0) only_order = 0;
     groups_seen_t gs;
-    smap_init(&gs.seen);
+    strmap_init(&gs.seen);
     offsets_each(b, note_group, &gs);
     buf_t out;
     buf_init(&out);
@@ -815,8 +813,7 @@ static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx
     buf_append_str(&out, ",\"consumeStatsList\":[");
     int64_t total = 0;
     int firstg = 1;
-    size_t i;
-    SMAP_FOREACH(&gs.seen, e, i) {
+    STRMAP_FOREACH(&gs.seen, e) {
         group_cfg_t *gc = groups_get(b, e->key);
         if (only_order && (!gc || !gc->orderly)) continue;
         topics_of_group_t c = {e->key, NULL, 0};
@@ -840,7 +837,7 @@ static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx
         buf_append_str(&out, "]}");
     }
     buf_printf(&out, "],\"totalDiff\":%" PRId64 "}", total);
-    smap_free(&gs.seen);
+    strmap_free(&gs.seen);
     bk_reply_json(conn, req, &out);
     buf_free(&out);
 }

@@ -257,9 +257,9 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
     offsets_init(b);
     clients_init(b);
     pull_init(b);
-    smap_init(&b->locks);
+    strmap_init(&b->locks);
     txn_init(b);
-    smap_init(&b->sql_cache);
+    strmap_init(&b->sql_cache);
     uv_loop_init(&b->loop);
     uv_sem_init(&b->started, 0);
     if (uv_thread_create(&b->thread, loop_thread, b) != 0) {

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "broker/broker.h"
-#include "broker/smap.h"
+#include "common/strmap.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -184,18 +184,18 @@ struct broker_s {
     char **ns_addrs;
     int n_ns;
 
-    smap_t topics;
+    strmap_t topics;
     data_version_t topics_ver;
-    smap_t groups;
+    strmap_t groups;
     data_version_t groups_ver;
-    smap_t offsets;           /* "topic@group" -> offset_tab_t */
+    strmap_t offsets;           /* "topic@group" -> offset_tab_t */
     int offsets_dirty;
     data_version_t offsets_ver;
 
-    smap_t cgroups;           /* consumer group -> cgroup_t */
-    smap_t pgroups;           /* producer group -> pgroup_t */
+    strmap_t cgroups;           /* consumer group -> cgroup_t */
+    strmap_t pgroups;           /* producer group -> pgroup_t */
 
-    smap_t holds;             /* "topic@qid" -> held_pull_t list head (sentinel) */
+    strmap_t holds;             /* "topic@qid" -> held_pull_t list head (sentinel) */
     _Atomic int nholds;
 
     pthread_mutex_t arr_mu;   /* arrivals from the dispatch thread */
@@ -219,15 +219,15 @@ struct broker_s {
     int ntheap, ctheap;
     int64_t timer_scan_off;   /* next timer-topic entry to load into the heap */
     int64_t timer_lwm;        /* every timer entry below it is delivered */
-    smap_t timer_done;        /* delivered entries >= timer_lwm */
+    strmap_t timer_done;        /* delivered entries >= timer_lwm */
     int timer_dirty;
-    smap_t locks;
-    smap_t txn_resolved;      /* half queue offsets committed/rolled back */
-    smap_t txn_checks;        /* half queue offset -> check count */
+    strmap_t locks;
+    strmap_t txn_resolved;      /* half queue offsets committed/rolled back */
+    strmap_t txn_checks;        /* half queue offset -> check count */
     int64_t txn_check_off;
     uv_timer_t t_txn;
 
-    smap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
+    strmap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
     buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
     struct store_msg_s *batch_ms; /* send: batch scratch, grown on demand */
     struct store_put_result_s *batch_rs;

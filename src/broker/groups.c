@@ -16,17 +16,16 @@
 #define GROUPS_FILE "subscriptionGroup.json"
 
 void groups_init(broker_t *b) {
-    smap_init(&b->groups);
+    strmap_init(&b->groups);
     b->groups_ver.timestamp = now_ms();
 }
 
 void groups_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->groups, e, i) free(e->val);
-    smap_free(&b->groups);
+    STRMAP_FOREACH(&b->groups, e) free(e->val);
+    strmap_free(&b->groups);
 }
 
-group_cfg_t *groups_get(broker_t *b, const char *name) { return smap_get(&b->groups, name); }
+group_cfg_t *groups_get(broker_t *b, const char *name) { return strmap_get(&b->groups, name); }
 
 void group_cfg_defaults(group_cfg_t *g, const char *name) {
     memset(g, 0, sizeof(*g));
@@ -81,9 +80,8 @@ void groups_json(broker_t *b, buf_t *out) {
     buf_append_str(out, "{\"dataVersion\":");
     bk_dv_json(out, &b->groups_ver);
     buf_append_str(out, ",\"forbiddenTable\":{},\"subscriptionGroupTable\":{");
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->groups, e, i) {
+    STRMAP_FOREACH(&b->groups, e) {
         group_cfg_t *g = e->val;
         if (!first) buf_append_str(out, ",");
         first = 0;
@@ -105,7 +103,7 @@ static void persist(broker_t *b) {
 static group_cfg_t *put_raw(broker_t *b, const group_cfg_t *g) {
     group_cfg_t *n = xmalloc(sizeof(*n));
     *n = *g;
-    free(smap_put(&b->groups, n->name, n));
+    free(strmap_put(&b->groups, n->name, n));
     return n;
 }
 
@@ -116,7 +114,7 @@ void groups_put(broker_t *b, const group_cfg_t *g) {
 }
 
 int groups_delete(broker_t *b, const char *name) {
-    group_cfg_t *g = smap_del(&b->groups, name);
+    group_cfg_t *g = strmap_del(&b->groups, name);
     if (!g) return -1;
     free(g);
     bk_dv_bump(&b->groups_ver);

@@ -18,7 +18,7 @@
 #define OFFSETS_FILE "consumerOffset.json"
 
 void offsets_init(broker_t *b) {
-    smap_init(&b->offsets);
+    strmap_init(&b->offsets);
     b->offsets_ver.timestamp = now_ms();
 }
 
@@ -29,9 +29,8 @@ static void free_tab(offset_tab_t *t) {
 }
 
 void offsets_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->offsets, e, i) free_tab(e->val);
-    smap_free(&b->offsets);
+    STRMAP_FOREACH(&b->offsets, e) free_tab(e->val);
+    strmap_free(&b->offsets);
 }
 
 static void key_of(char *k, size_t n, const char *topic, const char *group) {
@@ -41,17 +40,17 @@ static void key_of(char *k, size_t n, const char *topic, const char *group) {
 int64_t offsets_get(broker_t *b, const char *topic, const char *group, int32_t qid) {
     char k[NAME_MAX_LEN * 2 + 2];
     key_of(k, sizeof(k), topic, group);
-    offset_tab_t *t = smap_get(&b->offsets, k);
+    offset_tab_t *t = strmap_get(&b->offsets, k);
     if (!t || qid < 0 || qid >= t->n) return -1;
     return t->off[qid];
 }
 
 static void set_raw(broker_t *b, const char *key, int32_t qid, int64_t off) {
     if (qid < 0 || qid > 65535) return;
-    offset_tab_t *t = smap_get(&b->offsets, key);
+    offset_tab_t *t = strmap_get(&b->offsets, key);
     if (!t) {
         t = xcalloc(1, sizeof(*t));
-        smap_put(&b->offsets, key, t);
+        strmap_put(&b->offsets, key, t);
     }
     if (qid >= t->n) {
         int32_t n = qid + 1 > 8 ? qid + 1 : 8;
@@ -71,8 +70,7 @@ void offsets_set(broker_t *b, const char *topic, const char *group, int32_t qid,
 
 void offsets_each(broker_t *b, void (*fn)(const char *, const char *, offset_tab_t *, void *),
                   void *arg) {
-    size_t i;
-    SMAP_FOREACH(&b->offsets, e, i) {
+    STRMAP_FOREACH(&b->offsets, e) {
         const char *at = strrchr(e->key, '@');
         if (!at) continue;
         char topic[NAME_MAX_LEN * 2];
@@ -85,9 +83,8 @@ void offsets_json(broker_t *b, buf_t *out) {
     buf_append_str(out, "{\"dataVersion\":");
     bk_dv_json(out, &b->offsets_ver);
     buf_append_str(out, ",\"offsetTable\":{");
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->offsets, e, i) {
+    STRMAP_FOREACH(&b->offsets, e) {
         offset_tab_t *t = e->val;
         if (!first) buf_append_str(out, ",");
         first = 0;
@@ -122,15 +119,14 @@ void offsets_delete_topic(broker_t *b, const char *topic) {
     size_t tl = strlen(topic);
     for (;;) {
         char *victim = NULL;
-        size_t i;
-        SMAP_FOREACH(&b->offsets, e, i) {
+        STRMAP_FOREACH(&b->offsets, e) {
             if (strncmp(e->key, topic, tl) == 0 && e->key[tl] == '@') {
                 victim = xstrdup(e->key);
                 break;
             }
         }
         if (!victim) break;
-        free_tab(smap_del(&b->offsets, victim));
+        free_tab(strmap_del(&b->offsets, victim));
         free(victim);
         b->offsets_dirty = 1;
     }
@@ -139,8 +135,7 @@ void offsets_delete_topic(broker_t *b, const char *topic) {
 void offsets_delete_group(broker_t *b, const char *group) {
     for (;;) {
         char *victim = NULL;
-        size_t i;
-        SMAP_FOREACH(&b->offsets, e, i) {
+        STRMAP_FOREACH(&b->offsets, e) {
             const char *at = strrchr(e->key, '@');
             if (at && strcmp(at + 1, group) == 0) {
                 victim = xstrdup(e->key);
@@ -148,7 +143,7 @@ void offsets_delete_group(broker_t *b, const char *group) {
             }
         }
         if (!victim) break;
-        free_tab(smap_del(&b->offsets, victim));
+        free_tab(strmap_del(&b->offsets, victim));
         free(victim);
         b->offsets_dirty = 1;
     }

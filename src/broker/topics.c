@@ -17,7 +17,7 @@
 #define TOPICS_FILE "topics.json"
 
 void topics_init(broker_t *b) {
-    smap_init(&b->topics);
+    strmap_init(&b->topics);
     b->topics_ver.counter = 0;
     b->topics_ver.timestamp = now_ms();
 }
@@ -29,12 +29,11 @@ static void free_topic(topic_cfg_t *t) {
 }
 
 void topics_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->topics, e, i) free_topic(e->val);
-    smap_free(&b->topics);
+    STRMAP_FOREACH(&b->topics, e) free_topic(e->val);
+    strmap_free(&b->topics);
 }
 
-topic_cfg_t *topics_get(broker_t *b, const char *name) { return smap_get(&b->topics, name); }
+topic_cfg_t *topics_get(broker_t *b, const char *name) { return strmap_get(&b->topics, name); }
 
 void topic_cfg_json(buf_t *out, const topic_cfg_t *t) {
     buf_printf(out, "{\"attributes\":%s,\"order\":%s,\"perm\":%d,\"readQueueNums\":%d,"
@@ -54,9 +53,8 @@ void topics_json(broker_t *b, buf_t *out, int with_mapping) {
         bk_dv_json(out, &z);
     }
     buf_append_str(out, ",\"topicConfigTable\":{");
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->topics, e, i) {
+    STRMAP_FOREACH(&b->topics, e) {
         topic_cfg_t *t = e->val;
         if (!first) buf_append_str(out, ",");
         first = 0;
@@ -82,7 +80,7 @@ static topic_cfg_t *put_raw(broker_t *b, const topic_cfg_t *tc) {
     *t = *tc;
     t->stats = NULL; /* tc may be another topic's config copied as a template */
     t->attrs = tc->attrs ? xstrdup(tc->attrs) : NULL;
-    free_topic(smap_put(&b->topics, t->name, t));
+    free_topic(strmap_put(&b->topics, t->name, t));
     return t;
 }
 
@@ -97,7 +95,7 @@ topic_cfg_t *topics_put(broker_t *b, const topic_cfg_t *tc, int reg) {
 }
 
 int topics_delete(broker_t *b, const char *name) {
-    topic_cfg_t *t = smap_del(&b->topics, name);
+    topic_cfg_t *t = strmap_del(&b->topics, name);
     if (!t) return -1;
     free_topic(t);
     bk_dv_bump(&b->topics_ver);
@@ -245,7 +243,7 @@ int topics_load(broker_t *b, char *err, size_t errlen) {
 #undef SYS
     if (!c->autoCreateTopicEnable) {
         /* Java does not register TBW102 then; keep it out of the table. */
-        topic_cfg_t *t = smap_del(&b->topics, "TBW102");
+        topic_cfg_t *t = strmap_del(&b->topics, "TBW102");
         if (t) {
             free_topic(t);
             changed = 1;
