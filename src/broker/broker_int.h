@@ -257,9 +257,10 @@ void bk_reply_json(rm_conn_t *conn, rm_cmd_t *req, buf_t *body);
 /* Replies code with a formatted remark: the handlers' early-exit errors. */
 void bk_reply_errf(rm_conn_t *conn, rm_cmd_t *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Writes one of the broker's JSON documents (a table dump, a config file). */
+typedef void (*bk_fill_fn)(broker_t *b, buf_t *out);
 /* Replies SUCCESS with the JSON fill(b, body) writes. */
-void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b,
-                     void (*fill)(broker_t *b, buf_t *out));
+void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b, bk_fill_fn fill);
 /* Opens a JSON object with "brokerAddr": this broker's ip:port (the caller closes it). */
 void bk_json_open_broker_addr(buf_t *out, const broker_t *b);
 /* A request code and its handler; bk_route registers a table of them with ctx b. */
@@ -281,6 +282,17 @@ const char *bk_json_str(const struct cJSON *o, const char *key, const char *def)
 /* Persists text to <config_dir>/<name> off the loop (thread pool), atomically. */
 void bk_persist(broker_t *b, const char *name, buf_t *text);
 void bk_persist_sync(broker_t *b, const char *name, buf_t *text);
+/* Writes <config_dir>/name with what fill writes, off the loop or (sync) at once. */
+void bk_persist_json(broker_t *b, const char *name, bk_fill_fn fill, int sync);
+/* Hands <config_dir>/name, parsed, to apply; falls back to name.bak when name is missing,
+ * empty or not JSON (warn_bad: say so in the log). 0 also when neither exists; -1 with
+ * err set when a file cannot be read. */
+int bk_load_json(broker_t *b, const char *name, void (*apply)(broker_t *b, const struct cJSON *j),
+                 int warn_bad, char *err, size_t errlen);
+/* Reads a table file's "dataVersion", if it has one. */
+void bk_dv_from_json(data_version_t *dv, const struct cJSON *file);
+/* Appends {"key":item,...} for a table whose values item writes (keyed by their names). */
+void bk_json_map(buf_t *out, const strmap_t *m, void (*item)(buf_t *out, const void *val));
 void tag_filter_from_string(tag_filter_t *f, const char *sub);
 int tag_filter_match(const tag_filter_t *f, int64_t tags_code);
 

@@ -113,8 +113,7 @@ void bk_reply_errf(rm_conn_t *conn, rm_cmd_t *req, int code, const char *fmt, ..
     rm_conn_reply(conn, req, code, msg);
 }
 
-void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b,
-                     void (*fill)(broker_t *b, buf_t *out)) {
+void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b, bk_fill_fn fill) {
     buf_t out;
     buf_init(&out);
     fill(b, &out);
@@ -169,6 +168,26 @@ void bk_dv_json(buf_t *out, const data_version_t *dv) {
 void bk_dv_bump(data_version_t *dv) {
     dv->counter++;
     dv->timestamp = now_ms();
+}
+
+void bk_dv_from_json(data_version_t *dv, const cJSON *file) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(file, "dataVersion");
+    if (!v) return;
+    dv->counter = bk_json_i64(v, "counter", 0);
+    dv->timestamp = bk_json_i64(v, "timestamp", now_ms());
+}
+
+void bk_json_map(buf_t *out, const strmap_t *m, void (*item)(buf_t *out, const void *val)) {
+    buf_append_str(out, "{");
+    int first = 1;
+    STRMAP_FOREACH(m, e) {
+        if (!first) buf_append_str(out, ",");
+        first = 0;
+        buf_json_str(out, e->key, strlen(e->key));
+        buf_append_str(out, ":");
+        item(out, e->val);
+    }
+    buf_append_str(out, "}");
 }
 
 char *bk_json_fix_keys(const char *text) {
@@ -332,6 +351,51 @@ void bk_persist_sync(broker_t *b, const char *name, buf_t *text) {
     pthread_mutex_unlock(&persist_mu);
     persist_work(&j.w);
     buf_reset(text);
+}
+
+void bk_persist_json(broker_t *b, const char *name, bk_fill_fn fill, int sync) {
+    buf_t out;
+    buf_init(&out);
+    fill(b, &out);
+    if (sync)
+        bk_persist_sync(b, name, &out);
+    else
+        bk_persist(b, name, &out);
+    buf_free(&out);
+}
+
+/* 0 applied, 1 nothing usable there (missing, empty, not JSON), -1 unreadable. */
+static int load_json_file(broker_t *b, const char *path, void (*apply)(broker_t *, const cJSON *),
+                          int warn_bad, char *err, size_t errlen) {
+    char *text;
+    size_t len;
+    int rc = file_read_all(path, &text, &len);
+    if (rc == -ENOENT) return 1;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+        return -1;
+    }
+    cJSON *j = len ? bk_json_parse(text, len) : NULL;
+    free(text);
+    if (!j) {
+        if (len && warn_bad) log_warn("%s is not valid JSON; trying the backup", path);
+        return 1;
+    }
+    apply(b, j);
+    cJSON_Delete(j);
+    return 0;
+}
+
+int bk_load_json(broker_t *b, const char *name, void (*apply)(broker_t *b, const cJSON *j),
+                 int warn_bad, char *err, size_t errlen) {
+    char path[1300];
+    snprintf(path, sizeof(path), "%s/%s", b->config_dir, name);
+    int rc = load_json_file(b, path, apply, warn_bad, err, errlen);
+    if (rc == 1) {
+        snprintf(path, sizeof(path), "%s/%s.bak", b->config_dir, name);
+        rc = load_json_file(b, path, apply, warn_bad, err, errlen);
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- tag filters ---- */

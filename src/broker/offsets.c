@@ -6,7 +6,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,14 +104,7 @@ void offsets_persist(broker_t *b, int sync) {
     if (!b->offsets_dirty && !sync) return;
     b->offsets_dirty = 0;
     bk_dv_bump(&b->offsets_ver);
-    buf_t out;
-    buf_init(&out);
-    offsets_json(b, &out);
-    if (sync)
-        bk_persist_sync(b, OFFSETS_FILE, &out);
-    else
-        bk_persist(b, OFFSETS_FILE, &out);
-    buf_free(&out);
+    bk_persist_json(b, OFFSETS_FILE, offsets_json, sync);
 }
 
 void offsets_delete_topic(broker_t *b, const char *topic) {
@@ -149,19 +141,8 @@ void offsets_delete_group(broker_t *b, const char *group) {
     }
 }
 
-static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
-    char *text;
-    size_t len;
-    int rc = file_read_all(path, &text, &len);
-    if (rc == -ENOENT) return 1;
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-        return -1;
-    }
-    cJSON *j = len ? bk_json_parse(text, len) : NULL;
-    free(text);
-    if (!j) return 1;
-    cJSON *it, *q;
+static void apply_file(broker_t *b, const cJSON *j) {
+    const cJSON *it, *q;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "offsetTable")) {
         if (!it->string || !strchr(it->string, '@')) continue;
         cJSON_ArrayForEach(q, it) {
@@ -169,18 +150,8 @@ static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
             set_raw(b, it->string, atoi(q->string), (int64_t)q->valuedouble);
         }
     }
-    cJSON_Delete(j);
-    return 0;
 }
 
 int offsets_load(broker_t *b, char *err, size_t errlen) {
-    char path[1300];
-    snprintf(path, sizeof(path), "%s/" OFFSETS_FILE, b->config_dir);
-    int rc = load_file(b, path, err, errlen);
-    if (rc < 0) return -1;
-    if (rc == 1) {
-        snprintf(path, sizeof(path), "%s/" OFFSETS_FILE ".bak", b->config_dir);
-        if (load_file(b, path, err, errlen) < 0) return -1;
-    }
-    return 0;
+    return bk_load_json(b, OFFSETS_FILE, apply_file, 0, err, errlen);
 }
