@@ -273,8 +273,7 @@ void bk_offset_msg_id(broker_t *b, int64_t phys, char out[33]);
 int64_t bk_decode_offset_msg_id(const char *id);
 void bk_dv_json(buf_t *out, const data_version_t *dv);
 void bk_dv_bump(data_version_t *dv);
-/* fastjson writes bare integer keys ({0:1}); quote them so cJSON reads the text. */
-char *bk_json_fix_keys(const char *text);
+/* Parses JSON as RocketMQ's fastjson writes it (bare integer keys, json_quote_int_keys). */
 struct cJSON *bk_json_parse(const char *text, size_t len);
 int64_t bk_json_i64(const struct cJSON *o, const char *key, int64_t def);
 int bk_json_bool(const struct cJSON *o, const char *key, int def);

@@ -192,8 +192,6 @@ int petrel__route_queues(const petrel__route_t *r, const char *topic, int for_wr
                          petrel_mq_t **mqs);
 /* Master address of a broker name, or NULL. */
 const char *petrel__route_master(const petrel__route_t *r, const char *broker_name);
-/* Rewrites fastjson's `{0:"x"}` keys to `{"0":"x"}`. Returns a malloc'd NUL-terminated copy. */
-char *petrel__json_quote_keys(const char *json, size_t len);
 
 /* ---- allocation strategies ------------------------------------------------ */
 

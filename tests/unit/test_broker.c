@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "broker/broker_int.h"
 #include "common/msgprops.h"
+#include "common/util.h"
 
 static void test_config_defaults(void **state) {
     (void)state;
@@ -82,13 +83,15 @@ static void test_topic_names(void **state) {
 
 static void test_fix_keys(void **state) {
     (void)state;
-    char *s = bk_json_fix_keys("{\"offsetTable\":{\"T@g\":{0:12,1:-3, 22 :7}},\"x\":\"{0:1}\"}");
+    const char *in = "{\"offsetTable\":{\"T@g\":{0:12,1:-3, 22 :7}},\"x\":\"{0:1}\"}";
+    char *s = json_quote_int_keys(in, strlen(in));
     assert_string_equal(s, "{\"offsetTable\":{\"T@g\":{\"0\":12,\"1\":-3, \"22\" :7}},\"x\":\"{0:1}\"}");
     cJSON *j = cJSON_Parse(s);
     assert_non_null(j);
     cJSON_Delete(j);
     free(s);
-    s = bk_json_fix_keys("[1,2,{\"a\":[3,4]}]");
+    in = "[1,2,{\"a\":[3,4]}]";
+    s = json_quote_int_keys(in, strlen(in));
     assert_string_equal(s, "[1,2,{\"a\":[3,4]}]");
     free(s);
 }
