@@ -29,33 +29,21 @@
 #define TOPIC "TopicFault"
 #define MAXMSG 1000000
 
-static char *dir, nsarg[64], ctlarg[200], peers[200];
-static int ns_port, cports[3], bport[2];
+static char *dir, nsarg[64];
+static bc_ctls_t ctls;
+static int ns_port, bport[2];
 static pid_t ctl[3], br[2];
 
 static pid_t spawn_ctl(int i) {
-    char id[32], pa[300], lp[64], sp[700], log[700];
-    snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
-    snprintf(pa, sizeof(pa), "--controllerPeers=%s", peers);
-    snprintf(lp, sizeof(lp), "--listenPort=%d", cports[i]);
-    snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
-    snprintf(log, sizeof(log), "%s/ctl%d.log", dir, i + 1);
-    char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
-    pid_t p = tu_spawn(argv, log);
-    tu_wait_port(cports[i], 10000);
+    pid_t p;
+    bc_ctl_spawn(&ctls, i, dir, &p);
     return p;
 }
 
 static pid_t spawn_broker(int i) {
-    char d[400], log[700];
-    snprintf(d, sizeof(d), "%s/b%d", dir, i);
-    snprintf(log, sizeof(log), "%s/b%d.log", dir, i);
-    const char *m[] = {nsarg, ctlarg, "--brokerName=broker-x", "--brokerRole=SYNC_MASTER",
-                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
-    const char *s[] = {nsarg, ctlarg, "--brokerName=broker-x", "--brokerRole=SLAVE",
-                       "--brokerId=1", "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500",
-                       NULL};
-    return bc_spawn_broker(d, bport[i], i ? s : m, log);
+    char name[8];
+    snprintf(name, sizeof(name), "b%d", i);
+    return bc_spawn_replica(dir, name, bport[i], i, "broker-x", nsarg, ctls.arg);
 }
 
 static int route_master(void) {
@@ -75,18 +63,7 @@ static int route_master(void) {
 static int64_t total_max(int port) {
     bc_t c;
     if (bc_connect(&c, port) != 0) return -1;
-    int64_t t = 0;
-    for (int q = 0; q < 4; q++) {
-        char qs[8];
-        snprintf(qs, sizeof(qs), "%d", q);
-        const char *ext[] = {"topic", TOPIC, "queueId", qs, NULL};
-        rm_cmd_t r;
-        if (bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS) {
-            t = -1;
-            break;
-        }
-        t += bc_ext_i64(&r, "offset");
-    }
+    int64_t t = bc_total_max(&c, TOPIC, 4);
     bc_close(&c);
     return t;
 }
@@ -97,20 +74,10 @@ int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 6, gap = argc > 2 ? atoi(argv[2]) : 6;
     signal(SIGPIPE, SIG_IGN);
     dir = tu_tmpdir("petrel-fault");
-    int rp[3];
-    for (int i = 0; i < 3; i++) rp[i] = tu_free_port(), cports[i] = tu_free_port();
-    snprintf(peers, sizeof(peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0], rp[1], rp[2]);
-    snprintf(ctlarg, sizeof(ctlarg), "--controllerAddr=127.0.0.1:%d;127.0.0.1:%d;127.0.0.1:%d",
-             cports[0], cports[1], cports[2]);
+    bc_ctls_init(&ctls, "127.0.0.1");
     for (int i = 0; i < 3; i++) ctl[i] = spawn_ctl(i);
     ns_port = tu_free_port();
-    char p[64], kv[700], log[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", ns_port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
-    snprintf(log, sizeof(log), "%s/ns.log", dir);
-    char *nargv[] = {NULL, "namesrv", p, kv, NULL};
-    pid_t ns = tu_spawn(nargv, log);
-    tu_wait_port(ns_port, 5000);
+    pid_t ns = bc_spawn_namesrv(dir, ns_port);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=127.0.0.1:%d", ns_port);
     for (int i = 0; i < 2; i++) {
         bport[i] = tu_free_port();

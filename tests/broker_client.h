@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,85 @@ static inline int bc_count_records(const rm_cmd_t *r) {
         n++;
     }
     return n;
+}
+
+/* ---- a controller-managed broker group (0072, 0073, bench/fault_run) ---- */
+
+/* Sum of GET_MAX_OFFSET over queues 0..nq-1 of topic, or -1. */
+static inline int64_t bc_total_max(bc_t *c, const char *topic, int nq) {
+    int64_t t = 0;
+    for (int q = 0; q < nq; q++) {
+        char qs[8];
+        snprintf(qs, sizeof(qs), "%d", q);
+        const char *ext[] = {"topic", topic, "queueId", qs, NULL};
+        rm_cmd_t r;
+        if (bc_call(c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS)
+            return -1;
+        t += bc_ext_i64(&r, "offset");
+    }
+    return t;
+}
+
+/* Three `petrel controller`s (Raft among themselves on 127.0.0.1). */
+typedef struct bc_ctls_s {
+    int ports[3];    /* their remoting ports */
+    char peers[200]; /* the --controllerPeers value */
+    char arg[200];   /* --controllerAddr=... for the brokers, which reach them at host */
+} bc_ctls_t;
+
+static inline void bc_ctls_init(bc_ctls_t *g, const char *host) {
+    int rp[3];
+    for (int i = 0; i < 3; i++) rp[i] = tu_free_port(), g->ports[i] = tu_free_port();
+    snprintf(g->peers, sizeof(g->peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0],
+             rp[1], rp[2]);
+    snprintf(g->arg, sizeof(g->arg), "--controllerAddr=%s:%d;%s:%d;%s:%d", host, g->ports[0],
+             host, g->ports[1], host, g->ports[2]);
+}
+
+/* Starts controller i (store and log ctl<i+1> under dir) into *pid; 0 once it listens. */
+static inline int bc_ctl_spawn(const bc_ctls_t *g, int i, const char *dir, pid_t *pid) {
+    char id[32], pa[300], lp[64], sp[700], log[700];
+    snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
+    snprintf(pa, sizeof(pa), "--controllerPeers=%s", g->peers);
+    snprintf(lp, sizeof(lp), "--listenPort=%d", g->ports[i]);
+    snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
+    snprintf(log, sizeof(log), "%s/ctl%d.log", dir, i + 1);
+    char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
+    *pid = tu_spawn(argv, log);
+    return tu_wait_port(g->ports[i], 10000);
+}
+
+/* Starts `petrel namesrv` on port (kv.json and ns.log under dir): its pid once it listens,
+ * else -1 (killed). */
+static inline pid_t bc_spawn_namesrv(const char *dir, int port) {
+    char p[64], kv[700], log[700];
+    snprintf(p, sizeof(p), "--listenPort=%d", port);
+    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
+    snprintf(log, sizeof(log), "%s/ns.log", dir);
+    char *argv[] = {NULL, "namesrv", p, kv, NULL};
+    pid_t pid = tu_spawn(argv, log);
+    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
+        bc_stop(pid, SIGKILL, 2000);
+        return -1;
+    }
+    return pid;
+}
+
+/* Starts a replica of broker_name (store dir/name, log dir/name.log) that follows the
+ * controllers: the SYNC_MASTER, or with slave the SLAVE brokerId 1. nsarg and ctlarg are
+ * its --namesrvAddr= and --controllerAddr= arguments. */
+static inline pid_t bc_spawn_replica(const char *dir, const char *name, int port, int slave,
+                                     const char *broker_name, const char *nsarg,
+                                     const char *ctlarg) {
+    char d[400], log[700], bn[300];
+    snprintf(d, sizeof(d), "%s/%s", dir, name);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+    snprintf(bn, sizeof(bn), "--brokerName=%s", broker_name);
+    const char *m[] = {nsarg, ctlarg, bn, "--brokerRole=SYNC_MASTER", "--syncFlushTimeout=2000",
+                       "--controllerLeaseMillis=1500", NULL};
+    const char *s[] = {nsarg, ctlarg, bn, "--brokerRole=SLAVE", "--brokerId=1",
+                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
+    return bc_spawn_broker(d, port, slave ? s : m, log);
 }
 
 #endif

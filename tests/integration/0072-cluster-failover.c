@@ -28,42 +28,21 @@
 #define MAXMSG 100000
 
 static char *dir;
-static int ns_port, mport, sport, cports[3];
-static char nsarg[64], ctlarg[200];
+static int ns_port, mport, sport;
+static char nsarg[64];
+static bc_ctls_t ctls;
 
-static pid_t spawn(char **argv, const char *name, int port) {
-    char log[700];
-    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-    pid_t pid = tu_spawn(argv, log);
-    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
+static pid_t spawn_controller(int i) {
+    pid_t pid;
+    if (bc_ctl_spawn(&ctls, i, dir, &pid) != 0) {
         bc_stop(pid, 9, 2000);
         return -1;
     }
     return pid;
 }
 
-static pid_t spawn_controller(int i, const char *peers) {
-    char id[32], pa[300], lp[64], sp[700];
-    snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
-    snprintf(pa, sizeof(pa), "--controllerPeers=%s", peers);
-    snprintf(lp, sizeof(lp), "--listenPort=%d", cports[i]);
-    snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
-    char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
-    char name[16];
-    snprintf(name, sizeof(name), "ctl%d", i + 1);
-    return spawn(argv, name, cports[i]);
-}
-
 static pid_t spawn_broker(const char *name, int port, int slave) {
-    char d[400], log[700];
-    snprintf(d, sizeof(d), "%s/%s", dir, name);
-    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-    const char *m[] = {nsarg, ctlarg, "--brokerName=broker-f", "--brokerRole=SYNC_MASTER",
-                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
-    const char *s[] = {nsarg, ctlarg, "--brokerName=broker-f", "--brokerRole=SLAVE",
-                       "--brokerId=1", "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500",
-                       NULL};
-    return bc_spawn_broker(d, port, slave ? s : m, log);
+    return bc_spawn_replica(dir, name, port, slave, "broker-f", nsarg, ctls.arg);
 }
 
 /* The committed master of broker-f as any controller answers it ("" if none). */
@@ -71,7 +50,7 @@ static int64_t ctl_epoch(char *master, size_t n) {
     int64_t best = 0;
     for (int i = 0; i < 3; i++) {
         bc_t c;
-        if (bc_connect(&c, cports[i]) != 0) continue;
+        if (bc_connect(&c, ctls.ports[i]) != 0) continue;
         const char *ext[] = {"brokerName", "broker-f", NULL};
         rm_cmd_t r;
         if (bc_call(&c, BROKER_HEARTBEAT, ext, NULL, 0, &r, 2000) == 0 && r.code == SUCCESS) {
@@ -127,18 +106,7 @@ static int sync_send_code_to(int port) {
 static int64_t total_max(int port) {
     bc_t c;
     if (bc_connect(&c, port) != 0) return -1;
-    int64_t t = 0;
-    for (int q = 0; q < 4; q++) {
-        char qs[8];
-        snprintf(qs, sizeof(qs), "%d", q);
-        const char *ext[] = {"topic", TOPIC, "queueId", qs, NULL};
-        rm_cmd_t r;
-        if (bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS) {
-            t = -1;
-            break;
-        }
-        t += bc_ext_i64(&r, "offset");
-    }
+    int64_t t = bc_total_max(&c, TOPIC, 4);
     bc_close(&c);
     return t;
 }
@@ -146,27 +114,14 @@ static int64_t total_max(int port) {
 static void test_failover(void **state) {
     (void)state;
     dir = tu_tmpdir("petrel-it-fail");
-    char peers[200];
-    int rp[3];
-    for (int i = 0; i < 3; i++) {
-        rp[i] = tu_free_port();
-        cports[i] = tu_free_port();
-    }
-    snprintf(peers, sizeof(peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0], rp[1],
-             rp[2]);
-    snprintf(ctlarg, sizeof(ctlarg), "--controllerAddr=127.0.0.1:%d;127.0.0.1:%d;127.0.0.1:%d",
-             cports[0], cports[1], cports[2]);
+    bc_ctls_init(&ctls, "127.0.0.1");
     pid_t ctl[3];
     for (int i = 0; i < 3; i++) {
-        ctl[i] = spawn_controller(i, peers);
+        ctl[i] = spawn_controller(i);
         assert_true(ctl[i] > 0);
     }
     ns_port = tu_free_port();
-    char p[64], kv[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", ns_port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
-    char *nargv[] = {NULL, "namesrv", p, kv, NULL};
-    pid_t ns = spawn(nargv, "ns", ns_port);
+    pid_t ns = bc_spawn_namesrv(dir, ns_port);
     assert_true(ns > 0);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=127.0.0.1:%d", ns_port);
     mport = tu_free_port();
