@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -200,6 +201,34 @@ static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const
         return -1;
     }
     return pid;
+}
+
+/* A broker of a test file's own, under a fresh tu_tmpdir(name) (*dir, with broker.log) on
+ * *port: its pid, or -1. Three tries: a broker that lost its port to another process exits. */
+static inline pid_t bc_solo_start(const char *name, const char *const *extra, char **dir,
+                                  int *port) {
+    *dir = tu_tmpdir(name);
+    char log[600];
+    snprintf(log, sizeof(log), "%s/broker.log", *dir);
+    pid_t pid = -1;
+    for (int i = 0; i < 3 && pid <= 0; i++) {
+        *port = tu_free_port();
+        pid = bc_spawn_broker(*dir, *port, extra, log);
+    }
+    return pid;
+}
+
+/* SIGTERM to a bc_solo_start broker: 0 when it exited cleanly (dir removed and freed), else
+ * -1 with the log kept. */
+static inline int bc_solo_stop(pid_t pid, char *dir) {
+    int st = bc_stop(pid, SIGTERM, 15000);
+    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
+        return -1;
+    }
+    tu_rmrf(dir);
+    free(dir);
+    return 0;
 }
 
 /* Sends one message with SEND_MESSAGE_V2. props e.g. "TAGS\001A\002KEYS\001k1\002". */

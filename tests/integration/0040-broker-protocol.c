@@ -27,28 +27,14 @@ static char *dir;
 
 static int setup(void **state) {
     (void)state;
-    dir = tu_tmpdir("petrel-it-broker");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     const char *extra[] = {"--maxMessageSize=65536", NULL};
-    pid = -1;
-    for (int i = 0; i < 3 && pid <= 0; i++) { /* a broker that lost its port to another process exits */
-        port = tu_free_port();
-        pid = bc_spawn_broker(dir, port, extra, log);
-    }
+    pid = bc_solo_start("petrel-it-broker", extra, &dir, &port);
     return pid > 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int st = bc_stop(pid, 15, 15000);
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return bc_solo_stop(pid, dir);
 }
 
 static void conn(bc_t *c) { assert_int_equal(bc_connect(c, port), 0); }
