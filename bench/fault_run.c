@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     bc_ctls_init(&ctls, "127.0.0.1");
     for (int i = 0; i < 3; i++) ctl[i] = spawn_ctl(i);
     ns_port = tu_free_port();
-    pid_t ns = bc_spawn_namesrv(dir, ns_port);
+    pid_t ns = bc_spawn_namesrv(dir, ns_port, NULL);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=127.0.0.1:%d", ns_port);
     for (int i = 0; i < 2; i++) {
         bport[i] = tu_free_port();

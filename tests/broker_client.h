@@ -290,6 +290,22 @@ static inline int64_t bc_total_max(bc_t *c, const char *topic, int nq) {
     return t;
 }
 
+/* GET_ROUTEINFO_BY_TOPIC from the NameServer on ns_port: the answer's code (body, when not
+ * NULL, gets its text), or -1. */
+static inline int bc_route_code(int ns_port, const char *topic, char *body, size_t n) {
+    bc_t c;
+    if (bc_connect(&c, ns_port) != 0) return -1;
+    const char *ext[] = {"topic", topic, NULL};
+    rm_cmd_t r;
+    int code = -1;
+    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 5000) == 0) {
+        code = r.code;
+        if (body) snprintf(body, n, "%.*s", (int)(n - 1), bc_body(&r));
+    }
+    bc_close(&c);
+    return code;
+}
+
 /* Three `petrel controller`s (Raft among themselves on 127.0.0.1). */
 typedef struct bc_ctls_s {
     int ports[3];    /* their remoting ports */
@@ -319,14 +335,17 @@ static inline int bc_ctl_spawn(const bc_ctls_t *g, int i, const char *dir, pid_t
     return tu_wait_port(g->ports[i], 10000);
 }
 
-/* Starts `petrel namesrv` on port (kv.json and ns.log under dir): its pid once it listens,
- * else -1 (killed). */
-static inline pid_t bc_spawn_namesrv(const char *dir, int port) {
+/* Starts `petrel namesrv` on port with extra arguments (kv-<port>.json and ns.log, shared
+ * by every NameServer there, under dir): its pid once it listens, else -1 (killed). */
+static inline pid_t bc_spawn_namesrv(const char *dir, int port, const char *const *extra) {
     char p[64], kv[700], log[700];
     snprintf(p, sizeof(p), "--listenPort=%d", port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
+    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv-%d.json", dir, port);
     snprintf(log, sizeof(log), "%s/ns.log", dir);
-    char *argv[] = {NULL, "namesrv", p, kv, NULL};
+    char *argv[16] = {NULL, "namesrv", p, kv};
+    int n = 4;
+    for (int i = 0; extra && extra[i] && n < 15; i++) argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
     pid_t pid = tu_spawn(argv, log);
     if (pid > 0 && tu_wait_port(port, 10000) != 0) {
         bc_stop(pid, SIGKILL, 2000);

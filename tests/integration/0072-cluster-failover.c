@@ -121,7 +121,7 @@ static void test_failover(void **state) {
         assert_true(ctl[i] > 0);
     }
     ns_port = tu_free_port();
-    pid_t ns = bc_spawn_namesrv(dir, ns_port);
+    pid_t ns = bc_spawn_namesrv(dir, ns_port, NULL);
     assert_true(ns > 0);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=127.0.0.1:%d", ns_port);
     mport = tu_free_port();

@@ -197,7 +197,7 @@ static void test_partition(void **state) {
     bc_ctls_init(&ctls, ip_host);
     for (int i = 0; i < 3; i++) assert_int_equal(bc_ctl_spawn(&ctls, i, dir, &ctl[i]), 0);
     ns_port = tu_free_port();
-    nsrv = bc_spawn_namesrv(dir, ns_port);
+    nsrv = bc_spawn_namesrv(dir, ns_port, NULL);
     assert_true(nsrv > 0);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=%s:%d", ip_host, ns_port);
     for (int i = 0; i < 2; i++) {
