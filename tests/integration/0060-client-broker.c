@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "../client_fixture.h"
 #include "../testutil.h"
 #include "petrel/petrel.h"
 #include "remoting/remoting.h"
@@ -46,63 +47,13 @@ static int teardown(void **state) {
     return tu_pair_stop(&P, 0);
 }
 
-static petrel_conf_t *conf_for(const char *group) {
-    petrel_conf_t *c = petrel_conf_new();
-    assert_int_equal(petrel_conf_set(c, "namesrvAddr", P.ns_addr, NULL, 0), PETREL_OK);
-    assert_int_equal(petrel_conf_set(c, "groupName", group, NULL, 0), PETREL_OK);
-    petrel_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
-    petrel_conf_set(c, "persistConsumerOffsetInterval", "300", NULL, 0);
-    petrel_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
-    return c;
-}
+static petrel_conf_t *conf_for(const char *group) { return tc_conf(P.ns_addr, group, "300"); }
 
-static petrel_producer_t *producer(const char *group) {
-    petrel_conf_t *c = conf_for(group);
-    petrel_producer_t *p = NULL;
-    char err[256];
-    assert_int_equal(petrel_producer_create(c, &p, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_producer_start(p), PETREL_OK);
-    return p;
-}
-
-/* ---- listener bookkeeping ----------------------------------------------------- */
-
-#define SEEN_MAX 4096
-typedef struct seen_s {
-    pthread_mutex_t mu;
-    int n, bad;
-    char keys[SEEN_MAX][32];
-} seen_t;
-
-static void seen_init(seen_t *s) {
-    memset(s, 0, sizeof(*s));
-    pthread_mutex_init(&s->mu, NULL);
-}
-
-static int seen_count(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int n = s->n;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static int seen_unique(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int u = 0;
-    for (int i = 0; i < s->n; i++) {
-        int dup = 0;
-        for (int k = 0; k < i && !dup; k++)
-            dup = strcmp(s->keys[i], s->keys[k]) == 0;
-        u += !dup;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return u;
-}
+static petrel_producer_t *producer(const char *group) { return tc_producer(conf_for(group)); }
 
 static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_msg_t *m,
                                       void *opaque) {
-    seen_t *s = opaque;
+    tc_seen_t *s = opaque;
     const char *k = petrel_msg_keys(m);
     size_t len;
     const uint8_t *body = petrel_msg_body(m, &len);
@@ -121,7 +72,7 @@ static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_ms
         const char *v = petrel_msg_property(m, "color");
         if (!v || strcmp(v, "red") != 0 || !petrel_msg_tags(m)) s->bad++;
     }
-    if (s->n < SEEN_MAX) snprintf(s->keys[s->n++], 32, "%s", k ? k : "");
+    if (s->n < TC_SEEN_MAX) snprintf(s->keys[s->n++], 32, "%s", k ? k : "");
     pthread_mutex_unlock(&s->mu);
     return PETREL_CONSUME_SUCCESS;
 }
@@ -141,7 +92,7 @@ static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, siz
 }
 
 static petrel_push_consumer_t *consumer(petrel_conf_t *c, const char *topic, const char *expr,
-                                        seen_t *s) {
+                                        tc_seen_t *s) {
     petrel_push_consumer_t *pc = NULL;
     char err[256];
     assert_int_equal(petrel_push_consumer_create(c, &pc, err, sizeof(err)), PETREL_OK);
@@ -202,19 +153,19 @@ static void test_send_modes(void **state) {
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
     petrel_msg_destroy(m);
 
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *c = consumer(conf_for("CliCG1"), "CliTopicA", "*", &s);
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 60, 20000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 60, 20000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(c);
     /* Tag filter: only "B" (10 "prop" + 10 batch). */
-    seen_t t;
-    seen_init(&t);
+    tc_seen_t t;
+    tc_seen_init(&t);
     c = consumer(conf_for("CliCG2"), "CliTopicA", "B", &t);
-    assert_true(TU_WAIT_FOR(seen_count(&t) == 20, 20000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&t) == 20, 20000));
     tu_sleep_ms(300);
-    assert_int_equal(seen_count(&t), 20);
+    assert_int_equal(tc_seen_count(&t), 20);
     petrel_push_consumer_destroy(c);
     petrel_producer_destroy(p);
 }
@@ -249,8 +200,8 @@ static void send_keys(petrel_producer_t *p, const char *topic, int from, int to)
 static void test_rebalance(void **state) {
     create_topic("CliTopicR", 8);
     petrel_producer_t *p = producer("CliPG");
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *cs[3];
     cs[0] = consumer(conf_for("CliCGR"), "CliTopicR", "*", &s);
     cs[1] = consumer(conf_for("CliCGR"), "CliTopicR", "*", &s);
@@ -263,7 +214,7 @@ static void test_rebalance(void **state) {
     petrel_push_consumer_t *left[2] = {cs[0], cs[2]};
     assert_true(TU_WAIT_FOR(partitioned(left, 2, 8, 4), 20000));
     send_keys(p, "CliTopicR", 200, 300);
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 300, 30000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 300, 30000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(cs[0]);
     petrel_push_consumer_destroy(cs[2]);
@@ -277,20 +228,20 @@ static void test_broadcast_restart(void **state) {
     snprintf(offdir, sizeof(offdir), "%s/offsets", P.dir);
     send_keys(p, "CliTopicB", 0, 12);
     for (int round = 0; round < 2; round++) {
-        seen_t s;
-        seen_init(&s);
+        tc_seen_t s;
+        tc_seen_init(&s);
         petrel_conf_t *c = conf_for("CliCGB");
         petrel_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
         petrel_conf_set(c, "instanceName", "bcast-1", NULL, 0);
         petrel_conf_set(c, "offsetStoreDir", offdir, NULL, 0);
         petrel_push_consumer_t *pc = consumer(c, "CliTopicB", "*", &s);
         if (round == 0) {
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 12, 20000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 12, 20000));
         } else {
             send_keys(p, "CliTopicB", 12, 17);
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 5, 20000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 5, 20000));
             tu_sleep_ms(500);
-            assert_int_equal(seen_count(&s), 5);
+            assert_int_equal(tc_seen_count(&s), 5);
             for (int i = 0; i < s.n; i++)
                 assert_true(atoi(s.keys[i] + 1) >= 12);
         }
@@ -360,16 +311,9 @@ static void test_pull_consumer(void **state) {
     create_topic("CliTopicP", 3);
     petrel_producer_t *p = producer("CliPG");
     send_keys(p, "CliTopicP", 0, 30);
-    petrel_conf_t *c = conf_for("CliCGP");
-    petrel_pull_consumer_t *pc = NULL;
-    assert_int_equal(petrel_pull_consumer_create(c, &pc, NULL, 0), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_pull_consumer_start(pc), PETREL_OK);
     petrel_mq_t *mqs = NULL;
-    size_t nq = 0;
-    assert_int_equal(petrel_pull_consumer_fetch_queues(pc, "CliTopicP", &mqs, &nq), PETREL_OK);
-    assert_int_equal(nq, 3);
-    assert_int_equal(petrel_pull_consumer_assign(pc, mqs, nq), PETREL_OK);
+    size_t nq = 3;
+    petrel_pull_consumer_t *pc = tc_pull_all(conf_for("CliCGP"), "CliTopicP", nq, &mqs);
     int got = 0;
     petrel_msg_t *batch[16];
     while (got < 30) {
@@ -399,10 +343,10 @@ static void test_offset_reset(void **state) {
     create_topic("CliTopicZ", 2);
     petrel_producer_t *p = producer("CliPG");
     send_keys(p, "CliTopicZ", 0, 10);
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *pc = consumer(conf_for("CliCGZ"), "CliTopicZ", "*", &s);
-    assert_true(TU_WAIT_FOR(seen_count(&s) == 10, 20000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 10, 20000));
     tu_sleep_ms(700); /* offsets committed */
     const char *ext[] = {"topic", "CliTopicZ", "group", "CliCGZ", "timestamp",
                          "0",     "isForce",   "true",  NULL};
@@ -416,8 +360,8 @@ static void test_offset_reset(void **state) {
         skip();
     }
     assert_int_equal(code, SUCCESS);
-    assert_true(TU_WAIT_FOR(seen_count(&s) == 20, 20000)); /* everything again */
-    assert_int_equal(seen_unique(&s), 10);
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 20, 20000)); /* everything again */
+    assert_int_equal(tc_seen_unique(&s), 10);
     petrel_push_consumer_destroy(pc);
     petrel_producer_destroy(p);
 }
@@ -467,14 +411,14 @@ static void test_transactions(void **state) {
         assert_int_equal(st, want[i]);
         petrel_msg_destroy(m);
     }
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *pc = consumer(conf_for("CliCGX"), "CliTopicX", "*", &s);
     /* The commit at once, the unknown one after the broker's check-back. */
-    assert_true(TU_WAIT_FOR(seen_count(&s) == 2, 30000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 2, 30000));
     assert_true(checks >= 1);
     tu_sleep_ms(500);
-    assert_int_equal(seen_count(&s), 2);
+    assert_int_equal(tc_seen_count(&s), 2);
     for (int i = 0; i < s.n; i++)
         assert_string_not_equal(s.keys[i], "tx-rollback");
     petrel_push_consumer_destroy(pc);

@@ -19,75 +19,22 @@
 
 #include <cmocka.h>
 
+#include "../client_fixture.h"
 #include "../testutil.h"
 #include "petrel/petrel.h"
 #include "test_client_mockbroker.h"
 
 static petrel_conf_t *conf_for(mb_t *mb, const char *group) {
-    petrel_conf_t *c = petrel_conf_new();
-    assert_int_equal(petrel_conf_set(c, "namesrvAddr", mb->addr, NULL, 0), PETREL_OK);
-    assert_int_equal(petrel_conf_set(c, "groupName", group, NULL, 0), PETREL_OK);
-    petrel_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
-    petrel_conf_set(c, "persistConsumerOffsetInterval", "200", NULL, 0);
+    petrel_conf_t *c = tc_conf(mb->addr, group, "200");
     petrel_conf_set(c, "suspendTimeoutMillis", "1000", NULL, 0);
-    petrel_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
     return c;
 }
 
-static petrel_producer_t *producer(mb_t *mb) {
-    petrel_conf_t *c = conf_for(mb, "PG");
-    petrel_producer_t *p = NULL;
-    char err[256];
-    assert_int_equal(petrel_producer_create(c, &p, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_producer_start(p), PETREL_OK);
-    return p;
-}
-
-/* ---- what listeners saw ----------------------------------------------------------- */
-
-#define SEEN_MAX 4096
-typedef struct seen_s {
-    pthread_mutex_t mu;
-    int n;
-    char keys[SEEN_MAX][32];
-    int queue[SEEN_MAX];
-    int64_t qoff[SEEN_MAX];
-    int fail_first; /* RECONSUME_LATER on the first delivery of key "retry-me" */
-    int retried;
-    int reconsume_seen;
-    int bad; /* content checks failed */
-    char topic_seen[64];
-} seen_t;
-
-static void seen_init(seen_t *s) {
-    memset(s, 0, sizeof(*s));
-    pthread_mutex_init(&s->mu, NULL);
-}
-
-static int seen_count(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int n = s->n;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static int seen_unique(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int u = 0;
-    for (int i = 0; i < s->n; i++) {
-        int dup = 0;
-        for (int k = 0; k < i && !dup; k++)
-            dup = strcmp(s->keys[i], s->keys[k]) == 0;
-        u += !dup;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return u;
-}
+static petrel_producer_t *producer(mb_t *mb) { return tc_producer(conf_for(mb, "PG")); }
 
 static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_msg_t *m,
                                       void *opaque) {
-    seen_t *s = opaque;
+    tc_seen_t *s = opaque;
     const char *k = petrel_msg_keys(m);
     size_t len;
     const uint8_t *body = petrel_msg_body(m, &len);
@@ -113,7 +60,7 @@ static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_ms
         const char *v = petrel_msg_property(m, "color");
         if (!v || strcmp(v, "red") != 0) s->bad++;
     }
-    if (s->n < SEEN_MAX) {
+    if (s->n < TC_SEEN_MAX) {
         snprintf(s->keys[s->n], 32, "%s", k ? k : "");
         s->queue[s->n] = petrel_msg_queue_id(m);
         s->qoff[s->n] = petrel_msg_queue_offset(m);
@@ -138,7 +85,7 @@ static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, siz
 }
 
 static petrel_push_consumer_t *consumer(mb_t *mb, const char *group, const char *topic,
-                                        const char *expr, seen_t *s, petrel_conf_t *extra) {
+                                        const char *expr, tc_seen_t *s, petrel_conf_t *extra) {
     petrel_conf_t *c = extra ? extra : conf_for(mb, group);
     petrel_push_consumer_t *pc = NULL;
     char err[256];
@@ -213,11 +160,11 @@ static void test_send_modes(void **state) {
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_EINVAL); /* empty body */
     petrel_msg_destroy(m);
 
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *c = consumer(mb, "CG1", "TopicA", "*", &s, NULL);
-    assert_true(TU_WAIT_FOR(seen_count(&s) >= 60, 10000));
-    assert_int_equal(seen_unique(&s), 60);
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) >= 60, 10000));
+    assert_int_equal(tc_seen_unique(&s), 60);
     assert_int_equal(s.bad, 0);
     /* Offsets reach the broker (periodic persistence). */
     int64_t total = 0;
@@ -247,12 +194,12 @@ static void test_tags_and_retry(void **state) {
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     s.fail_first = 1;
     petrel_push_consumer_t *c = consumer(mb, "CGT", "TopicT", "A || C", &s, NULL);
     /* a1, c1, then retry-me once more from %RETRY%CGT. */
-    assert_true(TU_WAIT_FOR(seen_count(&s) >= 3, 10000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) >= 3, 10000));
     assert_int_equal(mb_count(mb, CONSUMER_SEND_MSG_BACK), 1);
     assert_int_equal(s.reconsume_seen, 1);
     assert_string_equal(s.topic_seen, "TopicT");
@@ -281,8 +228,8 @@ static void test_rebalance(void **state) {
     const char *topics[] = {"TopicR:8", NULL};
     mb_t *mb = mb_start(topics);
     petrel_producer_t *p = producer(mb);
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *cs[3];
     cs[0] = consumer(mb, "CGR", "TopicR", "*", &s, NULL);
     cs[1] = consumer(mb, "CGR", "TopicR", "*", &s, NULL);
@@ -318,7 +265,7 @@ static void test_rebalance(void **state) {
         petrel_msg_destroy(m);
     }
     /* Every message consumed (at least once; duplicates are allowed around a handover). */
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 300, 15000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 300, 15000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(cs[0]);
     petrel_push_consumer_destroy(cs[2]);
@@ -339,15 +286,15 @@ static void test_broadcast_restart(void **state) {
         petrel_msg_destroy(m);
     }
     for (int round = 0; round < 2; round++) {
-        seen_t s;
-        seen_init(&s);
+        tc_seen_t s;
+        tc_seen_init(&s);
         petrel_conf_t *c = conf_for(mb, "CGB");
         petrel_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
         petrel_conf_set(c, "instanceName", "bcast-1", NULL, 0);
         petrel_conf_set(c, "offsetStoreDir", dir, NULL, 0);
         petrel_push_consumer_t *pc = consumer(mb, "CGB", "TopicB", "*", &s, c);
         if (round == 0) {
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 12, 10000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 12, 10000));
         } else {
             for (int i = 0; i < 5; i++) {
                 snprintf(key, sizeof(key), "second%d", i);
@@ -355,9 +302,9 @@ static void test_broadcast_restart(void **state) {
                 assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
                 petrel_msg_destroy(m);
             }
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 5, 10000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 5, 10000));
             tu_sleep_ms(300); /* nothing old comes back */
-            assert_int_equal(seen_count(&s), 5);
+            assert_int_equal(tc_seen_count(&s), 5);
             for (int i = 0; i < s.n; i++)
                 assert_memory_equal(s.keys[i], "second", 6);
         }
@@ -499,16 +446,9 @@ static void test_pull_consumer(void **state) {
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
-    petrel_conf_t *c = conf_for(mb, "CGP");
-    petrel_pull_consumer_t *pc = NULL;
-    assert_int_equal(petrel_pull_consumer_create(c, &pc, NULL, 0), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_pull_consumer_start(pc), PETREL_OK);
     petrel_mq_t *mqs = NULL;
-    size_t nq = 0;
-    assert_int_equal(petrel_pull_consumer_fetch_queues(pc, "TopicP", &mqs, &nq), PETREL_OK);
-    assert_int_equal(nq, 3);
-    assert_int_equal(petrel_pull_consumer_assign(pc, mqs, nq), PETREL_OK);
+    size_t nq = 3;
+    petrel_pull_consumer_t *pc = tc_pull_all(conf_for(mb, "CGP"), "TopicP", nq, &mqs);
     int got = 0;
     petrel_msg_t *batch[16];
     while (got < 30) {
@@ -668,11 +608,11 @@ static void test_binary_headers(void **state) {
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_conf_set(c, "groupName", "CGBIN", NULL, 0);
     petrel_push_consumer_t *pc = consumer(mb, "CGBIN", "TopicBin", "*", &s, c);
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 10, 10000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 10, 10000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(pc);
     petrel_producer_destroy(p);
@@ -688,10 +628,10 @@ static void test_cycles(void **state) {
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
-        seen_t s;
-        seen_init(&s);
+        tc_seen_t s;
+        tc_seen_init(&s);
         petrel_push_consumer_t *c = consumer(mb, "CGC", "TopicC", "*", &s, NULL);
-        assert_true(TU_WAIT_FOR(seen_count(&s) >= 1, 5000));
+        assert_true(TU_WAIT_FOR(tc_seen_count(&s) >= 1, 5000));
         petrel_push_consumer_destroy(c);
         petrel_producer_destroy(p);
     }
