@@ -46,19 +46,7 @@ static pid_t spawn_broker(int i) {
     return bc_spawn_replica(dir, name, bport[i], i, "broker-x", nsarg, ctls.arg);
 }
 
-static int route_master(void) {
-    bc_t c;
-    if (bc_connect(&c, ns_port) != 0) return -1;
-    const char *ext[] = {"topic", TOPIC, NULL};
-    rm_cmd_t r;
-    int port = -1;
-    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 3000) == 0 && r.code == SUCCESS) {
-        const char *p = strstr(bc_body(&r), "\"0\":\"127.0.0.1:");
-        if (p) port = atoi(p + 15);
-    }
-    bc_close(&c);
-    return port;
-}
+static int route_master(void) { return bc_route_master_port(ns_port, TOPIC); }
 
 static int64_t total_max(int port) {
     bc_t c;
@@ -66,6 +54,21 @@ static int64_t total_max(int port) {
     int64_t t = bc_total_max(&c, TOPIC, 4);
     bc_close(&c);
     return t;
+}
+
+/* The read-back: which sent ids the master holds, and what it holds that was never sent. */
+typedef struct history_s {
+    char *seen;
+    int next;
+    long invented, consumed;
+} history_t;
+
+static void note_record(void *arg, const char *text) {
+    history_t *h = arg;
+    int id = strncmp(text, "x-", 2) == 0 ? atoi(text + 2) : -1;
+    if (id < 0 || id >= h->next) h->invented++;
+    else h->seen[id] = 1;
+    h->consumed++;
 }
 
 static int which(int port) { return port == bport[0] ? 0 : port == bport[1] ? 1 : -1; }
@@ -181,36 +184,15 @@ int main(int argc, char **argv) {
     printf("final master: broker %d; replicas in sync: %s\n", which(m),
            total_max(bport[0]) == total_max(bport[1]) ? "yes" : "NO");
     static char seen[MAXMSG];
-    long invented = 0, consumed = 0;
+    history_t h = {seen, next, 0, 0};
     if (m > 0 && bc_connect(&c, m) == 0) {
         for (int qq = 0; qq < 4; qq++) {
-            int64_t off = 0;
-            for (;;) {
-                rm_cmd_t r;
-                if (bc_pull(&c, "GFault", TOPIC, qq, off, 32, 4, "*", 0, &r, 5000) != 0 ||
-                    r.code != SUCCESS)
-                    break;
-                size_t pos = 0;
-                while (pos < r.body_len) {
-                    record_view_t v;
-                    if (record_decode(r.body + pos, r.body_len - pos, &v, RECORD_CHECK_CRC) != RECORD_OK) {
-                        invented++;
-                        break;
-                    }
-                    char b[32];
-                    snprintf(b, sizeof(b), "%.*s", (int)(v.body_len < 31 ? v.body_len : 31),
-                             (const char *)v.body);
-                    int id = strncmp(b, "x-", 2) == 0 ? atoi(b + 2) : -1;
-                    if (id < 0 || id >= next) invented++;
-                    else seen[id] = 1;
-                    consumed++;
-                    pos += v.total_size;
-                }
-                off = bc_ext_i64(&r, "nextBeginOffset");
-            }
+            int bad = bc_read_queue(&c, "GFault", TOPIC, qq, note_record, &h);
+            if (bad > 0) h.invented += bad; /* answers with a record that does not decode */
         }
         bc_close(&c);
     }
+    long invented = h.invented, consumed = h.consumed;
     long lost = 0, lost11 = 0;
     for (int i = 0; i < next; i++) {
         if (acked[i] && !seen[i]) lost++;

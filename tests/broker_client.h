@@ -306,6 +306,52 @@ static inline int bc_route_code(int ns_port, const char *topic, char *body, size
     return code;
 }
 
+/* Port of brokerId 0 (on 127.0.0.1) in the NameServer's route of topic, or -1. */
+static inline int bc_route_master_port(int ns_port, const char *topic) {
+    bc_t c;
+    if (bc_connect(&c, ns_port) != 0) return -1;
+    const char *ext[] = {"topic", topic, NULL};
+    rm_cmd_t r;
+    int port = -1;
+    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 3000) == 0 && r.code == SUCCESS) {
+        const char *p = strstr(bc_body(&r), "\"0\":\"127.0.0.1:");
+        if (p) port = atoi(p + 15);
+    }
+    bc_close(&c);
+    return port;
+}
+
+/*
+ * Reads queue qid of topic (as group) from offset 0 to its end: fn(arg, text) for every
+ * record, text its body's first 31 bytes. Returns 0, -1 when a pull fails, or how many
+ * answers held a record that does not decode (the rest of such an answer is skipped).
+ */
+static inline int bc_read_queue(bc_t *c, const char *group, const char *topic, int qid,
+                                void (*fn)(void *arg, const char *text), void *arg) {
+    int64_t off = 0;
+    int bad = 0;
+    for (int guard = 0; guard < (1 << 20); guard++) {
+        rm_cmd_t r;
+        if (bc_pull(c, group, topic, qid, off, 32, 4, "*", 0, &r, 5000) != 0) return -1;
+        if (r.code != SUCCESS) break;
+        size_t pos = 0;
+        while (pos < r.body_len) {
+            record_view_t v;
+            if (record_decode(r.body + pos, r.body_len - pos, &v, RECORD_CHECK_CRC) != RECORD_OK) {
+                bad++;
+                break;
+            }
+            char b[32];
+            snprintf(b, sizeof(b), "%.*s", (int)(v.body_len < 31 ? v.body_len : 31),
+                     (const char *)v.body);
+            fn(arg, b);
+            pos += v.total_size;
+        }
+        off = bc_ext_i64(&r, "nextBeginOffset");
+    }
+    return bad;
+}
+
 /* Three `petrel controller`s (Raft among themselves on 127.0.0.1). */
 typedef struct bc_ctls_s {
     int ports[3];    /* their remoting ports */
