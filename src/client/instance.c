@@ -199,14 +199,8 @@ petrel_err_t petrel__inst_start(petrel__inst_t *inst) {
     return PETREL_OK;
 }
 
-void petrel__inst_stop(petrel__inst_t *inst) {
-    pthread_mutex_lock(&inst->mu);
-    int join = inst->started && !inst->stop;
-    inst->stop = 1;
-    pthread_cond_broadcast(&inst->cv);
-    pthread_mutex_unlock(&inst->mu);
-    if (join) pthread_join(inst->thr, NULL);
-    /* Tasks left behind own their arguments: run them so they can free (they see stop). */
+/* Tasks left behind own their arguments: run them so they can free (they see stop). */
+static void run_leftover_tasks(petrel__inst_t *inst) {
     pthread_mutex_lock(&inst->mu);
     task_t *t = inst->tasks;
     inst->tasks = NULL;
@@ -217,6 +211,16 @@ void petrel__inst_stop(petrel__inst_t *inst) {
         free(t);
         t = n;
     }
+}
+
+void petrel__inst_stop(petrel__inst_t *inst) {
+    pthread_mutex_lock(&inst->mu);
+    int join = inst->started && !inst->stop;
+    inst->stop = 1;
+    pthread_cond_broadcast(&inst->cv);
+    pthread_mutex_unlock(&inst->mu);
+    if (join) pthread_join(inst->thr, NULL);
+    run_leftover_tasks(inst);
 }
 
 int petrel__inst_stopping(petrel__inst_t *inst);
@@ -233,16 +237,7 @@ void petrel__inst_destroy(petrel__inst_t *inst) {
     if (inst->rm) rm_client_destroy(inst->rm);
     inst->rm = NULL;
     /* Destroying the remoting client may have run callbacks that deferred tasks. */
-    pthread_mutex_lock(&inst->mu);
-    task_t *t = inst->tasks;
-    inst->tasks = NULL;
-    pthread_mutex_unlock(&inst->mu);
-    while (t) {
-        task_t *n = t->next;
-        t->fn(t->arg);
-        free(t);
-        t = n;
-    }
+    run_leftover_tasks(inst);
     route_ent_t *r = inst->routes;
     while (r) {
         route_ent_t *n = r->next;
