@@ -279,7 +279,7 @@ static inline int bc_count_records(const rm_cmd_t *r) {
 static inline int64_t bc_total_max(bc_t *c, const char *topic, int nq) {
     int64_t t = 0;
     for (int q = 0; q < nq; q++) {
-        char qs[8];
+        char qs[16];
         snprintf(qs, sizeof(qs), "%d", q);
         const char *ext[] = {"topic", topic, "queueId", qs, NULL};
         rm_cmd_t r;
