@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "petrel/petrel.h"
+#include "testutil.h"
 
 /* A conf for group against the NameServer at ns_addr: rebalance every second, offsets
  * persisted every persist_ms, new groups from the first offset. */
@@ -53,6 +54,62 @@ static inline petrel_pull_consumer_t *tc_pull_all(petrel_conf_t *c, const char *
     assert_int_equal(n, nq);
     assert_int_equal(petrel_pull_consumer_assign(pc, *mqs, n), PETREL_OK);
     return pc;
+}
+
+/* A message keyed key whose body is the key then size bytes of a pattern listeners check. */
+static inline petrel_msg_t *tc_msg(const char *topic, const char *key, const char *tag,
+                                   size_t size) {
+    petrel_msg_t *m = petrel_msg_new(topic);
+    size_t kl = strlen(key);
+    uint8_t *b = malloc(kl + size);
+    memcpy(b, key, kl);
+    for (size_t i = kl; i < kl + size; i++)
+        b[i] = (uint8_t)(i * 7);
+    petrel_msg_set_body(m, b, kl + size);
+    free(b);
+    petrel_msg_set_keys(m, key);
+    if (tag) petrel_msg_set_tags(m, tag);
+    return m;
+}
+
+/* A started push consumer made from c (destroyed) on topic/expr with listener fn. */
+static inline petrel_push_consumer_t *tc_push_consumer(petrel_conf_t *c, const char *topic,
+                                                       const char *expr, petrel_listener_fn fn,
+                                                       void *opaque) {
+    petrel_push_consumer_t *pc = NULL;
+    char err[256];
+    assert_int_equal(petrel_push_consumer_create(c, &pc, err, sizeof(err)), PETREL_OK);
+    petrel_conf_destroy(c);
+    assert_int_equal(petrel_push_consumer_subscribe(pc, topic, expr), PETREL_OK);
+    assert_int_equal(petrel_push_consumer_set_listener(pc, fn, opaque), PETREL_OK);
+    assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
+    return pc;
+}
+
+/* ---- orderly listeners: one message of a queue at a time, offsets rising ---------- */
+
+typedef struct tc_ord_s {
+    pthread_mutex_t mu;
+    int64_t last[16];
+    int inside[16];
+    int n, violations;
+} tc_ord_t;
+
+static inline petrel_consume_status_t tc_on_ordered(petrel_push_consumer_t *c,
+                                                    const petrel_msg_t *m, void *opaque) {
+    tc_ord_t *o = opaque;
+    int q = petrel_msg_queue_id(m) & 15;
+    pthread_mutex_lock(&o->mu);
+    if (o->inside[q]++) o->violations++;
+    if (petrel_msg_queue_offset(m) <= o->last[q]) o->violations++;
+    o->last[q] = petrel_msg_queue_offset(m);
+    pthread_mutex_unlock(&o->mu);
+    tu_sleep_ms(1);
+    pthread_mutex_lock(&o->mu);
+    o->inside[q]--;
+    o->n++;
+    pthread_mutex_unlock(&o->mu);
+    return PETREL_CONSUME_SUCCESS;
 }
 
 /* ---- what push listeners saw ----------------------------------------------------- */

@@ -77,30 +77,9 @@ static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_ms
     return PETREL_CONSUME_SUCCESS;
 }
 
-static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, size_t size) {
-    petrel_msg_t *m = petrel_msg_new(topic);
-    size_t kl = strlen(key);
-    uint8_t *b = malloc(kl + size);
-    memcpy(b, key, kl);
-    for (size_t i = kl; i < kl + size; i++)
-        b[i] = (uint8_t)(i * 7);
-    petrel_msg_set_body(m, b, kl + size);
-    free(b);
-    petrel_msg_set_keys(m, key);
-    if (tag) petrel_msg_set_tags(m, tag);
-    return m;
-}
-
 static petrel_push_consumer_t *consumer(petrel_conf_t *c, const char *topic, const char *expr,
                                         tc_seen_t *s) {
-    petrel_push_consumer_t *pc = NULL;
-    char err[256];
-    assert_int_equal(petrel_push_consumer_create(c, &pc, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_push_consumer_subscribe(pc, topic, expr), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_set_listener(pc, on_msg, s), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
-    return pc;
+    return tc_push_consumer(c, topic, expr, on_msg, s);
 }
 
 static _Atomic int async_ok, async_err;
@@ -119,7 +98,7 @@ static void test_send_modes(void **state) {
     char key[32];
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "%s%d", i % 2 ? "prop" : "sync", i);
-        petrel_msg_t *m = mk("CliTopicA", key, i % 2 ? "B" : "A", i == 3 ? 20000 : 100);
+        petrel_msg_t *m = tc_msg("CliTopicA", key, i % 2 ? "B" : "A", i == 3 ? 20000 : 100);
         if (i % 2) petrel_msg_set_property(m, "color", "red");
         assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
         assert_int_equal(r.status, PETREL_SEND_OK);
@@ -129,27 +108,27 @@ static void test_send_modes(void **state) {
     async_ok = async_err = 0;
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "async%d", i);
-        petrel_msg_t *m = mk("CliTopicA", key, "A", 100);
+        petrel_msg_t *m = tc_msg("CliTopicA", key, "A", 100);
         assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
     assert_true(TU_WAIT_FOR(async_ok == 20, 10000));
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "oneway%d", i);
-        petrel_msg_t *m = mk("CliTopicA", key, "A", 10);
+        petrel_msg_t *m = tc_msg("CliTopicA", key, "A", 10);
         assert_int_equal(petrel_producer_send_oneway(p, m), PETREL_OK);
         petrel_msg_destroy(m);
     }
     petrel_msg_t *batch[10];
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "batch%d", i);
-        batch[i] = mk("CliTopicA", key, "B", 20);
+        batch[i] = tc_msg("CliTopicA", key, "B", 20);
     }
     assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
     for (int i = 0; i < 10; i++)
         petrel_msg_destroy(batch[i]);
     /* An unknown topic is created by the broker from TBW102. */
-    petrel_msg_t *m = mk("CliFresh", "fresh", NULL, 5);
+    petrel_msg_t *m = tc_msg("CliFresh", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
     petrel_msg_destroy(m);
 
@@ -191,7 +170,7 @@ static void send_keys(petrel_producer_t *p, const char *topic, int from, int to)
     char key[32];
     for (int i = from; i < to; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        petrel_msg_t *m = mk(topic, key, NULL, 10);
+        petrel_msg_t *m = tc_msg(topic, key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -250,30 +229,6 @@ static void test_broadcast_restart(void **state) {
     petrel_producer_destroy(p);
 }
 
-typedef struct ord_s {
-    pthread_mutex_t mu;
-    int64_t last[16];
-    int inside[16];
-    int n, violations;
-} ord_t;
-
-static petrel_consume_status_t on_ordered(petrel_push_consumer_t *c, const petrel_msg_t *m,
-                                          void *opaque) {
-    ord_t *o = opaque;
-    int q = petrel_msg_queue_id(m) & 15;
-    pthread_mutex_lock(&o->mu);
-    if (o->inside[q]++) o->violations++;
-    if (petrel_msg_queue_offset(m) <= o->last[q]) o->violations++;
-    o->last[q] = petrel_msg_queue_offset(m);
-    pthread_mutex_unlock(&o->mu);
-    tu_sleep_ms(1);
-    pthread_mutex_lock(&o->mu);
-    o->inside[q]--;
-    o->n++;
-    pthread_mutex_unlock(&o->mu);
-    return PETREL_CONSUME_SUCCESS;
-}
-
 static void test_orderly(void **state) {
     create_topic("CliTopicO", 4);
     petrel_producer_t *p = producer("CliPG");
@@ -283,13 +238,13 @@ static void test_orderly(void **state) {
         char key[32], shard[16];
         snprintf(key, sizeof(key), "o%d", i);
         snprintf(shard, sizeof(shard), "order-%d", i % 4);
-        petrel_msg_t *m = mk("CliTopicO", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("CliTopicO", key, NULL, 10);
         assert_int_equal(petrel_producer_send_orderly(p, m, shard, &r), PETREL_OK);
         if (qof[i % 4] < 0) qof[i % 4] = r.mq.queue_id;
         assert_int_equal(r.mq.queue_id, qof[i % 4]);
         petrel_msg_destroy(m);
     }
-    ord_t o;
+    tc_ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
     for (int q = 0; q < 16; q++)
@@ -299,7 +254,7 @@ static void test_orderly(void **state) {
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
     petrel_conf_destroy(c);
     petrel_push_consumer_subscribe(pc, "CliTopicO", "*");
-    petrel_push_consumer_set_orderly_listener(pc, on_ordered, &o);
+    petrel_push_consumer_set_orderly_listener(pc, tc_on_ordered, &o);
     assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
     assert_true(TU_WAIT_FOR(o.n == 80, 20000));
     assert_int_equal(o.violations, 0);
@@ -405,7 +360,7 @@ static void test_transactions(void **state) {
     const char *keys[] = {"tx-commit", "tx-rollback", "tx-unknown"};
     petrel_tx_state_t want[] = {PETREL_TX_COMMIT, PETREL_TX_ROLLBACK, PETREL_TX_UNKNOWN};
     for (int i = 0; i < 3; i++) {
-        petrel_msg_t *m = mk("CliTopicX", keys[i], NULL, 10);
+        petrel_msg_t *m = tc_msg("CliTopicX", keys[i], NULL, 10);
         petrel_tx_state_t st;
         assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want[i], NULL, &st), PETREL_OK);
         assert_int_equal(st, want[i]);

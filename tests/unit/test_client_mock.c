@@ -70,31 +70,9 @@ static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_ms
     return PETREL_CONSUME_SUCCESS;
 }
 
-static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, size_t size) {
-    petrel_msg_t *m = petrel_msg_new(topic);
-    uint8_t *b = malloc(size + 32);
-    size_t kl = strlen(key);
-    memcpy(b, key, kl);
-    for (size_t i = kl; i < kl + size; i++)
-        b[i] = (uint8_t)(i * 7);
-    petrel_msg_set_body(m, b, kl + size);
-    free(b);
-    petrel_msg_set_keys(m, key);
-    if (tag) petrel_msg_set_tags(m, tag);
-    return m;
-}
-
 static petrel_push_consumer_t *consumer(mb_t *mb, const char *group, const char *topic,
                                         const char *expr, tc_seen_t *s, petrel_conf_t *extra) {
-    petrel_conf_t *c = extra ? extra : conf_for(mb, group);
-    petrel_push_consumer_t *pc = NULL;
-    char err[256];
-    assert_int_equal(petrel_push_consumer_create(c, &pc, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_push_consumer_subscribe(pc, topic, expr), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_set_listener(pc, on_msg, s), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
-    return pc;
+    return tc_push_consumer(extra ? extra : conf_for(mb, group), topic, expr, on_msg, s);
 }
 
 static _Atomic int async_ok, async_err;
@@ -114,7 +92,7 @@ static void test_send_modes(void **state) {
     char key[32];
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "%s%d", i % 2 ? "prop" : "sync", i);
-        petrel_msg_t *m = mk("TopicA", key, i % 2 ? "B" : "A", i == 3 ? 9000 : 50);
+        petrel_msg_t *m = tc_msg("TopicA", key, i % 2 ? "B" : "A", i == 3 ? 9000 : 50);
         if (i % 2) petrel_msg_set_property(m, "color", "red");
         assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
         assert_int_equal(r.status, PETREL_SEND_OK);
@@ -129,7 +107,7 @@ static void test_send_modes(void **state) {
     async_ok = async_err = 0;
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "async%d", i);
-        petrel_msg_t *m = mk("TopicA", key, "A", 100);
+        petrel_msg_t *m = tc_msg("TopicA", key, "A", 100);
         assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -137,21 +115,21 @@ static void test_send_modes(void **state) {
     assert_int_equal(async_err, 0);
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "oneway%d", i);
-        petrel_msg_t *m = mk("TopicA", key, "A", 10);
+        petrel_msg_t *m = tc_msg("TopicA", key, "A", 10);
         assert_int_equal(petrel_producer_send_oneway(p, m), PETREL_OK);
         petrel_msg_destroy(m);
     }
     petrel_msg_t *batch[10];
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "batch%d", i);
-        batch[i] = mk("TopicA", key, "B", 20);
+        batch[i] = tc_msg("TopicA", key, "B", 20);
     }
     assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
     assert_int_equal(r.count, 10);
     for (int i = 0; i < 10; i++)
         petrel_msg_destroy(batch[i]);
     /* A new topic goes through TBW102 and is auto-created with 4 queues. */
-    petrel_msg_t *m = mk("FreshTopic", "fresh", NULL, 5);
+    petrel_msg_t *m = tc_msg("FreshTopic", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
     petrel_msg_destroy(m);
     assert_int_equal(mb_queue_len(mb, "FreshTopic", r.mq.queue_id), 1);
@@ -190,7 +168,7 @@ static void test_tags_and_retry(void **state) {
     const char *keys[] = {"a1", "b1", "retry-me", "b2", "c1"};
     const char *tags[] = {"A", "B", "A", "B", "C"};
     for (int i = 0; i < 5; i++) {
-        petrel_msg_t *m = mk("TopicT", keys[i], tags[i], 10);
+        petrel_msg_t *m = tc_msg("TopicT", keys[i], tags[i], 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -238,7 +216,7 @@ static void test_rebalance(void **state) {
     int sent = 0;
     for (; sent < 100; sent++) {
         snprintf(key, sizeof(key), "k%d", sent);
-        petrel_msg_t *m = mk("TopicR", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicR", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -251,7 +229,7 @@ static void test_rebalance(void **state) {
                             10000));
     for (; sent < 200; sent++) {
         snprintf(key, sizeof(key), "k%d", sent);
-        petrel_msg_t *m = mk("TopicR", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicR", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -260,7 +238,7 @@ static void test_rebalance(void **state) {
     assert_true(TU_WAIT_FOR(mb_members(mb, "CGR") == 2 && partitioned(left, 2, 8), 10000));
     for (; sent < 300; sent++) {
         snprintf(key, sizeof(key), "k%d", sent);
-        petrel_msg_t *m = mk("TopicR", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicR", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -281,7 +259,7 @@ static void test_broadcast_restart(void **state) {
     char key[32];
     for (int i = 0; i < 12; i++) {
         snprintf(key, sizeof(key), "first%d", i);
-        petrel_msg_t *m = mk("TopicB", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicB", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -298,7 +276,7 @@ static void test_broadcast_restart(void **state) {
         } else {
             for (int i = 0; i < 5; i++) {
                 snprintf(key, sizeof(key), "second%d", i);
-                petrel_msg_t *m = mk("TopicB", key, NULL, 10);
+                petrel_msg_t *m = tc_msg("TopicB", key, NULL, 10);
                 assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
                 petrel_msg_destroy(m);
             }
@@ -330,30 +308,6 @@ static void test_broadcast_restart(void **state) {
 }
 
 /* Orderly: per queue, offsets strictly increasing, one thread at a time. */
-typedef struct ord_s {
-    pthread_mutex_t mu;
-    int64_t last[8];
-    int inside[8];
-    int n, violations;
-} ord_t;
-
-static petrel_consume_status_t on_ordered(petrel_push_consumer_t *c, const petrel_msg_t *m,
-                                          void *opaque) {
-    ord_t *o = opaque;
-    int q = petrel_msg_queue_id(m);
-    pthread_mutex_lock(&o->mu);
-    if (o->inside[q]++) o->violations++;
-    if (petrel_msg_queue_offset(m) <= o->last[q]) o->violations++;
-    o->last[q] = petrel_msg_queue_offset(m);
-    pthread_mutex_unlock(&o->mu);
-    tu_sleep_ms(1);
-    pthread_mutex_lock(&o->mu);
-    o->inside[q]--;
-    o->n++;
-    pthread_mutex_unlock(&o->mu);
-    return PETREL_CONSUME_SUCCESS;
-}
-
 static void test_orderly(void **state) {
     const char *topics[] = {"TopicO:4", NULL};
     mb_t *mb = mb_start(topics);
@@ -364,13 +318,13 @@ static void test_orderly(void **state) {
         char key[32], shard[16];
         snprintf(key, sizeof(key), "o%d", i);
         snprintf(shard, sizeof(shard), "order-%d", i % 4);
-        petrel_msg_t *m = mk("TopicO", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicO", key, NULL, 10);
         assert_int_equal(petrel_producer_send_orderly(p, m, shard, &r), PETREL_OK);
         if (qof[i % 4] < 0) qof[i % 4] = r.mq.queue_id;
         assert_int_equal(r.mq.queue_id, qof[i % 4]); /* same key, same queue */
         petrel_msg_destroy(m);
     }
-    ord_t o;
+    tc_ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
     for (int q = 0; q < 8; q++)
@@ -380,7 +334,7 @@ static void test_orderly(void **state) {
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
     petrel_conf_destroy(c);
     petrel_push_consumer_subscribe(pc, "TopicO", "*");
-    petrel_push_consumer_set_orderly_listener(pc, on_ordered, &o);
+    petrel_push_consumer_set_orderly_listener(pc, tc_on_ordered, &o);
     assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
     assert_true(TU_WAIT_FOR(o.n == 80, 10000));
     assert_int_equal(o.violations, 0);
@@ -391,13 +345,13 @@ static void test_orderly(void **state) {
     mb_stop(mb);
 }
 
-static petrel_push_consumer_t *orderly_consumer(mb_t *mb, const char *topic, ord_t *o) {
+static petrel_push_consumer_t *orderly_consumer(mb_t *mb, const char *topic, tc_ord_t *o) {
     petrel_conf_t *c = conf_for(mb, "CGO2");
     petrel_push_consumer_t *pc = NULL;
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
     petrel_conf_destroy(c);
     petrel_push_consumer_subscribe(pc, topic, "*");
-    petrel_push_consumer_set_orderly_listener(pc, on_ordered, o);
+    petrel_push_consumer_set_orderly_listener(pc, tc_on_ordered, o);
     assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
     return pc;
 }
@@ -407,7 +361,7 @@ static void test_orderly_handover(void **state) {
     const char *topics[] = {"TopicOH:4", NULL};
     mb_t *mb = mb_start(topics);
     petrel_producer_t *p = producer(mb);
-    ord_t o;
+    tc_ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
     for (int q = 0; q < 8; q++)
@@ -417,7 +371,7 @@ static void test_orderly_handover(void **state) {
         char key[32], shard[16];
         snprintf(key, sizeof(key), "h%d", i);
         snprintf(shard, sizeof(shard), "s%d", i % 8);
-        petrel_msg_t *m = mk("TopicOH", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicOH", key, NULL, 10);
         assert_int_equal(petrel_producer_send_orderly(p, m, shard, NULL), PETREL_OK);
         petrel_msg_destroy(m);
         if (i == 100) {
@@ -442,7 +396,7 @@ static void test_pull_consumer(void **state) {
     for (int i = 0; i < 30; i++) {
         char key[32];
         snprintf(key, sizeof(key), "p%d", i);
-        petrel_msg_t *m = mk("TopicP", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicP", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -489,7 +443,7 @@ static void test_pull_subscribe(void **state) {
     for (int i = 0; i < 40; i++) {
         char key[32];
         snprintf(key, sizeof(key), "ps%d", i);
-        petrel_msg_t *m = mk("TopicPS", key, i % 2 ? "odd" : "even", 10);
+        petrel_msg_t *m = tc_msg("TopicPS", key, i % 2 ? "odd" : "even", 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -570,19 +524,19 @@ static void test_transactions(void **state) {
     assert_int_equal(petrel_producer_start(p), PETREL_OK);
     assert_int_equal(petrel_producer_set_tx_checker(p, tx_check, NULL), PETREL_ESTATE);
     petrel_tx_state_t st, want = PETREL_TX_COMMIT;
-    petrel_msg_t *m = mk("TopicX", "tx-commit", NULL, 10);
+    petrel_msg_t *m = tc_msg("TopicX", "tx-commit", NULL, 10);
     assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
     assert_int_equal(st, PETREL_TX_COMMIT);
     petrel_msg_destroy(m);
     want = PETREL_TX_ROLLBACK;
-    m = mk("TopicX", "tx-rollback", NULL, 10);
+    m = tc_msg("TopicX", "tx-rollback", NULL, 10);
     assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
     petrel_msg_destroy(m);
     assert_true(TU_WAIT_FOR(mb->end_tx[0] == 1 && mb->end_tx[1] == 1, 5000));
     assert_int_equal(mb_queue_len(mb, "TopicX", 0), 1); /* only the committed one is visible */
     /* UNKNOWN, then the broker checks back and the checker commits. */
     want = PETREL_TX_UNKNOWN;
-    m = mk("TopicX", "tx-unknown", NULL, 10);
+    m = tc_msg("TopicX", "tx-unknown", NULL, 10);
     assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
     petrel_msg_destroy(m);
     assert_true(TU_WAIT_FOR(checks == 1 && mb_queue_len(mb, "TopicX", 0) == 2, 5000));
@@ -603,7 +557,7 @@ static void test_binary_headers(void **state) {
     for (int i = 0; i < 10; i++) {
         char key[16];
         snprintf(key, sizeof(key), "prop%d", i);
-        petrel_msg_t *m = mk("TopicBin", key, "T", i == 0 ? 6000 : 30);
+        petrel_msg_t *m = tc_msg("TopicBin", key, "T", i == 0 ? 6000 : 30);
         petrel_msg_set_property(m, "color", "red");
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
@@ -624,7 +578,7 @@ static void test_cycles(void **state) {
     mb_t *mb = mb_start(topics);
     for (int i = 0; i < 4; i++) {
         petrel_producer_t *p = producer(mb);
-        petrel_msg_t *m = mk("TopicC", "cyc", NULL, 5000);
+        petrel_msg_t *m = tc_msg("TopicC", "cyc", NULL, 5000);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
