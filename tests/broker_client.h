@@ -61,17 +61,8 @@ static inline void bc_note_request(bc_t *c, const rm_cmd_t *cmd) {
 static inline int bc_connect(bc_t *c, int port) {
     memset(c, 0, sizeof(*c));
     c->opaque = 1;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(c->fd);
-        c->fd = -1;
-        return -1;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return 0;
+    c->fd = tu_connect(port);
+    return c->fd >= 0 ? 0 : -1;
 }
 
 static inline void bc_close(bc_t *c) {

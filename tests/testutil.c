@@ -133,15 +133,26 @@ int tu_scaled(int ms) {
     return ms * (k > 0 ? k : 1);
 }
 
+int tu_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
 int tu_wait_port(int port, int timeout_ms) {
     int64_t deadline = tu_now_ms() + tu_scaled(timeout_ms);
     for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-        close(fd);
-        if (ok) return 0;
+        int fd = tu_connect(port);
+        if (fd >= 0) close(fd);
+        if (fd >= 0) return 0;
         if (tu_now_ms() >= deadline) return -1;
         tu_sleep_ms(20);
     }

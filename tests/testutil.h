@@ -26,6 +26,8 @@ int tu_free_port(void);
  * stderr appended to logpath (NULL: inherited). Returns the pid.
  */
 pid_t tu_spawn(char *const argv[], const char *logpath);
+/* A TCP connection to 127.0.0.1:port (TCP_NODELAY): the fd, or -1. */
+int tu_connect(int port);
 /* Waits until 127.0.0.1:port accepts a connection. 0 or -1 on timeout. */
 int tu_wait_port(int port, int timeout_ms);
 /* As tu_wait_port, but gives up early when the child pid has exited. */

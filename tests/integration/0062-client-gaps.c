@@ -133,13 +133,8 @@ static void test_batch_ids(void **state) {
 
 /* petrel_long_polling_held from the broker's /metrics, -1 when unreadable. */
 static long long held_pulls(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)m_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = tu_connect(m_port);
+    if (fd < 0) return -1;
     const char *req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
         close(fd);
