@@ -398,6 +398,10 @@ void h_view_message_by_id(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 /* ---- schedule.c / sendback.c / locks.c ---- */
 struct record_view_s;
 struct store_msg_s;
+/* A message that puts the stored record v again (delay delivery, send-back, commit): its
+ * flags, born host and time, reconsume count and body, with this broker as the (IPv4) store
+ * host. The caller sets topic, queue, props and whatever else differs. */
+void bk_msg_from_record(broker_t *b, struct store_msg_s *m, const struct record_view_s *v);
 int schedule_level_of(const char *props, size_t len);
 int64_t schedule_deliver_time(broker_t *b, int level, int64_t store_ts);
 int64_t schedule_tags_code_fn(const struct record_view_s *rv, void *arg);

@@ -16,7 +16,9 @@
 
 #include "broker/broker_int.h"
 #include "common/msgprops.h"
+#include "common/record.h"
 #include "common/util.h"
+#include "store/store.h"
 
 int bk_valid_topic(const char *t, char *err, size_t errlen) {
     size_t n = strlen(t);
@@ -227,6 +229,20 @@ const char *bk_json_str(const cJSON *o, const char *key, const char *def) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v && cJSON_IsString(v) && v->valuestring) return v->valuestring;
     return def;
+}
+
+void bk_msg_from_record(broker_t *b, store_msg_t *m, const record_view_t *v) {
+    memset(m, 0, sizeof(*m));
+    m->flag = v->flag;
+    m->sys_flag = v->sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
+    m->born_ts = v->born_ts;
+    m->born_ip = v->born_host_len == 8 ? be32_get(v->born_host) : 0;
+    m->born_port = record_host_port(v->born_host, v->born_host_len);
+    m->store_ip = be32_get(b->store_ip);
+    m->store_port = b->port;
+    m->reconsume_times = v->reconsume_times;
+    m->body = v->body;
+    m->body_len = v->body_len;
 }
 
 /* ---- persistence off the loop ---- */

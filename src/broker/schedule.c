@@ -176,21 +176,12 @@ static int deliver(broker_t *b, int64_t phys) {
             memcpy(topic, rt, rtl);
             topic[rtl] = 0;
             int32_t qid = (int32_t)strtol(rq, NULL, 10);
-            store_msg_t m = {0};
+            store_msg_t m;
+            bk_msg_from_record(b, &m, &v);
             m.topic = topic;
             m.topic_len = (uint32_t)rtl;
             m.queue_id = qid;
-            m.flag = v.flag;
-            m.sys_flag = v.sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
-            m.born_ts = v.born_ts;
-            m.born_ip = v.born_host_len == 8 ? be32_get(v.born_host) : 0;
-            m.born_port = record_host_port(v.born_host, v.born_host_len);
-            m.store_ip = be32_get(b->store_ip);
-            m.store_port = b->port;
-            m.reconsume_times = v.reconsume_times;
             m.prepared_tx_offset = v.prepared_tx_offset;
-            m.body = v.body;
-            m.body_len = v.body_len;
             /* Java keeps DELAY, REAL_TOPIC and REAL_QID in the delivered record. */
             m.props = v.props;
             m.props_len = v.props_len;

@@ -147,22 +147,13 @@ static int commit_half(broker_t *b, const record_view_t *v, int64_t phys) {
     msgprops_copy_without(&tmp, v->props, v->props_len, MSGPROP_REAL_TOPIC);
     msgprops_copy_without(&props, (const char *)tmp.data, tmp.len, MSGPROP_REAL_QID);
     buf_free(&tmp);
-    store_msg_t m = {0};
+    store_msg_t m;
+    bk_msg_from_record(b, &m, v);
     m.topic = topic;
     m.topic_len = (uint32_t)rtl;
     m.queue_id = (int32_t)strtol(rq, NULL, 10);
-    m.flag = v->flag;
-    m.sys_flag = (v->sys_flag & ~(MSG_TX_MASK | MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6)) |
-                 MSG_TX_COMMIT;
-    m.born_ts = v->born_ts;
-    m.born_ip = v->born_host_len == 8 ? be32_get(v->born_host) : 0;
-    m.born_port = record_host_port(v->born_host, v->born_host_len);
-    m.store_ip = be32_get(b->store_ip);
-    m.store_port = b->port;
-    m.reconsume_times = v->reconsume_times;
+    m.sys_flag = (m.sys_flag & ~MSG_TX_MASK) | MSG_TX_COMMIT;
     m.prepared_tx_offset = phys;
-    m.body = v->body;
-    m.body_len = v->body_len;
     m.props = (const char *)props.data;
     m.props_len = (uint32_t)props.len;
     m.tags_code = msgprops_tags_code(m.props, m.props_len);
