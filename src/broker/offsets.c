@@ -107,12 +107,22 @@ void offsets_persist(broker_t *b, int sync) {
     bk_persist_json(b, OFFSETS_FILE, offsets_json, sync);
 }
 
-void offsets_delete_topic(broker_t *b, const char *topic) {
-    size_t tl = strlen(topic);
+/* "topic@group" keys: is the topic part topic, or the group part group (whichever is set)? */
+static int key_matches(const char *key, const char *topic, const char *group) {
+    if (topic) {
+        size_t tl = strlen(topic);
+        return strncmp(key, topic, tl) == 0 && key[tl] == '@';
+    }
+    const char *at = strrchr(key, '@');
+    return at && strcmp(at + 1, group) == 0;
+}
+
+/* Drops the tables key_matches picks, one at a time: the map must not change while walked. */
+static void delete_matching(broker_t *b, const char *topic, const char *group) {
     for (;;) {
         char *victim = NULL;
         STRMAP_FOREACH(&b->offsets, e) {
-            if (strncmp(e->key, topic, tl) == 0 && e->key[tl] == '@') {
+            if (key_matches(e->key, topic, group)) {
                 victim = xstrdup(e->key);
                 break;
             }
@@ -124,22 +134,9 @@ void offsets_delete_topic(broker_t *b, const char *topic) {
     }
 }
 
-void offsets_delete_group(broker_t *b, const char *group) {
-    for (;;) {
-        char *victim = NULL;
-        STRMAP_FOREACH(&b->offsets, e) {
-            const char *at = strrchr(e->key, '@');
-            if (at && strcmp(at + 1, group) == 0) {
-                victim = xstrdup(e->key);
-                break;
-            }
-        }
-        if (!victim) break;
-        free_tab(strmap_del(&b->offsets, victim));
-        free(victim);
-        b->offsets_dirty = 1;
-    }
-}
+void offsets_delete_topic(broker_t *b, const char *topic) { delete_matching(b, topic, NULL); }
+
+void offsets_delete_group(broker_t *b, const char *group) { delete_matching(b, NULL, group); }
 
 static void apply_file(broker_t *b, const cJSON *j) {
     const cJSON *it, *q;
