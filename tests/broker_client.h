@@ -174,10 +174,15 @@ static inline int bc_stop(pid_t pid, int sig, int timeout_ms) {
     return tu_stop(pid, sig, timeout_ms);
 }
 
-/* Starts `petrel broker` with store dir, port and extra --k=v args; waits for the port. */
+/* Starts `petrel broker` with store dir, port and extra --k=v args, its output in log (NULL:
+ * <dir>/broker.log); waits for the port. */
 static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const *extra,
                                     const char *log) {
-    char a_root[600], a_port[64];
+    char a_root[600], a_port[64], dlog[600];
+    if (!log) {
+        snprintf(dlog, sizeof(dlog), "%s/broker.log", dir);
+        log = dlog;
+    }
     snprintf(a_root, sizeof(a_root), "--storePathRootDir=%s", dir);
     snprintf(a_port, sizeof(a_port), "--listenPort=%d", port);
     char *argv[48] = {NULL, "broker", a_root, a_port, "--brokerIP1=127.0.0.1",
@@ -199,12 +204,10 @@ static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const
 static inline pid_t bc_solo_start(const char *name, const char *const *extra, char **dir,
                                   int *port) {
     *dir = tu_tmpdir(name);
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", *dir);
     pid_t pid = -1;
     for (int i = 0; i < 3 && pid <= 0; i++) {
         *port = tu_free_port();
-        pid = bc_spawn_broker(*dir, *port, extra, log);
+        pid = bc_spawn_broker(*dir, *port, extra, NULL);
     }
     return pid;
 }
@@ -212,7 +215,7 @@ static inline pid_t bc_solo_start(const char *name, const char *const *extra, ch
 /* SIGTERM to a bc_solo_start broker: 0 when it exited cleanly (dir removed and freed), else
  * -1 with the log kept. */
 static inline int bc_solo_stop(pid_t pid, char *dir) {
-    int st = bc_stop(pid, SIGTERM, 15000);
+    int st = bc_stop(pid, SIGTERM, 20000);
     if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
         return -1;

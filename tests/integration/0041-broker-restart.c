@@ -19,11 +19,9 @@
 #include "common/util.h"
 
 static pid_t start(const char *dir, int port, int sync) {
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     const char *extra[] = {sync ? "--flushDiskType=SYNC_FLUSH" : "--flushDiskType=ASYNC_FLUSH",
                            "--flushConsumerOffsetInterval=200", NULL};
-    return bc_spawn_broker(dir, port, extra, log);
+    return bc_spawn_broker(dir, port, extra, NULL);
 }
 
 static int64_t max_offset(bc_t *c, const char *topic, int q) {
@@ -210,11 +208,9 @@ static void test_bad_config(void **state) {
 static void test_sync_master(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-bsm");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     int port = tu_free_port();
     const char *extra[] = {"--brokerRole=SYNC_MASTER", "--flushDiskType=SYNC_FLUSH", NULL};
-    pid_t pid = bc_spawn_broker(dir, port, extra, log);
+    pid_t pid = bc_spawn_broker(dir, port, extra, NULL);
     assert_true(pid > 0);
     bc_t c;
     assert_int_equal(bc_connect(&c, port), 0);

@@ -34,10 +34,8 @@ static void test_register(void **state) {
     int port = tu_free_port();
     char nsaddr[128];
     snprintf(nsaddr, sizeof(nsaddr), "--namesrvAddr=127.0.0.1:%d;127.0.0.1:%d", ns1, ns2);
-    char blog[600];
-    snprintf(blog, sizeof(blog), "%s/broker.log", dir);
     const char *extra[] = {nsaddr, NULL};
-    pid_t b = bc_spawn_broker(dir, port, extra, blog);
+    pid_t b = bc_spawn_broker(dir, port, extra, NULL);
     assert_true(b > 0);
     char body[65536], want[128];
     snprintf(want, sizeof(want), "127.0.0.1:%d", port);
@@ -100,11 +98,9 @@ static int listening(const char *hexaddr, int port) {
 static void test_bind_address(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-bind");
-    char blog[600];
-    snprintf(blog, sizeof(blog), "%s/broker.log", dir);
     int port = tu_free_port();
     const char *extra[] = {"--bindAddress=127.0.0.1", NULL};
-    pid_t b = bc_spawn_broker(dir, port, extra, blog);
+    pid_t b = bc_spawn_broker(dir, port, extra, NULL);
     assert_true(b > 0);
     assert_true(TU_WAIT_FOR(listening("0100007F", port) == 1, 10000));
     assert_int_equal(listening("0100007F", port - 2), 1); /* VIP */
@@ -120,7 +116,7 @@ static void test_bind_address(void **state) {
     assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* the default: every address */
     port = tu_free_port();
-    b = bc_spawn_broker(dir, port, NULL, blog);
+    b = bc_spawn_broker(dir, port, NULL, NULL);
     assert_true(b > 0);
     assert_true(TU_WAIT_FOR(listening("00000000", port) == 1, 10000));
     st = bc_stop(b, 15, 20000);

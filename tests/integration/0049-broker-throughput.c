@@ -139,11 +139,9 @@ static void test_throughput(void **state) {
 static int setup(void **state) {
     (void)state;
     dir = tu_tmpdir("petrel-it-bbench");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     port = tu_free_port();
     const char *extra[] = {"--mappedFileSizeCommitLog=268435456", NULL};
-    pid = bc_spawn_broker(dir, port, extra, log);
+    pid = bc_spawn_broker(dir, port, extra, NULL);
     return pid > 0 ? 0 : -1;
 }
 
