@@ -216,7 +216,7 @@ static inline pid_t bc_solo_start(const char *name, const char *const *extra, ch
  * -1 with the log kept. */
 static inline int bc_solo_stop(pid_t pid, char *dir) {
     int st = bc_stop(pid, SIGTERM, 20000);
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    if (!tu_exited_ok(st)) {
         fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
         return -1;
     }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "remoting/remoting.h"
 
 const char *tu_bin(void) {
@@ -125,6 +126,16 @@ void tu_sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+int tu_exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+
+int tu_file_has(const char *path, const char *needle) {
+    char *text = NULL;
+    if (file_read_all(path, &text, NULL) != 0) return 0;
+    int ok = strstr(text, needle) != NULL;
+    free(text);
+    return ok;
 }
 
 int tu_scaled(int ms) {

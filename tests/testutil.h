@@ -34,6 +34,10 @@ int tu_wait_port(int port, int timeout_ms);
 int tu_wait_port_pid(int port, pid_t pid, int timeout_ms);
 /* Sends sig and waits up to timeout_ms for the exit. Returns the wait status or -1. */
 int tu_stop(pid_t pid, int sig, int timeout_ms);
+/* A wait status (tu_stop) of a process that exited with 0. */
+int tu_exited_ok(int st);
+/* The file at path exists and contains needle. */
+int tu_file_has(const char *path, const char *needle);
 /* Scales a timeout by $PETREL_TEST_TIMEOUT_SCALE (sanitizer builds are slower). */
 int tu_scaled(int ms);
 

@@ -67,7 +67,7 @@ static void test_register(void **state) {
     bc_close(&c);
     /* clean shutdown unregisters: the routes go at once */
     int st = bc_stop(b, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     assert_true(TU_WAIT_FOR(bc_route_code(ns1, "TopicAuto", NULL, 0) == TOPIC_NOT_EXIST, 5000));
     assert_true(TU_WAIT_FOR(bc_route_code(ns2, "TopicAuto", NULL, 0) == TOPIC_NOT_EXIST, 5000));
     bc_stop(n1, 15, 10000);
@@ -113,14 +113,14 @@ static void test_bind_address(void **state) {
     assert_int_equal(r.code, SUCCESS);
     bc_close(&c);
     int st = bc_stop(b, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     /* the default: every address */
     port = tu_free_port();
     b = bc_spawn_broker(dir, port, NULL, NULL);
     assert_true(b > 0);
     assert_true(TU_WAIT_FOR(listening("00000000", port) == 1, 10000));
     st = bc_stop(b, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     tu_rmrf(dir);
     free(dir);
 }

@@ -36,14 +36,6 @@ static int64_t count(bc_t *c, const char *topic) {
     }
 }
 
-static int file_has(const char *path, const char *needle) {
-    char *text = NULL;
-    if (file_read_all(path, &text, NULL) != 0) return 0;
-    int ok = strstr(text, needle) != NULL;
-    free(text);
-    return ok;
-}
-
 static void test_delay_kill9(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-bdr");
@@ -63,7 +55,7 @@ static void test_delay_kill9(void **state) {
     snprintf(path, sizeof(path), "%s/config/delayOffset.json", dir);
     char want[32];
     snprintf(want, sizeof(want), "\"1\":%d", N);
-    assert_true(TU_WAIT_FOR(file_has(path, want), 10000));
+    assert_true(TU_WAIT_FOR(tu_file_has(path, want), 10000));
     /* batch B: still waiting (level 4 = 2 s) when the broker dies */
     for (int i = 0; i < N; i++) {
         assert_int_equal(bc_send_msg(&c, "TopicDB", 0, "DELAY\0014\002", "b", 1, &r), 0);
@@ -77,7 +69,7 @@ static void test_delay_kill9(void **state) {
     assert_true(TU_WAIT_FOR(count(&c, "TopicDB") == N, 15000));
     /* level 4's progress covers all of batch B: nothing is left to deliver */
     snprintf(want, sizeof(want), "\"4\":%d", N);
-    assert_true(TU_WAIT_FOR(file_has(path, want), 10000));
+    assert_true(TU_WAIT_FOR(tu_file_has(path, want), 10000));
     /* no second copy of anything */
     assert_int_equal(count(&c, "TopicDB"), N);
     assert_int_equal(count(&c, "TopicDA"), N);
@@ -122,7 +114,7 @@ static void test_timer_kill9(void **state) {
     snprintf(path, sizeof(path), "%s/config/timerOffset.json", dir);
     char want[64];
     snprintf(want, sizeof(want), "\"lwm\":%d,", 1 + N);
-    assert_true(TU_WAIT_FOR(file_has(path, want), 10000));
+    assert_true(TU_WAIT_FOR(tu_file_has(path, want), 10000));
     /* the absolute one may come twice (its progress was not yet saved at the kill); the rest once */
     int64_t n = count(&c, "TopicTm");
     assert_true(n == 1 + N || n == 2 + N);

@@ -150,7 +150,7 @@ static int teardown(void **state) {
     int st = bc_stop(pid, 15, 30000);
     tu_rmrf(dir);
     free(dir);
-    return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    return tu_exited_ok(st) ? 0 : -1;
 }
 
 int main(void) {

@@ -223,14 +223,14 @@ static void test_failover(void **state) {
     assert_true(TU_WAIT_FOR(total_max(mport) == total_max(sport), 20000));
     assert_int_equal(route_master(), sport);
     st = bc_stop(master, SIGTERM, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
 
     st = bc_stop(slave, SIGTERM, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     bc_stop(ns, SIGTERM, 10000);
     for (int i = 0; i < 3; i++) {
         st = bc_stop(ctl[i], SIGTERM, 10000);
-        assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_true(tu_exited_ok(st));
     }
     tu_rmrf(dir);
     free(dir);

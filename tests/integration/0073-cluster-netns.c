@@ -300,7 +300,7 @@ static void test_partition(void **state) {
     for (int i = 0; i < 2; i++) {
         int st = bc_stop(br[i], SIGTERM, 20000);
         br[i] = 0;
-        assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_true(tu_exited_ok(st));
     }
     tu_rmrf(dir);
     free(dir);
