@@ -300,6 +300,17 @@ static inline int bc_route_code(int ns_port, const char *topic, char *body, size
     return code;
 }
 
+/* Sends body to queue 0 of topic on its own connection: the answer's code, or -1. */
+static inline int bc_send_code(int port, const char *topic, const char *body) {
+    bc_t c;
+    if (bc_connect(&c, port) != 0) return -1;
+    rm_cmd_t r;
+    int code = -1;
+    if (bc_send_msg(&c, topic, 0, "", body, strlen(body), &r) == 0) code = r.code;
+    bc_close(&c);
+    return code;
+}
+
 /* Port of brokerId 0 (on 127.0.0.1) in the NameServer's route of topic, or -1. */
 static inline int bc_route_master_port(int ns_port, const char *topic) {
     bc_t c;

@@ -96,15 +96,8 @@ static int query_offset(int port) {
     return v;
 }
 
-static int sync_send_code_to(int port) {
-    bc_t c;
-    if (bc_connect(&c, port) != 0) return -1;
-    rm_cmd_t r;
-    int code = -1;
-    if (bc_send_msg(&c, TOPIC, 0, "", "sync", 4, &r) == 0) code = r.code;
-    bc_close(&c);
-    return code;
-}
+/* A SYNC_MASTER's answer to one message: SUCCESS once its slave acknowledges. */
+static int sync_send_code_to(int port) { return bc_send_code(port, TOPIC, "sync"); }
 
 static int64_t total_max(int port) {
     bc_t c;
