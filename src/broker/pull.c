@@ -8,6 +8,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,19 @@ static void reply_status(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri, i
     rm_enc_end(&e);
 }
 
+/* A pull refused before any read: code with the formatted remark, nextBeginOffset unchanged. */
+static void reject(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri, const pull_req_t *pr,
+                   int code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void reject(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri, const pull_req_t *pr,
+                   int code, const char *fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    reply_status(b, conn, ri, code, msg, pr->offset, 0, 0, 0);
+}
+
 static void wake_queue(broker_t *b, const char *key, int64_t max_offset, int expired_only);
 
 static void hold(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri, const pull_req_t *pr) {
@@ -146,39 +160,36 @@ static void hold(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri, const pul
 /* Runs a pull. allow_suspend = first pass (commit and hold allowed). */
 static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
                          const pull_req_t *pr, int allow_suspend) {
-    char msg[600];
     if (!(b->conf.brokerPermission & PERM_READ)) {
-        snprintf(msg, sizeof(msg), "the broker[%s] pulling message is forbidden", b->conf.brokerIP1);
-        reply_status(b, conn, ri, NO_PERMISSION, msg, pr->offset, 0, 0, 0);
+        reject(b, conn, ri, pr, NO_PERMISSION, "the broker[%s] pulling message is forbidden",
+               b->conf.brokerIP1);
         return;
     }
     group_cfg_t *g = groups_find_or_create(b, pr->group);
     if (!g) {
-        snprintf(msg, sizeof(msg), "subscription group [%s] does not exist," FAQ, pr->group);
-        reply_status(b, conn, ri, SUBSCRIPTION_GROUP_NOT_EXIST, msg, pr->offset, 0, 0, 0);
+        reject(b, conn, ri, pr, SUBSCRIPTION_GROUP_NOT_EXIST,
+               "subscription group [%s] does not exist," FAQ, pr->group);
         return;
     }
     if (!g->consume_enable) {
-        snprintf(msg, sizeof(msg), "subscription group no permission, %s", pr->group);
-        reply_status(b, conn, ri, NO_PERMISSION, msg, pr->offset, 0, 0, 0);
+        reject(b, conn, ri, pr, NO_PERMISSION, "subscription group no permission, %s", pr->group);
         return;
     }
     topic_cfg_t *tc = topics_get(b, pr->topic);
     if (!tc) {
-        snprintf(msg, sizeof(msg), "topic[%s] not exist, apply first please!" FAQ, pr->topic);
-        reply_status(b, conn, ri, TOPIC_NOT_EXIST, msg, pr->offset, 0, 0, 0);
+        reject(b, conn, ri, pr, TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!" FAQ,
+               pr->topic);
         return;
     }
     if (!(tc->perm & PERM_READ)) {
-        snprintf(msg, sizeof(msg), "the topic[%s] pulling message is forbidden", pr->topic);
-        reply_status(b, conn, ri, NO_PERMISSION, msg, pr->offset, 0, 0, 0);
+        reject(b, conn, ri, pr, NO_PERMISSION, "the topic[%s] pulling message is forbidden",
+               pr->topic);
         return;
     }
     if (pr->qid < 0 || pr->qid >= tc->rq) {
-        snprintf(msg, sizeof(msg),
-                 "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]",
-                 pr->qid, pr->topic, tc->rq, rm_conn_peer(conn));
-        reply_status(b, conn, ri, SYSTEM_ERROR, msg, pr->offset, 0, 0, 0);
+        reject(b, conn, ri, pr, SYSTEM_ERROR,
+               "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]",
+               pr->qid, pr->topic, tc->rq, rm_conn_peer(conn));
         return;
     }
     tag_filter_t filter = pr->filter;
@@ -186,38 +197,36 @@ static void pull_process(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri,
     if (!(pr->sysflag & PULL_FLAG_SUBSCRIPTION)) {
         cgroup_t *cg = clients_cgroup(b, pr->group);
         if (!cg) {
-            snprintf(msg, sizeof(msg), "the consumer's group info not exist" FAQ);
-            reply_status(b, conn, ri, SUBSCRIPTION_NOT_EXIST, msg, pr->offset, 0, 0, 0);
+            reject(b, conn, ri, pr, SUBSCRIPTION_NOT_EXIST,
+                   "the consumer's group info not exist" FAQ);
             return;
         }
         if (cg->message_model == 0 && !g->broadcast_enable) {
-            snprintf(msg, sizeof(msg), "the consumer group[%s] can not consume by broadcast way",
-                     pr->group);
-            reply_status(b, conn, ri, NO_PERMISSION, msg, pr->offset, 0, 0, 0);
+            reject(b, conn, ri, pr, NO_PERMISSION,
+                   "the consumer group[%s] can not consume by broadcast way", pr->group);
             return;
         }
         sub_data_t *sd = cgroup_find_sub(cg, pr->topic);
         if (!sd) {
-            snprintf(msg, sizeof(msg), "the consumer's subscription not exist" FAQ);
-            reply_status(b, conn, ri, SUBSCRIPTION_NOT_EXIST, msg, pr->offset, 0, 0, 0);
+            reject(b, conn, ri, pr, SUBSCRIPTION_NOT_EXIST,
+                   "the consumer's subscription not exist" FAQ);
             return;
         }
         if (sd->sub_version < pr->sub_version) {
-            snprintf(msg, sizeof(msg), "the consumer's subscription not latest");
-            reply_status(b, conn, ri, SUBSCRIPTION_NOT_LATEST, msg, pr->offset, 0, 0, 0);
+            reject(b, conn, ri, pr, SUBSCRIPTION_NOT_LATEST,
+                   "the consumer's subscription not latest");
             return;
         }
         if (strcmp(sd->expr_type, "TAG") != 0) {
             if (!b->conf.enablePropertyFilter) {
-                reply_status(b, conn, ri, SYSTEM_ERROR,
-                             "The broker does not support consumer to filter message by SQL92",
-                             pr->offset, 0, 0, 0);
+                reject(b, conn, ri, pr, SYSTEM_ERROR,
+                       "The broker does not support consumer to filter message by SQL92");
                 return;
             }
             char err[300];
             sql = sql_cache_get(b, sd->sub_string, err, sizeof(err));
             if (!sql) {
-                reply_status(b, conn, ri, SUBSCRIPTION_PARSE_FAILED, err, pr->offset, 0, 0, 0);
+                reject(b, conn, ri, pr, SUBSCRIPTION_PARSE_FAILED, "%s", err);
                 return;
             }
         }
