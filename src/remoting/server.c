@@ -281,6 +281,18 @@ void rm_server_on_close(rm_server_t *srv, rm_close_fn fn, void *ctx) {
 
 /* ---- connections ---------------------------------------------------------- */
 
+/* One of the server's handles (a connection, a listener, a timer) has closed; the last one
+ * finishes a server close (a closing connection is still referenced by its on_closed). */
+static void server_handle_gone(rm_server_t *srv) {
+    srv->open_handles--;
+    if (srv->closing && srv->open_handles == 0) {
+        pend_fail_conn(srv, NULL);
+        if (srv->done) srv->done(srv, srv->done_arg);
+        free(srv->big);
+        free(srv);
+    }
+}
+
 void rm__server_conn_closed(rm_conn_t *conn) {
     rm_server_t *srv = conn->srv;
     pend_fail_conn(srv, conn);
@@ -291,14 +303,7 @@ void rm__server_conn_closed(rm_conn_t *conn) {
     conn->prev = conn->next = NULL;
     conn->srv = NULL; /* closed connections never touch the server again */
     srv->nconns--;
-    srv->open_handles--;
-    if (srv->closing && srv->open_handles == 0) {
-        /* the last handle: finish the server close (conn is still referenced by on_closed) */
-        pend_fail_conn(srv, NULL);
-        if (srv->done) srv->done(srv, srv->done_arg);
-        free(srv->big);
-        free(srv);
-    }
+    server_handle_gone(srv);
 }
 
 static void on_connection(uv_stream_t *ls, int status) {
@@ -419,13 +424,7 @@ static void handle_closed(uv_handle_t *h) {
     } else {
         srv = h->data;
     }
-    srv->open_handles--;
-    if (srv->closing && srv->open_handles == 0) {
-        pend_fail_conn(srv, NULL);
-        if (srv->done) srv->done(srv, srv->done_arg);
-        free(srv->big);
-        free(srv);
-    }
+    server_handle_gone(srv);
 }
 
 void rm_server_close(rm_server_t *srv, void (*done)(rm_server_t *srv, void *arg), void *arg) {
