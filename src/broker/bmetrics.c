@@ -310,12 +310,7 @@ static void render(buf_t *o, void *arg) {
     pm_family(o, "petrel_long_polling_held", "gauge", "Pull requests held by long polling.");
     pm_sample_i64(o, "petrel_long_polling_held", cl, 3, NULL, 0, (int64_t)atomic_load(&b->nholds));
 
-    pm_family(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    pm_sample_i64(o, "process_resident_memory_bytes", NULL, 0, NULL, 0, pm_process_rss());
-    pm_family(o, "process_open_fds", "gauge", "Open file descriptors.");
-    pm_sample_i64(o, "process_open_fds", NULL, 0, NULL, 0, pm_process_open_fds());
-    pm_family(o, "process_start_time_seconds", "gauge", "Start time of the broker since the Unix epoch in seconds.");
-    pm_sample_f(o, "process_start_time_seconds", NULL, 0, NULL, 0, (double)b->boot_ts / 1000.0);
+    pm_process_write(o, "broker", b->boot_ts);
     pm_family(o, "petrel_scrapes_total", "counter", "Scrapes of this endpoint.");
     pm_sample_i64(o, "petrel_scrapes_total", cl, 3, NULL, 0, m->scrapes);
 }

@@ -179,6 +179,17 @@ int64_t pm_process_open_fds(void) {
     return n - 1; /* the DIR's own descriptor */
 }
 
+void pm_process_write(buf_t *o, const char *server, int64_t start_ms) {
+    char help[128];
+    pm_family(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    pm_sample_i64(o, "process_resident_memory_bytes", NULL, 0, NULL, 0, pm_process_rss());
+    pm_family(o, "process_open_fds", "gauge", "Open file descriptors.");
+    pm_sample_i64(o, "process_open_fds", NULL, 0, NULL, 0, pm_process_open_fds());
+    snprintf(help, sizeof(help), "Start time of the %s since the Unix epoch in seconds.", server);
+    pm_family(o, "process_start_time_seconds", "gauge", help);
+    pm_sample_f(o, "process_start_time_seconds", NULL, 0, NULL, 0, (double)start_ms / 1000.0);
+}
+
 /* ---- loop bridge ---- */
 
 static void on_bridge_async(uv_async_t *a) {

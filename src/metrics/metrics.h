@@ -90,6 +90,9 @@ void pm_rpc_write(buf_t *o, const pm_rpc_t *r, const pm_label_t *a, int na);
 int64_t pm_process_rss(void);
 /* Open file descriptors (/proc/self/fd), or -1. */
 int64_t pm_process_open_fds(void);
+/* The process_* families (memory, descriptors, start time) of a server ("broker",
+ * "NameServer": its name in the help text) started at start_ms. */
+void pm_process_write(buf_t *o, const char *server, int64_t start_ms);
 
 /* ---- HTTP (libmicrohttpd) ---- */
 

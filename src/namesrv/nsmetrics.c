@@ -61,12 +61,7 @@ static void render(buf_t *o, void *arg) {
     pm_sample_i64(o, "rocketmq_topic_number", cl, 2, NULL, 0, topics);
     pm_family(o, "petrel_open_connections", "gauge", "Open remoting (TCP) connections.");
     pm_sample_i64(o, "petrel_open_connections", cl, 2, NULL, 0, rm_server_conn_count(m->srv));
-    pm_family(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    pm_sample_i64(o, "process_resident_memory_bytes", NULL, 0, NULL, 0, pm_process_rss());
-    pm_family(o, "process_open_fds", "gauge", "Open file descriptors.");
-    pm_sample_i64(o, "process_open_fds", NULL, 0, NULL, 0, pm_process_open_fds());
-    pm_family(o, "process_start_time_seconds", "gauge", "Start time of the NameServer since the Unix epoch in seconds.");
-    pm_sample_f(o, "process_start_time_seconds", NULL, 0, NULL, 0, (double)m->start_ms / 1000.0);
+    pm_process_write(o, "NameServer", m->start_ms);
     pm_family(o, "petrel_scrapes_total", "counter", "Scrapes of this endpoint.");
     pm_sample_i64(o, "petrel_scrapes_total", cl, 2, NULL, 0, m->scrapes);
 }
