@@ -58,15 +58,11 @@ int bk_is_forbidden_send_topic(const char *t) {
 int bk_req_str(rm_conn_t *conn, rm_cmd_t *req, const char *key, char *out, size_t n) {
     const char *v = rm_ext_get(req, key);
     if (!v) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "the custom field <%s> is null", key);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the custom field <%s> is null", key);
         return -1;
     }
     if (strlen(v) >= n) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "the custom field <%s> is too long", key);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the custom field <%s> is too long", key);
         return -1;
     }
     strcpy(out, v);
@@ -76,13 +72,11 @@ int bk_req_str(rm_conn_t *conn, rm_cmd_t *req, const char *key, char *out, size_
 int bk_req_i64(rm_conn_t *conn, rm_cmd_t *req, const char *key, int64_t *out) {
     int rc = rm_ext_i64(req, key, out);
     if (rc == 0) return 0;
-    char msg[256];
     if (rc == -1)
-        snprintf(msg, sizeof(msg), "the custom field <%s> is null", key);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the custom field <%s> is null", key);
     else
-        snprintf(msg, sizeof(msg), "the custom field <%s> is not a number: %.64s", key,
-                 rm_ext_get(req, key));
-    rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the custom field <%s> is not a number: %.64s", key,
+                      rm_ext_get(req, key));
     return -1;
 }
 
@@ -90,9 +84,7 @@ int bk_req_i32(rm_conn_t *conn, rm_cmd_t *req, const char *key, int32_t *out) {
     int64_t v;
     if (bk_req_i64(conn, req, key, &v) != 0) return -1;
     if (v < INT32_MIN || v > INT32_MAX) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "the custom field <%s> is out of range", key);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the custom field <%s> is out of range", key);
         return -1;
     }
     *out = (int32_t)v;

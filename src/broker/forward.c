@@ -57,10 +57,8 @@ static void forward(broker_t *b, rm_conn_t *conn, rm_cmd_t *req, const void *bod
     const char *cid = rm_ext_get(req, "clientId");
     bclient_t *cl = group ? find_client(b, group, cid) : NULL;
     if (!cl) {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "The Consumer <%s> <%s> not online", group ? group : "",
-                 cid ? cid : "");
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "The Consumer <%s> <%s> not online",
+                      group ? group : "", cid ? cid : "");
         return;
     }
     fwd_t *f = xcalloc(1, sizeof(*f));
@@ -88,9 +86,8 @@ void h_consume_message_directly(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     store_pinned_t p;
     if (!id || record_msgid_decode(id, strlen(id), host, &hl, &phys) != 0 ||
         store_read_at(b->store, phys, &p) != 0) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "can not find message by the msgId, %.100s", id ? id : "");
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "can not find message by the msgId, %.100s",
+                      id ? id : "");
         return;
     }
     forward(b, conn, req, p.data, p.len);
@@ -185,9 +182,8 @@ void h_invoke_broker_to_get_consumer_status(rm_conn_t *conn, rm_cmd_t *req, void
             n++;
     }
     if (n == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "No Any Consumer online in the consumer group: [%s]", group);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "No Any Consumer online in the consumer group: [%s]",
+                      group);
         return;
     }
     gather_t *g = xcalloc(1, sizeof(*g));

@@ -59,15 +59,11 @@ void h_update_consumer_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         bk_req_i64(conn, req, "commitOffset", &off) != 0)
         return;
     if (!topics_get(b, topic)) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "Topic %s not exist!", topic);
-        rm_conn_reply(conn, req, TOPIC_NOT_EXIST, msg);
+        bk_reply_errf(conn, req, TOPIC_NOT_EXIST, "Topic %s not exist!", topic);
         return;
     }
     if (!groups_find_or_create(b, group)) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "Group %s not exist!", group);
-        rm_conn_reply(conn, req, SUBSCRIPTION_GROUP_NOT_EXIST, msg);
+        bk_reply_errf(conn, req, SUBSCRIPTION_GROUP_NOT_EXIST, "Group %s not exist!", group);
         return;
     }
     if (qid < 0 || qid > 65535) {
@@ -90,9 +86,7 @@ static int topic_qid(rm_conn_t *conn, rm_cmd_t *req, char *topic, int32_t *qid) 
         return -1;
     }
     if (*qid < 0 || *qid > 65535) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "queueId[%d] is illegal", *qid);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "queueId[%d] is illegal", *qid);
         return -1;
     }
     return 0;
@@ -217,9 +211,7 @@ void h_view_message_by_id(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     store_pinned_t *p = xmalloc(sizeof(*p));
     if (off < 0 || store_read_at(b->store, off, p) != 0) {
         free(p);
-        char msg[128];
-        snprintf(msg, sizeof(msg), "can not find message by the offset, %" PRId64, off);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "can not find message by the offset, %" PRId64, off);
         return;
     }
     rm_enc_t e;

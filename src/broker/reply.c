@@ -48,7 +48,7 @@ void h_send_reply_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     size_t plen = props ? strlen(props) : 0;
     const char *v;
     size_t vl;
-    char cid[NAME_MAX_LEN], msg[400];
+    char cid[NAME_MAX_LEN];
     if (!props || !msgprops_find(props, plen, MSGPROP_REPLY_TO_CLIENT, &v, &vl)) {
         rm_conn_reply(conn, req, SYSTEM_ERROR, "reply message properties[REPLY_TO_CLIENT] is null");
         return;
@@ -56,8 +56,8 @@ void h_send_reply_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     snprintf(cid, sizeof(cid), "%.*s", (int)vl, v);
     bclient_t *cl = find_producer(b, cid);
     if (!cl) {
-        snprintf(msg, sizeof(msg), "push reply message fail, channel of <%s> not found.", cid);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR,
+                      "push reply message fail, channel of <%s> not found.", cid);
         return;
     }
     buf_t np;

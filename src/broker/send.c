@@ -131,10 +131,8 @@ static int parse_hdr(rm_conn_t *conn, rm_cmd_t *req, send_hdr_t *h) {
              hv_i64(f, F_MAXRECONSUME, 16, &v, &h->has_max_reconsume))
         bad = "maxReconsumeTimes";
     if (bad) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "the custom field <%s> is %s", bad,
-                 strcmp(bad, "topic") == 0 ? "null" : "not a number");
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the custom field <%s> is %s", bad,
+                      strcmp(bad, "topic") == 0 ? "null" : "not a number");
         return -1;
     }
     h->max_reconsume = (int32_t)v;
@@ -371,8 +369,8 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         return;
     }
     if (!(b->conf.brokerPermission & PERM_WRITE)) {
-        snprintf(msg, sizeof(msg), "the broker[%s] sending message is forbidden", b->conf.brokerIP1);
-        rm_conn_reply(conn, req, NO_PERMISSION, msg);
+        bk_reply_errf(conn, req, NO_PERMISSION, "the broker[%s] sending message is forbidden",
+                      b->conf.brokerIP1);
         return;
     }
     if (bk_valid_topic(h.topic, msg, sizeof(msg)) != 0) {
@@ -380,8 +378,8 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         return;
     }
     if (bk_is_forbidden_send_topic(h.topic)) {
-        snprintf(msg, sizeof(msg), "Sending message to topic[%s] is forbidden.", h.topic);
-        rm_conn_reply(conn, req, NO_PERMISSION, msg);
+        bk_reply_errf(conn, req, NO_PERMISSION, "Sending message to topic[%s] is forbidden.",
+                      h.topic);
         return;
     }
     topic_cfg_t *tc = topics_get(b, h.topic);
@@ -395,29 +393,27 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         }
     }
     if (!tc) {
-        snprintf(msg, sizeof(msg), "topic[%s] not exist, apply first please!" FAQ, h.topic);
-        rm_conn_reply(conn, req, TOPIC_NOT_EXIST, msg);
+        bk_reply_errf(conn, req, TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!" FAQ,
+                      h.topic);
         return;
     }
     if (!(tc->perm & PERM_WRITE)) {
-        snprintf(msg, sizeof(msg), "the topic[%s] sending message is forbidden", h.topic);
-        rm_conn_reply(conn, req, NO_PERMISSION, msg);
+        bk_reply_errf(conn, req, NO_PERMISSION, "the topic[%s] sending message is forbidden",
+                      h.topic);
         return;
     }
     int32_t qmax = tc->wq > tc->rq ? tc->wq : tc->rq;
     if (h.qid >= qmax) {
         char desc[400];
         topic_cfg_describe(tc, desc, sizeof(desc));
-        snprintf(msg, sizeof(msg), "request queueId[%d] is illegal, %s Producer: %s", h.qid, desc,
-                 rm_conn_peer(conn));
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "request queueId[%d] is illegal, %s Producer: %s",
+                      h.qid, desc, rm_conn_peer(conn));
         return;
     }
     if (h.qid < 0) h.qid = tc->wq > 0 ? (int32_t)(rand() % tc->wq) : 0;
     size_t plen = h.props ? strlen(h.props) : 0;
     if (req->body_len > (uint32_t)b->conf.maxMessageSize || plen > RECORD_MAX_PROPS) {
-        snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
-        rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+        bk_reply_errf(conn, req, MESSAGE_ILLEGAL, ILLEGAL_REMARK, b->conf.maxMessageSize);
         return;
     }
     const char *topic = h.topic;
@@ -426,8 +422,8 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     if (strncmp(topic, "%RETRY%", 7) == 0 && !h.batch) {
         group_cfg_t *g = groups_find_or_create(b, topic + 7);
         if (!g) {
-            snprintf(msg, sizeof(msg), "subscription group not exist, %s" FAQ, topic + 7);
-            rm_conn_reply(conn, req, SUBSCRIPTION_GROUP_NOT_EXIST, msg);
+            bk_reply_errf(conn, req, SUBSCRIPTION_GROUP_NOT_EXIST,
+                          "subscription group not exist, %s" FAQ, topic + 7);
             return;
         }
         int32_t maxr = h.has_max_reconsume && req->version >= 121 ? h.max_reconsume : g->retry_max_times;
@@ -460,8 +456,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         sig |= msgprops_sig_bit(MSGPROP_UNIQ_KEY, strlen(MSGPROP_UNIQ_KEY)) |
                msgprops_sig_bit(MSGPROP_CLUSTER, strlen(MSGPROP_CLUSTER));
         if (props->len > RECORD_MAX_PROPS) {
-            snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
-            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+            bk_reply_errf(conn, req, MESSAGE_ILLEGAL, ILLEGAL_REMARK, b->conf.maxMessageSize);
             return;
         }
         int is_dlq = topic == dlq;
@@ -498,9 +493,9 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         if (half) {
             if (b->conf.rejectTransactionMessage) {
                 buf_free(&np);
-                snprintf(msg, sizeof(msg), "the broker[%s] sending transaction message is forbidden",
-                         b->conf.brokerIP1);
-                rm_conn_reply(conn, req, NO_PERMISSION, msg);
+                bk_reply_errf(conn, req, NO_PERMISSION,
+                              "the broker[%s] sending transaction message is forbidden",
+                              b->conf.brokerIP1);
                 return;
             }
             txn_redirect_half(b, &m, props);
@@ -524,8 +519,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         }
         if (props->len > RECORD_MAX_PROPS) {
             buf_free(&np);
-            snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
-            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+            bk_reply_errf(conn, req, MESSAGE_ILLEGAL, ILLEGAL_REMARK, b->conf.maxMessageSize);
             return;
         }
         store_put_result_t r;
@@ -618,8 +612,7 @@ void h_send_message(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         else if (n == 0 && rc == 0)
             rm_conn_reply(conn, req, MESSAGE_ILLEGAL, "the batch body holds no message");
         else {
-            snprintf(msg, sizeof(msg), ILLEGAL_REMARK, b->conf.maxMessageSize);
-            rm_conn_reply(conn, req, MESSAGE_ILLEGAL, msg);
+            bk_reply_errf(conn, req, MESSAGE_ILLEGAL, ILLEGAL_REMARK, b->conf.maxMessageSize);
         }
         return;
     }
