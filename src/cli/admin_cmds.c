@@ -53,6 +53,21 @@ static int ns_each(adm_t *a, int code, const char *const *ext, const char *what,
     return 0;
 }
 
+/* ns_each, then the per-NameServer table: NAMESRV, RESULT and, with count_key, its count
+ * under count_title. */
+static int ns_each_print(adm_t *a, int code, const char *const *ext, const char *what,
+                         const char *count_key, const char *count_title) {
+    cJSON *rows = cJSON_CreateArray();
+    int rc = ns_each(a, code, ext, what, rows, count_key);
+    if (!rc) {
+        const adm_col_t cols[] = {{"namesrv", "NAMESRV"}, {"result", "RESULT"},
+                                  {count_key, count_title}};
+        out_rows(a, rows, rows, cols, count_key ? 3 : 2);
+    }
+    cJSON_Delete(rows);
+    return rc;
+}
+
 /* ---- topics ------------------------------------------------------------ */
 
 static int cmd_update_topic(adm_t *a) {
@@ -577,54 +592,26 @@ static int cmd_update_broker_config(adm_t *a) {
 
 static int cmd_wipe_write_perm(adm_t *a) {
     const char *ext[] = {"brokerName", a->opt['b'], NULL};
-    cJSON *rows = cJSON_CreateArray();
-    int rc = ns_each(a, WIPE_WRITE_PERM_OF_BROKER, ext, "wipeWritePerm", rows, "wipeTopicCount");
-    if (!rc) {
-        static const adm_col_t cols[] = {{"namesrv", "NAMESRV"}, {"result", "RESULT"},
-                                         {"wipeTopicCount", "WIPED_TOPICS"}};
-        out_rows(a, rows, rows, cols, 3);
-    }
-    cJSON_Delete(rows);
-    return rc;
+    return ns_each_print(a, WIPE_WRITE_PERM_OF_BROKER, ext, "wipeWritePerm", "wipeTopicCount",
+                         "WIPED_TOPICS");
 }
 
 static int cmd_add_write_perm(adm_t *a) {
     const char *ext[] = {"brokerName", a->opt['b'], NULL};
-    cJSON *rows = cJSON_CreateArray();
-    int rc = ns_each(a, ADD_WRITE_PERM_OF_BROKER, ext, "addWritePerm", rows, "addTopicCount");
-    if (!rc) {
-        static const adm_col_t cols[] = {{"namesrv", "NAMESRV"}, {"result", "RESULT"},
-                                         {"addTopicCount", "ADDED_TOPICS"}};
-        out_rows(a, rows, rows, cols, 3);
-    }
-    cJSON_Delete(rows);
-    return rc;
+    return ns_each_print(a, ADD_WRITE_PERM_OF_BROKER, ext, "addWritePerm", "addTopicCount",
+                         "ADDED_TOPICS");
 }
 
 /* ---- KV config ----------------------------------------------------------- */
 
 static int cmd_update_kv(adm_t *a) {
     const char *ext[] = {"namespace", a->opt['s'], "key", a->opt['k'], "value", a->opt['v'], NULL};
-    cJSON *rows = cJSON_CreateArray();
-    int rc = ns_each(a, PUT_KV_CONFIG, ext, "updateKvConfig", rows, NULL);
-    if (!rc) {
-        static const adm_col_t cols[] = {{"namesrv", "NAMESRV"}, {"result", "RESULT"}};
-        out_rows(a, rows, rows, cols, 2);
-    }
-    cJSON_Delete(rows);
-    return rc;
+    return ns_each_print(a, PUT_KV_CONFIG, ext, "updateKvConfig", NULL, NULL);
 }
 
 static int cmd_delete_kv(adm_t *a) {
     const char *ext[] = {"namespace", a->opt['s'], "key", a->opt['k'], NULL};
-    cJSON *rows = cJSON_CreateArray();
-    int rc = ns_each(a, DELETE_KV_CONFIG, ext, "deleteKvConfig", rows, NULL);
-    if (!rc) {
-        static const adm_col_t cols[] = {{"namesrv", "NAMESRV"}, {"result", "RESULT"}};
-        out_rows(a, rows, rows, cols, 2);
-    }
-    cJSON_Delete(rows);
-    return rc;
+    return ns_each_print(a, DELETE_KV_CONFIG, ext, "deleteKvConfig", NULL, NULL);
 }
 
 static int cmd_get_kv(adm_t *a) {
