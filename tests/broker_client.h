@@ -389,20 +389,14 @@ static inline int bc_ctl_spawn(const bc_ctls_t *g, int i, const char *dir, pid_t
 /* Starts `petrel namesrv` on port with extra arguments (kv-<port>.json and ns.log, shared
  * by every NameServer there, under dir): its pid once it listens, else -1 (killed). */
 static inline pid_t bc_spawn_namesrv(const char *dir, int port, const char *const *extra) {
-    char p[64], kv[700], log[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", port);
+    char kv[700], log[700];
     snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv-%d.json", dir, port);
     snprintf(log, sizeof(log), "%s/ns.log", dir);
-    char *argv[16] = {NULL, "namesrv", p, kv};
-    int n = 4;
-    for (int i = 0; extra && extra[i] && n < 15; i++) argv[n++] = (char *)extra[i];
-    argv[n] = NULL;
-    pid_t pid = tu_spawn(argv, log);
-    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
-        bc_stop(pid, SIGKILL, 2000);
-        return -1;
-    }
-    return pid;
+    const char *args[16] = {kv};
+    int n = 1;
+    for (int i = 0; extra && extra[i] && n < 15; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    return tu_spawn_namesrv(port, args, log);
 }
 
 /* Starts a replica of broker_name (store dir/name, log dir/name.log) that follows the

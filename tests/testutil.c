@@ -144,6 +144,24 @@ int tu_scaled(int ms) {
     return ms * (k > 0 ? k : 1);
 }
 
+pid_t tu_spawn_namesrv(int port, const char *const *args, const char *logpath) {
+    char portarg[64];
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = tu_bin();
+    argv[n++] = "namesrv";
+    snprintf(portarg, sizeof(portarg), "--listenPort=%d", port);
+    argv[n++] = portarg;
+    for (int i = 0; args && args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = tu_spawn((char *const *)argv, logpath);
+    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
+        tu_stop(pid, SIGKILL, 2000);
+        return -1;
+    }
+    return pid;
+}
+
 int tu_connect(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;

@@ -26,6 +26,9 @@ int tu_free_port(void);
  * stderr appended to logpath (NULL: inherited). Returns the pid.
  */
 pid_t tu_spawn(char *const argv[], const char *logpath);
+/* Starts `petrel namesrv --listenPort=port <args>` (NULL-terminated list, may be NULL),
+ * output to logpath: its pid once it listens (10 s), else -1 (killed). */
+pid_t tu_spawn_namesrv(int port, const char *const *args, const char *logpath);
 /* A TCP connection to 127.0.0.1:port (TCP_NODELAY): the fd, or -1. */
 int tu_connect(int port);
 /* Waits until 127.0.0.1:port accepts a connection. 0 or -1 on timeout. */

@@ -154,24 +154,15 @@ void wc_register_body(buf_t *out, int64_t counter, const char *const *topics) {
 }
 
 pid_t wc_spawn_namesrv(int port, const char *kv, const char *const *extra, const char *logpath) {
-    char portarg[64], kvarg[1024];
-    const char *argv[32];
+    char kvarg[1024];
+    const char *args[32];
     int n = 0;
-    argv[n++] = tu_bin();
-    argv[n++] = "namesrv";
-    snprintf(portarg, sizeof(portarg), "--listenPort=%d", port);
-    argv[n++] = portarg;
-    argv[n++] = "--listenAddr=127.0.0.1";
+    args[n++] = "--listenAddr=127.0.0.1";
     if (kv) {
         snprintf(kvarg, sizeof(kvarg), "--kvConfigPath=%s", kv);
-        argv[n++] = kvarg;
+        args[n++] = kvarg;
     }
-    for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
-    argv[n] = NULL;
-    pid_t pid = tu_spawn((char *const *)argv, logpath);
-    if (tu_wait_port(port, 10000) != 0) {
-        tu_stop(pid, 9, 2000);
-        return -1;
-    }
-    return pid;
+    for (int i = 0; extra && extra[i] && n < 30; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    return tu_spawn_namesrv(port, args, logpath);
 }
