@@ -215,14 +215,7 @@ static inline pid_t bc_solo_start(const char *name, const char *const *extra, ch
 /* SIGTERM to a bc_solo_start broker: 0 when it exited cleanly (dir removed and freed), else
  * -1 with the log kept. */
 static inline int bc_solo_stop(pid_t pid, char *dir) {
-    int st = bc_stop(pid, SIGTERM, 20000);
-    if (!tu_exited_ok(st)) {
-        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return tu_stop_clean(pid, "broker", dir, 20000);
 }
 
 /* Sends one message with SEND_MESSAGE_V2. props e.g. "TAGS\001A\002KEYS\001k1\002". */

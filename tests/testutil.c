@@ -130,6 +130,17 @@ void tu_sleep_ms(int ms) {
 
 int tu_exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 
+int tu_stop_clean(pid_t pid, const char *what, char *dir, int timeout_ms) {
+    int st = tu_stop(pid, SIGTERM, timeout_ms);
+    if (!tu_exited_ok(st)) {
+        fprintf(stderr, "%s did not exit cleanly (status %d), log in %s\n", what, st, dir);
+        return -1;
+    }
+    tu_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
 int tu_file_has(const char *path, const char *needle) {
     char *text = NULL;
     if (file_read_all(path, &text, NULL) != 0) return 0;

@@ -39,6 +39,9 @@ int tu_wait_port_pid(int port, pid_t pid, int timeout_ms);
 int tu_stop(pid_t pid, int sig, int timeout_ms);
 /* A wait status (tu_stop) of a process that exited with 0. */
 int tu_exited_ok(int st);
+/* SIGTERM to a server (what: "broker", "namesrv") and up to timeout_ms for its exit: 0 when
+ * it exited with 0 (dir removed and freed), else -1 with the logs kept in dir. */
+int tu_stop_clean(pid_t pid, const char *what, char *dir, int timeout_ms);
 /* The file at path exists and contains needle. */
 int tu_file_has(const char *path, const char *needle);
 /* Scales a timeout by $PETREL_TEST_TIMEOUT_SCALE (sanitizer builds are slower). */

@@ -36,14 +36,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int st = tu_stop(pid, 15, 10000); /* SIGTERM: clean shutdown, exit 0 */
-    if (!tu_exited_ok(st)) {
-        fprintf(stderr, "namesrv did not exit cleanly (status %d), log in %s\n", st, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return tu_stop_clean(pid, "namesrv", dir, 10000);
 }
 
 static void conn(wc_t *c) { assert_int_equal(wc_connect(c, port), 0); }

@@ -49,14 +49,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     wc_close(&broker);
-    int st = tu_stop(pid, 15, 10000);
-    if (!tu_exited_ok(st)) {
-        fprintf(stderr, "namesrv did not exit cleanly; log in %s\n", dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return tu_stop_clean(pid, "namesrv", dir, 10000);
 }
 
 /* A fresh connection still gets the full, correct route. */
