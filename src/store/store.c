@@ -933,6 +933,9 @@ static void drop_behind(store_t *s) {
     int64_t upto = ((flushed < reput ? flushed : reput) - s->cl_window) & ~(int64_t)((1 << 20) - 1);
     int64_t min = mfq_min_offset(&s->cl);
     if (s->cl_dropped < min) s->cl_dropped = min;
+    /* at most 64 MiB a call: after a restart the whole old log is behind the window, and the
+     * warming must not wait for it */
+    if (upto > s->cl_dropped + (64 << 20)) upto = s->cl_dropped + (64 << 20);
     while (s->cl_dropped < upto) {
         mfile_t *f = mfq_find_pin(&s->cl, s->cl_dropped);
         if (!f) break;
