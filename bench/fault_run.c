@@ -29,66 +29,46 @@
 #define TOPIC "TopicFault"
 #define MAXMSG 1000000
 
-static char *dir, nsarg[64], ctlarg[200], peers[200];
-static int ns_port, cports[3], bport[2];
+static char *dir, nsarg[64];
+static bc_ctls_t ctls;
+static int ns_port, bport[2];
 static pid_t ctl[3], br[2];
 
 static pid_t spawn_ctl(int i) {
-    char id[32], pa[300], lp[64], sp[700], log[700];
-    snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
-    snprintf(pa, sizeof(pa), "--controllerPeers=%s", peers);
-    snprintf(lp, sizeof(lp), "--listenPort=%d", cports[i]);
-    snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
-    snprintf(log, sizeof(log), "%s/ctl%d.log", dir, i + 1);
-    char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
-    pid_t p = tu_spawn(argv, log);
-    tu_wait_port(cports[i], 10000);
+    pid_t p;
+    bc_ctl_spawn(&ctls, i, dir, &p);
     return p;
 }
 
 static pid_t spawn_broker(int i) {
-    char d[400], log[700];
-    snprintf(d, sizeof(d), "%s/b%d", dir, i);
-    snprintf(log, sizeof(log), "%s/b%d.log", dir, i);
-    const char *m[] = {nsarg, ctlarg, "--brokerName=broker-x", "--brokerRole=SYNC_MASTER",
-                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
-    const char *s[] = {nsarg, ctlarg, "--brokerName=broker-x", "--brokerRole=SLAVE",
-                       "--brokerId=1", "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500",
-                       NULL};
-    return bc_spawn_broker(d, bport[i], i ? s : m, log);
+    char name[8];
+    snprintf(name, sizeof(name), "b%d", i);
+    return bc_spawn_replica(dir, name, bport[i], i, "broker-x", nsarg, ctls.arg);
 }
 
-static int route_master(void) {
-    bc_t c;
-    if (bc_connect(&c, ns_port) != 0) return -1;
-    const char *ext[] = {"topic", TOPIC, NULL};
-    rm_cmd_t r;
-    int port = -1;
-    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 3000) == 0 && r.code == SUCCESS) {
-        const char *p = strstr(bc_body(&r), "\"0\":\"127.0.0.1:");
-        if (p) port = atoi(p + 15);
-    }
-    bc_close(&c);
-    return port;
-}
+static int route_master(void) { return bc_route_master_port(ns_port, TOPIC); }
 
 static int64_t total_max(int port) {
     bc_t c;
     if (bc_connect(&c, port) != 0) return -1;
-    int64_t t = 0;
-    for (int q = 0; q < 4; q++) {
-        char qs[8];
-        snprintf(qs, sizeof(qs), "%d", q);
-        const char *ext[] = {"topic", TOPIC, "queueId", qs, NULL};
-        rm_cmd_t r;
-        if (bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS) {
-            t = -1;
-            break;
-        }
-        t += bc_ext_i64(&r, "offset");
-    }
+    int64_t t = bc_total_max(&c, TOPIC, 4);
     bc_close(&c);
     return t;
+}
+
+/* The read-back: which sent ids the master holds, and what it holds that was never sent. */
+typedef struct history_s {
+    char *seen;
+    int next;
+    long invented, consumed;
+} history_t;
+
+static void note_record(void *arg, const char *text) {
+    history_t *h = arg;
+    int id = strncmp(text, "x-", 2) == 0 ? atoi(text + 2) : -1;
+    if (id < 0 || id >= h->next) h->invented++;
+    else h->seen[id] = 1;
+    h->consumed++;
 }
 
 static int which(int port) { return port == bport[0] ? 0 : port == bport[1] ? 1 : -1; }
@@ -97,20 +77,10 @@ int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 6, gap = argc > 2 ? atoi(argv[2]) : 6;
     signal(SIGPIPE, SIG_IGN);
     dir = tu_tmpdir("petrel-fault");
-    int rp[3];
-    for (int i = 0; i < 3; i++) rp[i] = tu_free_port(), cports[i] = tu_free_port();
-    snprintf(peers, sizeof(peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0], rp[1], rp[2]);
-    snprintf(ctlarg, sizeof(ctlarg), "--controllerAddr=127.0.0.1:%d;127.0.0.1:%d;127.0.0.1:%d",
-             cports[0], cports[1], cports[2]);
+    bc_ctls_init(&ctls, "127.0.0.1");
     for (int i = 0; i < 3; i++) ctl[i] = spawn_ctl(i);
     ns_port = tu_free_port();
-    char p[64], kv[700], log[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", ns_port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
-    snprintf(log, sizeof(log), "%s/ns.log", dir);
-    char *nargv[] = {NULL, "namesrv", p, kv, NULL};
-    pid_t ns = tu_spawn(nargv, log);
-    tu_wait_port(ns_port, 5000);
+    pid_t ns = bc_spawn_namesrv(dir, ns_port, NULL);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=127.0.0.1:%d", ns_port);
     for (int i = 0; i < 2; i++) {
         bport[i] = tu_free_port();
@@ -214,36 +184,15 @@ int main(int argc, char **argv) {
     printf("final master: broker %d; replicas in sync: %s\n", which(m),
            total_max(bport[0]) == total_max(bport[1]) ? "yes" : "NO");
     static char seen[MAXMSG];
-    long invented = 0, consumed = 0;
+    history_t h = {seen, next, 0, 0};
     if (m > 0 && bc_connect(&c, m) == 0) {
         for (int qq = 0; qq < 4; qq++) {
-            int64_t off = 0;
-            for (;;) {
-                rm_cmd_t r;
-                if (bc_pull(&c, "GFault", TOPIC, qq, off, 32, 4, "*", 0, &r, 5000) != 0 ||
-                    r.code != SUCCESS)
-                    break;
-                size_t pos = 0;
-                while (pos < r.body_len) {
-                    record_view_t v;
-                    if (record_decode(r.body + pos, r.body_len - pos, &v, RECORD_CHECK_CRC) != RECORD_OK) {
-                        invented++;
-                        break;
-                    }
-                    char b[32];
-                    snprintf(b, sizeof(b), "%.*s", (int)(v.body_len < 31 ? v.body_len : 31),
-                             (const char *)v.body);
-                    int id = strncmp(b, "x-", 2) == 0 ? atoi(b + 2) : -1;
-                    if (id < 0 || id >= next) invented++;
-                    else seen[id] = 1;
-                    consumed++;
-                    pos += v.total_size;
-                }
-                off = bc_ext_i64(&r, "nextBeginOffset");
-            }
+            int bad = bc_read_queue(&c, "GFault", TOPIC, qq, note_record, &h);
+            if (bad > 0) h.invented += bad; /* answers with a record that does not decode */
         }
         bc_close(&c);
     }
+    long invented = h.invented, consumed = h.consumed;
     long lost = 0, lost11 = 0;
     for (int i = 0; i < next; i++) {
         if (acked[i] && !seen[i]) lost++;

@@ -14,10 +14,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -59,17 +61,8 @@ static inline void bc_note_request(bc_t *c, const rm_cmd_t *cmd) {
 static inline int bc_connect(bc_t *c, int port) {
     memset(c, 0, sizeof(*c));
     c->opaque = 1;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(c->fd);
-        c->fd = -1;
-        return -1;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return 0;
+    c->fd = tu_connect(port);
+    return c->fd >= 0 ? 0 : -1;
 }
 
 static inline void bc_close(bc_t *c) {
@@ -181,10 +174,15 @@ static inline int bc_stop(pid_t pid, int sig, int timeout_ms) {
     return tu_stop(pid, sig, timeout_ms);
 }
 
-/* Starts `petrel broker` with store dir, port and extra --k=v args; waits for the port. */
+/* Starts `petrel broker` with store dir, port and extra --k=v args, its output in log (NULL:
+ * <dir>/broker.log); waits for the port. */
 static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const *extra,
                                     const char *log) {
-    char a_root[600], a_port[64];
+    char a_root[600], a_port[64], dlog[600];
+    if (!log) {
+        snprintf(dlog, sizeof(dlog), "%s/broker.log", dir);
+        log = dlog;
+    }
     snprintf(a_root, sizeof(a_root), "--storePathRootDir=%s", dir);
     snprintf(a_port, sizeof(a_port), "--listenPort=%d", port);
     char *argv[48] = {NULL, "broker", a_root, a_port, "--brokerIP1=127.0.0.1",
@@ -199,6 +197,32 @@ static inline pid_t bc_spawn_broker(const char *dir, int port, const char *const
         return -1;
     }
     return pid;
+}
+
+/* A broker of a test file's own, under a fresh tu_tmpdir(name) (*dir, with broker.log) on
+ * *port: its pid, or -1. Three tries: a broker that lost its port to another process exits. */
+static inline pid_t bc_solo_start(const char *name, const char *const *extra, char **dir,
+                                  int *port) {
+    *dir = tu_tmpdir(name);
+    pid_t pid = -1;
+    for (int i = 0; i < 3 && pid <= 0; i++) {
+        *port = tu_free_port();
+        pid = bc_spawn_broker(*dir, *port, extra, NULL);
+    }
+    return pid;
+}
+
+/* SIGTERM to a bc_solo_start broker: 0 when it exited cleanly (dir removed and freed), else
+ * -1 with the log kept. */
+static inline int bc_solo_stop(pid_t pid, char *dir) {
+    int st = bc_stop(pid, SIGTERM, 20000);
+    if (!tu_exited_ok(st)) {
+        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
+        return -1;
+    }
+    tu_rmrf(dir);
+    free(dir);
+    return 0;
 }
 
 /* Sends one message with SEND_MESSAGE_V2. props e.g. "TAGS\001A\002KEYS\001k1\002". */
@@ -241,6 +265,150 @@ static inline int bc_count_records(const rm_cmd_t *r) {
         n++;
     }
     return n;
+}
+
+/* ---- a controller-managed broker group (0072, 0073, bench/fault_run) ---- */
+
+/* Sum of GET_MAX_OFFSET over queues 0..nq-1 of topic, or -1. */
+static inline int64_t bc_total_max(bc_t *c, const char *topic, int nq) {
+    int64_t t = 0;
+    for (int q = 0; q < nq; q++) {
+        char qs[16];
+        snprintf(qs, sizeof(qs), "%d", q);
+        const char *ext[] = {"topic", topic, "queueId", qs, NULL};
+        rm_cmd_t r;
+        if (bc_call(c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS)
+            return -1;
+        t += bc_ext_i64(&r, "offset");
+    }
+    return t;
+}
+
+/* GET_ROUTEINFO_BY_TOPIC from the NameServer on ns_port: the answer's code (body, when not
+ * NULL, gets its text), or -1. */
+static inline int bc_route_code(int ns_port, const char *topic, char *body, size_t n) {
+    bc_t c;
+    if (bc_connect(&c, ns_port) != 0) return -1;
+    const char *ext[] = {"topic", topic, NULL};
+    rm_cmd_t r;
+    int code = -1;
+    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 5000) == 0) {
+        code = r.code;
+        if (body) snprintf(body, n, "%.*s", (int)(n - 1), bc_body(&r));
+    }
+    bc_close(&c);
+    return code;
+}
+
+/* Port of brokerId 0 (on 127.0.0.1) in the NameServer's route of topic, or -1. */
+static inline int bc_route_master_port(int ns_port, const char *topic) {
+    bc_t c;
+    if (bc_connect(&c, ns_port) != 0) return -1;
+    const char *ext[] = {"topic", topic, NULL};
+    rm_cmd_t r;
+    int port = -1;
+    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 3000) == 0 && r.code == SUCCESS) {
+        const char *p = strstr(bc_body(&r), "\"0\":\"127.0.0.1:");
+        if (p) port = atoi(p + 15);
+    }
+    bc_close(&c);
+    return port;
+}
+
+/*
+ * Reads queue qid of topic (as group) from offset 0 to its end: fn(arg, text) for every
+ * record, text its body's first 31 bytes. Returns 0, -1 when a pull fails, or how many
+ * answers held a record that does not decode (the rest of such an answer is skipped).
+ */
+static inline int bc_read_queue(bc_t *c, const char *group, const char *topic, int qid,
+                                void (*fn)(void *arg, const char *text), void *arg) {
+    int64_t off = 0;
+    int bad = 0;
+    for (int guard = 0; guard < (1 << 20); guard++) {
+        rm_cmd_t r;
+        if (bc_pull(c, group, topic, qid, off, 32, 4, "*", 0, &r, 5000) != 0) return -1;
+        if (r.code != SUCCESS) break;
+        size_t pos = 0;
+        while (pos < r.body_len) {
+            record_view_t v;
+            if (record_decode(r.body + pos, r.body_len - pos, &v, RECORD_CHECK_CRC) != RECORD_OK) {
+                bad++;
+                break;
+            }
+            char b[32];
+            snprintf(b, sizeof(b), "%.*s", (int)(v.body_len < 31 ? v.body_len : 31),
+                     (const char *)v.body);
+            fn(arg, b);
+            pos += v.total_size;
+        }
+        off = bc_ext_i64(&r, "nextBeginOffset");
+    }
+    return bad;
+}
+
+/* Three `petrel controller`s (Raft among themselves on 127.0.0.1). */
+typedef struct bc_ctls_s {
+    int ports[3];    /* their remoting ports */
+    char peers[200]; /* the --controllerPeers value */
+    char arg[200];   /* --controllerAddr=... for the brokers, which reach them at host */
+} bc_ctls_t;
+
+static inline void bc_ctls_init(bc_ctls_t *g, const char *host) {
+    int rp[3];
+    for (int i = 0; i < 3; i++) rp[i] = tu_free_port(), g->ports[i] = tu_free_port();
+    snprintf(g->peers, sizeof(g->peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0],
+             rp[1], rp[2]);
+    snprintf(g->arg, sizeof(g->arg), "--controllerAddr=%s:%d;%s:%d;%s:%d", host, g->ports[0],
+             host, g->ports[1], host, g->ports[2]);
+}
+
+/* Starts controller i (store and log ctl<i+1> under dir) into *pid; 0 once it listens. */
+static inline int bc_ctl_spawn(const bc_ctls_t *g, int i, const char *dir, pid_t *pid) {
+    char id[32], pa[300], lp[64], sp[700], log[700];
+    snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
+    snprintf(pa, sizeof(pa), "--controllerPeers=%s", g->peers);
+    snprintf(lp, sizeof(lp), "--listenPort=%d", g->ports[i]);
+    snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
+    snprintf(log, sizeof(log), "%s/ctl%d.log", dir, i + 1);
+    char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
+    *pid = tu_spawn(argv, log);
+    return tu_wait_port(g->ports[i], 10000);
+}
+
+/* Starts `petrel namesrv` on port with extra arguments (kv-<port>.json and ns.log, shared
+ * by every NameServer there, under dir): its pid once it listens, else -1 (killed). */
+static inline pid_t bc_spawn_namesrv(const char *dir, int port, const char *const *extra) {
+    char p[64], kv[700], log[700];
+    snprintf(p, sizeof(p), "--listenPort=%d", port);
+    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv-%d.json", dir, port);
+    snprintf(log, sizeof(log), "%s/ns.log", dir);
+    char *argv[16] = {NULL, "namesrv", p, kv};
+    int n = 4;
+    for (int i = 0; extra && extra[i] && n < 15; i++) argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    pid_t pid = tu_spawn(argv, log);
+    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
+        bc_stop(pid, SIGKILL, 2000);
+        return -1;
+    }
+    return pid;
+}
+
+/* Starts a replica of broker_name (store dir/name, log dir/name.log) that follows the
+ * controllers: the SYNC_MASTER, or with slave the SLAVE brokerId 1. nsarg and ctlarg are
+ * its --namesrvAddr= and --controllerAddr= arguments. */
+static inline pid_t bc_spawn_replica(const char *dir, const char *name, int port, int slave,
+                                     const char *broker_name, const char *nsarg,
+                                     const char *ctlarg) {
+    char d[400], log[700], bn[300];
+    snprintf(d, sizeof(d), "%s/%s", dir, name);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+    snprintf(bn, sizeof(bn), "--brokerName=%s", broker_name);
+    const char *m[] = {nsarg, ctlarg, bn, "--brokerRole=SYNC_MASTER", "--syncFlushTimeout=2000",
+                       "--controllerLeaseMillis=1500", NULL};
+    const char *s[] = {nsarg, ctlarg, bn, "--brokerRole=SLAVE", "--brokerId=1",
+                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
+    return bc_spawn_broker(d, port, slave ? s : m, log);
 }
 
 #endif

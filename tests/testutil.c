@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "remoting/remoting.h"
 
 const char *tu_bin(void) {
@@ -126,21 +128,42 @@ void tu_sleep_ms(int ms) {
     }
 }
 
+int tu_exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+
+int tu_file_has(const char *path, const char *needle) {
+    char *text = NULL;
+    if (file_read_all(path, &text, NULL) != 0) return 0;
+    int ok = strstr(text, needle) != NULL;
+    free(text);
+    return ok;
+}
+
 int tu_scaled(int ms) {
     const char *s = getenv("PETREL_TEST_TIMEOUT_SCALE");
     int k = s ? atoi(s) : 1;
     return ms * (k > 0 ? k : 1);
 }
 
+int tu_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
 int tu_wait_port(int port, int timeout_ms) {
     int64_t deadline = tu_now_ms() + tu_scaled(timeout_ms);
     for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-        close(fd);
-        if (ok) return 0;
+        int fd = tu_connect(port);
+        if (fd >= 0) close(fd);
+        if (fd >= 0) return 0;
         if (tu_now_ms() >= deadline) return -1;
         tu_sleep_ms(20);
     }
@@ -278,4 +301,81 @@ int tu_create_topic(const tu_pair_t *p, const char *topic, int queues) {
     int ok = r->cmd.code == SUCCESS;
     rm_response_free(r);
     return ok && TU_WAIT_FOR(tu_route_ready(p->ns_addr, topic, queues), 15000) ? 0 : -1;
+}
+
+/* ---- tests that run the petrel command ---- */
+
+int tu_failures;
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+}
+
+int tu_cmd_vrun(const tu_cmd_t *c, const char *sub, const char *fmt, va_list ap) {
+    char line[2048], *argv[64];
+    vsnprintf(line, sizeof line, fmt, ap);
+    int n = 0;
+    argv[n++] = (char *)tu_bin();
+    if (sub) argv[n++] = (char *)sub;
+    int first = n;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " ", &save); t && n < 60; t = strtok_r(NULL, " ", &save)) {
+        for (char *p = t; *p; p++)
+            if (*p == '~') *p = ' ';
+        argv[n++] = t;
+    }
+    int has_n = 0;
+    for (int i = first; i < n; i++) has_n |= !strcmp(argv[i], "-n");
+    if (!has_n) {
+        argv[n++] = "-n";
+        argv[n++] = (char *)c->ns_addr;
+    }
+    argv[n] = NULL;
+    char op[600], ep[600];
+    snprintf(op, sizeof op, "%s/out", c->dir);
+    snprintf(ep, sizeof ep, "%s/err", c->dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st = tu_stop(pid, 0, 60000);
+    slurp(op, c->out, c->out_cap);
+    slurp(ep, c->err, c->err_cap);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (getenv("PETREL_TEST_VERBOSE"))
+        fprintf(stderr, "$ petrel %s %s -> %d\n%s%s", sub ? sub : "", argv[first], rc, c->out,
+                c->err);
+    return rc;
+}
+
+int tu_pair_start_or_external(tu_pair_t *p, const char *name) {
+    const char *ext = getenv("PETREL_TEST_NAMESRV");
+    if (ext) {
+        memset(p, 0, sizeof(*p));
+        p->dir = tu_tmpdir(name);
+        snprintf(p->ns_addr, sizeof(p->ns_addr), "%s", ext);
+        return 0;
+    }
+    if (tu_pair_start(p, name, NULL, NULL) == 0) return 0;
+    fprintf(stderr, "FAIL: petrel namesrv/broker did not start (logs in %s)\n", p->dir);
+    tu_pair_kill(p);
+    return -1;
+}
+
+int tu_pair_finish(tu_pair_t *p) {
+    tu_stop(p->br_pid, SIGTERM, 10000);
+    tu_stop(p->ns_pid, SIGTERM, 10000);
+    if (!tu_failures) tu_rmrf(p->dir);
+    else fprintf(stderr, "%d checks failed (files in %s)\n", tu_failures, p->dir);
+    free(p->dir);
+    p->dir = NULL;
+    return tu_failures ? 1 : 0;
 }

@@ -7,7 +7,10 @@
 #ifndef PETREL_TESTUTIL_H
 #define PETREL_TESTUTIL_H
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Path of the petrel binary under test ($PETREL_BIN). */
@@ -23,12 +26,18 @@ int tu_free_port(void);
  * stderr appended to logpath (NULL: inherited). Returns the pid.
  */
 pid_t tu_spawn(char *const argv[], const char *logpath);
+/* A TCP connection to 127.0.0.1:port (TCP_NODELAY): the fd, or -1. */
+int tu_connect(int port);
 /* Waits until 127.0.0.1:port accepts a connection. 0 or -1 on timeout. */
 int tu_wait_port(int port, int timeout_ms);
 /* As tu_wait_port, but gives up early when the child pid has exited. */
 int tu_wait_port_pid(int port, pid_t pid, int timeout_ms);
 /* Sends sig and waits up to timeout_ms for the exit. Returns the wait status or -1. */
 int tu_stop(pid_t pid, int sig, int timeout_ms);
+/* A wait status (tu_stop) of a process that exited with 0. */
+int tu_exited_ok(int st);
+/* The file at path exists and contains needle. */
+int tu_file_has(const char *path, const char *needle);
 /* Scales a timeout by $PETREL_TEST_TIMEOUT_SCALE (sanitizer builds are slower). */
 int tu_scaled(int ms);
 
@@ -71,5 +80,40 @@ int tu_admin_call(const char *addr, int code, const char *const *ext, struct rm_
 int tu_route_ready(const char *ns_addr, const char *topic, int queues);
 /* UPDATE_AND_CREATE_TOPIC on the broker, then waits for the route: 0 or -1. */
 int tu_create_topic(const tu_pair_t *p, const char *topic, int queues);
+
+
+/* ---- tests that run the petrel command and count failed checks (0080, 0090) ---- */
+
+/* Counts a failed check and goes on (for tests made of many independent checks). */
+extern int tu_failures;
+#define TU_CHECK(c)                                                                \
+    do {                                                                           \
+        if (!(c)) {                                                                \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);           \
+            tu_failures++;                                                         \
+        }                                                                          \
+    } while (0)
+
+typedef struct tu_cmd_s {
+    const char *dir;     /* where the out and err files go */
+    const char *ns_addr; /* added as "-n ns_addr" unless the arguments have -n */
+    char *out, *err;     /* the last run's stdout and stderr, NUL-terminated */
+    size_t out_cap, err_cap;
+} tu_cmd_t;
+/*
+ * Runs `petrel [sub] <args>` to its end (60 s at most); args is fmt: space-separated, '~'
+ * stands for a space inside an argument. Returns the exit code, or -1.
+ */
+int tu_cmd_vrun(const tu_cmd_t *c, const char *sub, const char *fmt, va_list ap);
+
+/*
+ * The servers a command test talks to: tu_pair_start(p, name), or with
+ * $PETREL_TEST_NAMESRV=host:port that running NameServer (nothing started; p->dir is a
+ * fresh directory, p->ns_addr the address). 0, or -1 after stopping what started.
+ */
+int tu_pair_start_or_external(tu_pair_t *p, const char *name);
+/* Stops what tu_pair_start_or_external started, removes p->dir unless tu_failures (then
+ * says where it is); the test's exit code. */
+int tu_pair_finish(tu_pair_t *p);
 
 #endif

@@ -25,18 +25,8 @@ int wc_connect(wc_t *c, int port) {
     buf_init(&c->frame);
     buf_init(&c->scratch);
     buf_init(&c->out);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0) return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(c->fd);
-        c->fd = -1;
-        return -1;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return 0;
+    c->fd = tu_connect(port);
+    return c->fd >= 0 ? 0 : -1;
 }
 
 void wc_close(wc_t *c) {

@@ -36,8 +36,8 @@ static void h_update_and_create_topic(rm_conn_t *conn, rm_cmd_t *req, void *ctx)
         return;
     }
     if (strcmp(topic, b->conf.brokerClusterName) == 0) {
-        snprintf(msg, sizeof(msg), "The topic[%s] is conflict with system reserved words.", topic);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "The topic[%s] is conflict with system reserved words.",
+                      topic);
         return;
     }
     topic_cfg_t tc;
@@ -54,9 +54,8 @@ static void h_update_and_create_topic(rm_conn_t *conn, rm_cmd_t *req, void *ctx)
     tc.multi_tag = ft && strcmp(ft, "MULTI_TAG") == 0;
     if (tc.rq < 0 || tc.wq < 0 || tc.rq > 65535 || tc.wq > 65535 || (tc.rq == 0 && tc.wq == 0) ||
         tc.perm < 0 || tc.perm > 15) {
-        snprintf(msg, sizeof(msg), "illegal queue numbers or perm: read %d, write %d, perm %d",
-                 tc.rq, tc.wq, tc.perm);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "illegal queue numbers or perm: read %d, write %d, perm %d",
+                      tc.rq, tc.wq, tc.perm);
         return;
     }
     topic_cfg_t *old = topics_get(b, topic);
@@ -77,9 +76,7 @@ static void h_delete_topic(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         return;
     }
     if (topics_is_system(b, topic)) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "The topic[%s] is conflict with system topic.", topic);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "The topic[%s] is conflict with system topic.", topic);
         return;
     }
     topics_delete(b, topic);
@@ -102,17 +99,20 @@ static void h_get_all_topic_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     buf_free(&out);
 }
 
-static void h_get_topic_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
-    CTX;
+/* The topic the request's "topic" field names; NULL once the error is replied
+ * (TOPIC_NOT_EXIST with the remark not_found, a format taking the name). */
+static topic_cfg_t *req_topic(rm_conn_t *conn, rm_cmd_t *req, broker_t *b,
+                              const char *not_found) {
     char topic[NAME_MAX_LEN];
-    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
+    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return NULL;
     topic_cfg_t *t = topics_get(b, topic);
-    if (!t) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "No topic in this broker. topic: %s", topic);
-        rm_conn_reply(conn, req, TOPIC_NOT_EXIST, msg);
-        return;
-    }
+    if (!t) bk_reply_errf(conn, req, TOPIC_NOT_EXIST, not_found, topic);
+    return t;
+}
+
+static void h_get_topic_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
+    topic_cfg_t *t = req_topic(conn, req, ctx, "No topic in this broker. topic: %s");
+    if (!t) return;
     buf_t out;
     buf_init(&out);
     topic_cfg_json(&out, t);
@@ -358,15 +358,9 @@ static void h_update_broker_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
 
 static void h_get_topic_stats_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
-    char topic[NAME_MAX_LEN];
-    if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
-    topic_cfg_t *t = topics_get(b, topic);
-    if (!t) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "topic[%s] not exist", topic);
-        rm_conn_reply(conn, req, TOPIC_NOT_EXIST, msg);
-        return;
-    }
+    topic_cfg_t *t = req_topic(conn, req, b, "topic[%s] not exist");
+    if (!t) return;
+    const char *topic = t->name;
     buf_t out;
     buf_init(&out);
     buf_append_str(&out, "{\"offsetTable\":{");
@@ -398,6 +392,20 @@ static void collect_topics(const char *topic, const char *group, offset_tab_t *t
     c->topics[c->n++] = xstrdup(topic);
 }
 
+/* One ConsumeStats offsetTable entry, MQ key -> OffsetWrapper; returns the queue's lag. */
+static int64_t offset_wrapper_json(broker_t *b, buf_t *out, const char *group,
+                                   const topic_cfg_t *t, int32_t q) {
+    int64_t max = bs_max_offset(b, t->name, q);
+    int64_t co = offsets_get(b, t->name, group, q);
+    if (co < 0) co = 0;
+    int64_t last = co > 0 ? bs_store_time(b, t->name, q, co - 1) : 0;
+    mq_key(out, b, t->name, q);
+    buf_printf(out, ":{\"brokerOffset\":%" PRId64 ",\"consumerOffset\":%" PRId64
+                    ",\"lastTimestamp\":%" PRId64 ",\"pullOffset\":%" PRId64 "}",
+               max, co, last < 0 ? 0 : last, co);
+    return max > co ? max - co : 0;
+}
+
 static void h_get_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
     char group[NAME_MAX_LEN];
@@ -420,16 +428,9 @@ static void h_get_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         if (!t) continue;
         if (cg && cg->nsubs && !cgroup_find_sub(cg, c.topics[i]) && !(one && *one)) continue;
         for (int32_t q = 0; q < t->rq; q++) {
-            int64_t max = bs_max_offset(b, t->name, q);
-            int64_t co = offsets_get(b, t->name, group, q);
-            if (co < 0) co = 0;
-            int64_t last = co > 0 ? bs_store_time(b, t->name, q, co - 1) : 0;
             if (!first) buf_append_str(&out, ",");
             first = 0;
-            mq_key(&out, b, t->name, q);
-            buf_printf(&out, ":{\"brokerOffset\":%" PRId64 ",\"consumerOffset\":%" PRId64
-                             ",\"lastTimestamp\":%" PRId64 ",\"pullOffset\":%" PRId64 "}",
-                       max, co, last < 0 ? 0 : last, co);
+            offset_wrapper_json(b, &out, group, t, q);
         }
     }
     buf_append_str(&out, "}}");
@@ -465,12 +466,7 @@ static void h_delete_subscriptiongroup(rm_conn_t *conn, rm_cmd_t *req, void *ctx
 }
 
 static void h_get_all_subscriptiongroup(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
-    CTX;
-    buf_t out;
-    buf_init(&out);
-    groups_json(b, &out);
-    bk_reply_json(conn, req, &out);
-    buf_free(&out);
+    bk_reply_filled(conn, req, ctx, groups_json);
 }
 
 static void h_get_subscriptiongroup_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -479,9 +475,8 @@ static void h_get_subscriptiongroup_config(rm_conn_t *conn, rm_cmd_t *req, void 
     if (bk_req_str(conn, req, "group", group, sizeof(group)) != 0) return;
     group_cfg_t *g = groups_get(b, group);
     if (!g) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "No group in this broker. group: %s", group);
-        rm_conn_reply(conn, req, SUBSCRIPTION_GROUP_NOT_EXIST, msg);
+        bk_reply_errf(conn, req, SUBSCRIPTION_GROUP_NOT_EXIST, "No group in this broker. group: %s",
+                      group);
         return;
     }
     buf_t out;
@@ -492,21 +487,11 @@ static void h_get_subscriptiongroup_config(rm_conn_t *conn, rm_cmd_t *req, void 
 }
 
 static void h_get_all_consumer_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
-    CTX;
-    buf_t out;
-    buf_init(&out);
-    offsets_json(b, &out);
-    bk_reply_json(conn, req, &out);
-    buf_free(&out);
+    bk_reply_filled(conn, req, ctx, offsets_json);
 }
 
 static void h_get_all_delay_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
-    CTX;
-    buf_t out;
-    buf_init(&out);
-    schedule_json(b, &out);
-    bk_reply_json(conn, req, &out);
-    buf_free(&out);
+    bk_reply_filled(conn, req, ctx, schedule_json);
 }
 
 static void h_get_system_topic_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -514,9 +499,8 @@ static void h_get_system_topic_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     buf_t out;
     buf_init(&out);
     buf_append_str(&out, "{\"topicList\":[");
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->topics, e, i) {
+    STRMAP_FOREACH(&b->topics, e) {
         if (!topics_is_system(b, e->key)) continue;
         if (!first) buf_append_str(&out, ",");
         first = 0;
@@ -529,12 +513,12 @@ static void h_get_system_topic_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
 
 typedef struct who_s {
     const char *topic;
-    smap_t seen;
+    strmap_t seen;
 } who_t;
 
 static void who_offsets(const char *topic, const char *group, offset_tab_t *t, void *arg) {
     who_t *w = arg;
-    if (strcmp(topic, w->topic) == 0) smap_put(&w->seen, group, (void *)1);
+    if (strcmp(topic, w->topic) == 0) strmap_put(&w->seen, group, (void *)1);
 }
 
 static void h_query_topic_consume_by_who(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -542,30 +526,29 @@ static void h_query_topic_consume_by_who(rm_conn_t *conn, rm_cmd_t *req, void *c
     char topic[NAME_MAX_LEN];
     if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0) return;
     who_t w = {topic};
-    smap_init(&w.seen);
-    size_t i;
-    SMAP_FOREACH(&b->cgroups, e, i) {
-        if (cgroup_find_sub(e->val, topic)) smap_put(&w.seen, e->key, (void *)1);
+    strmap_init(&w.seen);
+    STRMAP_FOREACH(&b->cgroups, e) {
+        if (cgroup_find_sub(e->val, topic)) strmap_put(&w.seen, e->key, (void *)1);
     }
     offsets_each(b, who_offsets, &w);
     buf_t out;
     buf_init(&out);
     buf_append_str(&out, "{\"groupList\":[");
     int first = 1;
-    SMAP_FOREACH(&w.seen, e, i) {
+    STRMAP_FOREACH(&w.seen, e) {
         if (!first) buf_append_str(&out, ",");
         first = 0;
         buf_json_str(&out, e->key, strlen(e->key));
     }
     buf_append_str(&out, "]}");
-    smap_free(&w.seen);
+    strmap_free(&w.seen);
     bk_reply_json(conn, req, &out);
     buf_free(&out);
 }
 
 static void h_invoke_broker_to_reset_offset(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     CTX;
-    char topic[NAME_MAX_LEN], group[NAME_MAX_LEN], msg[600];
+    char topic[NAME_MAX_LEN], group[NAME_MAX_LEN];
     int64_t ts;
     if (bk_req_str(conn, req, "topic", topic, sizeof(topic)) != 0 ||
         bk_req_str(conn, req, "group", group, sizeof(group)) != 0 ||
@@ -579,8 +562,7 @@ static void h_invoke_broker_to_reset_offset(rm_conn_t *conn, rm_cmd_t *req, void
     int has_off = rm_ext_i64(req, "offset", &only_off) == 0 && only_off >= 0;
     topic_cfg_t *t = topics_get(b, topic);
     if (!t) {
-        snprintf(msg, sizeof(msg), "[reset-offset] request topic %s not exist", topic);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "[reset-offset] request topic %s not exist", topic);
         return;
     }
     int has_offsets = 0;
@@ -588,8 +570,7 @@ static void h_invoke_broker_to_reset_offset(rm_conn_t *conn, rm_cmd_t *req, void
         if (offsets_get(b, topic, group, q) >= 0) has_offsets = 1;
     cgroup_t *cg = clients_cgroup(b, group);
     if (!has_offsets && !cg) {
-        snprintf(msg, sizeof(msg), "THe consumer group <%s> not exist", group);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "THe consumer group <%s> not exist", group);
         return;
     }
     /* Compute the table: MQ key -> offset. */
@@ -624,9 +605,9 @@ static void h_invoke_broker_to_reset_offset(rm_conn_t *conn, rm_cmd_t *req, void
     if (!cg || cg->nchans == 0) {
         buf_free(&obj);
         buf_free(&list);
-        snprintf(msg, sizeof(msg), "Consumer not online, so can not reset offset, Group: %s Topic: %s Timestamp: %" PRId64,
-                 group, topic, ts);
-        rm_conn_reply(conn, req, CONSUMER_NOT_ONLINE, msg);
+        bk_reply_errf(conn, req, CONSUMER_NOT_ONLINE,
+                      "Consumer not online, so can not reset offset, Group: %s Topic: %s Timestamp: %" PRId64,
+                      group, topic, ts);
         return;
     }
     char tsbuf[32];
@@ -649,35 +630,6 @@ static void h_invoke_broker_to_reset_offset(rm_conn_t *conn, rm_cmd_t *req, void
     bk_reply_json(conn, req, &obj);
     buf_free(&obj);
     buf_free(&list);
-}
-
-static void admin_register_more(broker_t *b);
-static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
-
-void admin_register_handlers(broker_t *b) {
-    rm_server_t *s = b->srv;
-    rm_server_handle(s, UPDATE_AND_CREATE_TOPIC, h_update_and_create_topic, b);
-    rm_server_handle(s, DELETE_TOPIC_IN_BROKER, h_delete_topic, b);
-    rm_server_handle(s, GET_ALL_TOPIC_CONFIG, h_get_all_topic_config, b);
-    rm_server_handle(s, 351 /* GET_TOPIC_CONFIG */, h_get_topic_config, b);
-    rm_server_handle(s, GET_BROKER_RUNTIME_INFO, h_get_broker_runtime_info, b);
-    rm_server_handle(s, GET_BROKER_CONFIG, h_get_broker_config, b);
-    rm_server_handle(s, UPDATE_BROKER_CONFIG, h_update_broker_config, b);
-    rm_server_handle(s, GET_TOPIC_STATS_INFO, h_get_topic_stats_info, b);
-    rm_server_handle(s, GET_CONSUME_STATS, h_get_consume_stats, b);
-    rm_server_handle(s, UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, h_update_and_create_subscriptiongroup, b);
-    rm_server_handle(s, DELETE_SUBSCRIPTIONGROUP, h_delete_subscriptiongroup, b);
-    rm_server_handle(s, GET_ALL_SUBSCRIPTIONGROUP_CONFIG, h_get_all_subscriptiongroup, b);
-    rm_server_handle(s, 352 /* GET_SUBSCRIPTIONGROUP_CONFIG */, h_get_subscriptiongroup_config, b);
-    rm_server_handle(s, GET_ALL_CONSUMER_OFFSET, h_get_all_consumer_offset, b);
-    rm_server_handle(s, GET_ALL_DELAY_OFFSET, h_get_all_delay_offset, b);
-    rm_server_handle(s, GET_SYSTEM_TOPIC_LIST_FROM_BROKER, h_get_system_topic_list, b);
-    rm_server_handle(s, QUERY_TOPIC_CONSUME_BY_WHO, h_query_topic_consume_by_who, b);
-    rm_server_handle(s, INVOKE_BROKER_TO_RESET_OFFSET, h_invoke_broker_to_reset_offset, b);
-    rm_server_handle(s, GET_CONSUMER_RUNNING_INFO, h_get_consumer_running_info, b);
-    rm_server_handle(s, CONSUME_MESSAGE_DIRECTLY, h_consume_message_directly, b);
-    rm_server_handle(s, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, h_invoke_broker_to_get_consumer_status, b);
-    admin_register_more(b);
 }
 
 /* ---- less common admin calls (remoting-protocol.md 5.15) ---- */
@@ -726,10 +678,7 @@ static void h_query_topics_by_consumer(rm_conn_t *conn, rm_cmd_t *req, void *ctx
     offsets_each(b, collect_topics, &c);
     buf_t out;
     buf_init(&out);
-    buf_append_str(&out, "{\"brokerAddr\":");
-    char addr[128];
-    snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
-    buf_json_str(&out, addr, strlen(addr));
+    bk_json_open_broker_addr(&out, b);
     buf_append_str(&out, ",\"topicList\":[");
     for (int i = 0; i < c.n; i++) {
         if (i) buf_append_str(&out, ",");
@@ -755,20 +704,8 @@ static void h_query_subscription_by_consumer(rm_conn_t *conn, rm_cmd_t *req, voi
     buf_append_str(&out, "{\"group\":");
     buf_json_str(&out, group, strlen(group));
     if (sd) {
-        buf_printf(&out, ",\"subscriptionData\":{\"classFilterMode\":false,\"codeSet\":[");
-        for (int i = 0; i < sd->ntags; i++) buf_printf(&out, "%s%d", i ? "," : "", sd->codes[i]);
-        buf_append_str(&out, "],\"expressionType\":");
-        buf_json_str(&out, sd->expr_type, strlen(sd->expr_type));
-        buf_append_str(&out, ",\"subString\":");
-        buf_json_str(&out, sd->sub_string, strlen(sd->sub_string));
-        buf_printf(&out, ",\"subVersion\":%lld,\"tagsSet\":[", (long long)sd->sub_version);
-        for (int i = 0; i < sd->ntags; i++) {
-            if (i) buf_append_str(&out, ",");
-            buf_json_str(&out, sd->tags[i], strlen(sd->tags[i]));
-        }
-        buf_append_str(&out, "],\"topic\":");
-        buf_json_str(&out, topic, strlen(topic));
-        buf_append_str(&out, "}");
+        buf_append_str(&out, ",\"subscriptionData\":");
+        sub_data_json(&out, sd);
     }
     buf_append_str(&out, ",\"topic\":");
     buf_json_str(&out, topic, strlen(topic));
@@ -815,9 +752,7 @@ static void h_query_consume_time_span(rm_conn_t *conn, rm_cmd_t *req, void *ctx)
         return;
     topic_cfg_t *t = topics_get(b, topic);
     if (!t) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "topic[%s] not exist", topic);
-        rm_conn_reply(conn, req, TOPIC_NOT_EXIST, msg);
+        bk_reply_errf(conn, req, TOPIC_NOT_EXIST, "topic[%s] not exist", topic);
         return;
     }
     int64_t now = now_ms();
@@ -843,25 +778,15 @@ static void h_query_consume_time_span(rm_conn_t *conn, rm_cmd_t *req, void *ctx)
     buf_free(&out);
 }
 
-static void admin_register_more(broker_t *b) {
-    rm_server_t *s = b->srv;
-    rm_server_handle(s, UPDATE_AND_CREATE_TOPIC_LIST, h_update_and_create_topic_list, b);
-    rm_server_handle(s, 343 /* QUERY_TOPICS_BY_CONSUMER */, h_query_topics_by_consumer, b);
-    rm_server_handle(s, 345 /* QUERY_SUBSCRIPTION_BY_CONSUMER */, h_query_subscription_by_consumer, b);
-    rm_server_handle(s, CLONE_GROUP_OFFSET, h_clone_group_offset, b);
-    rm_server_handle(s, QUERY_CONSUME_TIME_SPAN, h_query_consume_time_span, b);
-    rm_server_handle(s, GET_BROKER_CONSUME_STATS, h_get_broker_consume_stats, b);
-}
-
 /* ---- GET_BROKER_CONSUME_STATS (317): ConsumeStatsList over every group with offsets ---- */
 
 typedef struct groups_seen_s {
-    smap_t seen;
+    strmap_t seen;
 } groups_seen_t;
 
 static void note_group(const char *topic, const char *group, offset_tab_t *t, void *arg) {
     groups_seen_t *g = arg;
-    smap_put(&g->seen, group, (void *)1);
+    strmap_put(&g->seen, group, (void *)1);
 }
 
 /* One ConsumeStats (for one topic of a group); adds the lag to *diff. */
@@ -869,16 +794,8 @@ static void consume_stats_json(broker_t *b, buf_t *out, const char *group, const
                                int64_t *diff) {
     buf_append_str(out, "{\"consumeTps\":0.0,\"offsetTable\":{");
     for (int32_t q = 0; q < t->rq; q++) {
-        int64_t max = bs_max_offset(b, t->name, q);
-        int64_t co = offsets_get(b, t->name, group, q);
-        if (co < 0) co = 0;
-        int64_t last = co > 0 ? bs_store_time(b, t->name, q, co - 1) : 0;
         if (q) buf_append_str(out, ",");
-        mq_key(out, b, t->name, q);
-        buf_printf(out, ":{\"brokerOffset\":%" PRId64 ",\"consumerOffset\":%" PRId64
-                        ",\"lastTimestamp\":%" PRId64 ",\"pullOffset\":%" PRId64 "}",
-                   max, co, last < 0 ? 0 : last, co);
-        if (max > co) *diff += max - co;
+        *diff += offset_wrapper_json(b, out, group, t, q);
     }
     buf_append_str(out, "}}");
 }
@@ -888,19 +805,15 @@ static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx
     int only_order = 0;
     if (rm_ext_bool(req, "isOrder", &only_order) != 0) only_order = 0;
     groups_seen_t gs;
-    smap_init(&gs.seen);
+    strmap_init(&gs.seen);
     offsets_each(b, note_group, &gs);
-    char addr[128];
-    snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
     buf_t out;
     buf_init(&out);
-    buf_append_str(&out, "{\"brokerAddr\":");
-    buf_json_str(&out, addr, strlen(addr));
+    bk_json_open_broker_addr(&out, b);
     buf_append_str(&out, ",\"consumeStatsList\":[");
     int64_t total = 0;
     int firstg = 1;
-    size_t i;
-    SMAP_FOREACH(&gs.seen, e, i) {
+    STRMAP_FOREACH(&gs.seen, e) {
         group_cfg_t *gc = groups_get(b, e->key);
         if (only_order && (!gc || !gc->orderly)) continue;
         topics_of_group_t c = {e->key, NULL, 0};
@@ -924,7 +837,41 @@ static void h_get_broker_consume_stats(rm_conn_t *conn, rm_cmd_t *req, void *ctx
         buf_append_str(&out, "]}");
     }
     buf_printf(&out, "],\"totalDiff\":%" PRId64 "}", total);
-    smap_free(&gs.seen);
+    strmap_free(&gs.seen);
     bk_reply_json(conn, req, &out);
     buf_free(&out);
+}
+
+void admin_register_handlers(broker_t *b) {
+    static const bk_route_t routes[] = {
+        {UPDATE_AND_CREATE_TOPIC, h_update_and_create_topic},
+        {DELETE_TOPIC_IN_BROKER, h_delete_topic},
+        {GET_ALL_TOPIC_CONFIG, h_get_all_topic_config},
+        {351 /* GET_TOPIC_CONFIG */, h_get_topic_config},
+        {GET_BROKER_RUNTIME_INFO, h_get_broker_runtime_info},
+        {GET_BROKER_CONFIG, h_get_broker_config},
+        {UPDATE_BROKER_CONFIG, h_update_broker_config},
+        {GET_TOPIC_STATS_INFO, h_get_topic_stats_info},
+        {GET_CONSUME_STATS, h_get_consume_stats},
+        {UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, h_update_and_create_subscriptiongroup},
+        {DELETE_SUBSCRIPTIONGROUP, h_delete_subscriptiongroup},
+        {GET_ALL_SUBSCRIPTIONGROUP_CONFIG, h_get_all_subscriptiongroup},
+        {352 /* GET_SUBSCRIPTIONGROUP_CONFIG */, h_get_subscriptiongroup_config},
+        {GET_ALL_CONSUMER_OFFSET, h_get_all_consumer_offset},
+        {GET_ALL_DELAY_OFFSET, h_get_all_delay_offset},
+        {GET_SYSTEM_TOPIC_LIST_FROM_BROKER, h_get_system_topic_list},
+        {QUERY_TOPIC_CONSUME_BY_WHO, h_query_topic_consume_by_who},
+        {INVOKE_BROKER_TO_RESET_OFFSET, h_invoke_broker_to_reset_offset},
+        {GET_CONSUMER_RUNNING_INFO, h_get_consumer_running_info},
+        {CONSUME_MESSAGE_DIRECTLY, h_consume_message_directly},
+        {INVOKE_BROKER_TO_GET_CONSUMER_STATUS, h_invoke_broker_to_get_consumer_status},
+        /* less common admin calls (remoting-protocol.md 5.15) */
+        {UPDATE_AND_CREATE_TOPIC_LIST, h_update_and_create_topic_list},
+        {343 /* QUERY_TOPICS_BY_CONSUMER */, h_query_topics_by_consumer},
+        {345 /* QUERY_SUBSCRIPTION_BY_CONSUMER */, h_query_subscription_by_consumer},
+        {CLONE_GROUP_OFFSET, h_clone_group_offset},
+        {QUERY_CONSUME_TIME_SPAN, h_query_consume_time_span},
+        {GET_BROKER_CONSUME_STATS, h_get_broker_consume_stats},
+    };
+    bk_route(b, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -41,8 +41,8 @@ typedef struct bmetrics_s {
     pm_bridge_t bridge;
     int bridge_open;
     http_server_t *http;
-    smap_t topics;            /* topic -> bm_topic_t */
-    smap_t cgs;               /* "topic@group" -> bm_cg_t */
+    strmap_t topics;            /* topic -> bm_topic_t */
+    strmap_t cgs;               /* "topic@group" -> bm_cg_t */
     pm_rpc_t *rpc;            /* rocketmq_rpc_latency */
     pm_lat_t put_lat;         /* send handlers, µs */
     int64_t scrapes;
@@ -51,11 +51,11 @@ typedef struct bmetrics_s {
 /* ---- hot path ---- */
 
 static bm_topic_t *topic_stats(bmetrics_t *m, const char *topic) {
-    bm_topic_t *t = smap_get(&m->topics, topic);
+    bm_topic_t *t = strmap_get(&m->topics, topic);
     if (!t) {
         t = xcalloc(1, sizeof(*t));
         for (int i = 0; i < MT_N; i++) pm_hist_init(&t->size[i], k_size_bounds, 6);
-        smap_put(&m->topics, topic, t);
+        strmap_put(&m->topics, topic, t);
     }
     return t;
 }
@@ -93,12 +93,12 @@ static bm_cg_t *cg_stats(bmetrics_t *m, const char *topic, const char *group) {
     key[tl] = '@';
     memcpy(key + tl + 1, group, gl);
     key[tl + 1 + gl] = 0;
-    bm_cg_t *c = smap_get(&m->cgs, key);
+    bm_cg_t *c = strmap_get(&m->cgs, key);
     if (!c) {
         c = xcalloc(1, sizeof(*c));
         memcpy(c->topic, topic, tl);
         memcpy(c->group, group, gl);
-        smap_put(&m->cgs, key, c);
+        strmap_put(&m->cgs, key, c);
     }
     return c;
 }
@@ -159,7 +159,7 @@ static void lag_of(broker_t *b, bmetrics_t *m, const char *topic, const char *gr
     if (m) {
         char key[2 * NAME_MAX_LEN + 2];
         snprintf(key, sizeof(key), "%s@%s", topic, group);
-        c = smap_get(&m->cgs, key);
+        c = strmap_get(&m->cgs, key);
     }
     for (int32_t q = 0; q < t->n; q++) {
         int64_t co = t->off[q];
@@ -205,10 +205,9 @@ static void render(buf_t *o, void *arg) {
     pm_label_t cl[3] = {{"cluster", b->conf.brokerClusterName},
                         {"node_type", "broker"},
                         {"node_id", b->conf.brokerName}};
-    size_t i;
 
     pm_family(o, "rocketmq_messages_in_total", "counter", "Messages stored by producers' sends, by topic.");
-    SMAP_FOREACH(&m->topics, e, i) {
+    STRMAP_FOREACH(&m->topics, e) {
         bm_topic_t *t = e->val;
         for (int k = 0; k < MT_N; k++) {
             pm_label_t lb[2] = {{"topic", e->key}, {"message_type", k_mt[k]}};
@@ -217,7 +216,7 @@ static void render(buf_t *o, void *arg) {
         }
     }
     pm_family(o, "rocketmq_throughput_in_total", "counter", "Message body bytes stored by sends, by topic.");
-    SMAP_FOREACH(&m->topics, e, i) {
+    STRMAP_FOREACH(&m->topics, e) {
         bm_topic_t *t = e->val;
         for (int k = 0; k < MT_N; k++) {
             pm_label_t lb[2] = {{"topic", e->key}, {"message_type", k_mt[k]}};
@@ -226,7 +225,7 @@ static void render(buf_t *o, void *arg) {
         }
     }
     pm_family(o, "rocketmq_message_size", "histogram", "Body size of stored messages in bytes, by topic.");
-    SMAP_FOREACH(&m->topics, e, i) {
+    STRMAP_FOREACH(&m->topics, e) {
         bm_topic_t *t = e->val;
         for (int k = 0; k < MT_N; k++) {
             pm_label_t lb[2] = {{"topic", e->key}, {"message_type", k_mt[k]}};
@@ -235,19 +234,19 @@ static void render(buf_t *o, void *arg) {
         }
     }
     pm_family(o, "rocketmq_messages_out_total", "counter", "Messages returned by pulls, by topic and consumer group.");
-    SMAP_FOREACH(&m->cgs, e, i) {
+    STRMAP_FOREACH(&m->cgs, e) {
         bm_cg_t *c = e->val;
         pm_label_t lb[2] = {{"topic", c->topic}, {"consumer_group", c->group}};
         if (c->out_msgs) pm_sample_i64(o, "rocketmq_messages_out_total", cl, 3, lb, 2, c->out_msgs);
     }
     pm_family(o, "rocketmq_throughput_out_total", "counter", "Message record bytes returned by pulls, by topic and consumer group.");
-    SMAP_FOREACH(&m->cgs, e, i) {
+    STRMAP_FOREACH(&m->cgs, e) {
         bm_cg_t *c = e->val;
         pm_label_t lb[2] = {{"topic", c->topic}, {"consumer_group", c->group}};
         if (c->out_msgs) pm_sample_i64(o, "rocketmq_throughput_out_total", cl, 3, lb, 2, c->out_bytes);
     }
     pm_family(o, "rocketmq_send_to_dlq_messages_total", "counter", "Messages moved to the group's DLQ after the last retry, by topic and consumer group.");
-    SMAP_FOREACH(&m->cgs, e, i) {
+    STRMAP_FOREACH(&m->cgs, e) {
         bm_cg_t *c = e->val;
         pm_label_t lb[2] = {{"topic", c->topic}, {"consumer_group", c->group}};
         if (c->dlq) pm_sample_i64(o, "rocketmq_send_to_dlq_messages_total", cl, 3, lb, 2, c->dlq);
@@ -291,7 +290,7 @@ static void render(buf_t *o, void *arg) {
     pm_sample_f(o, "petrel_storage_disk_used_ratio", cl, 3, NULL, 0, store_disk_usage_percent(b->store) / 100.0);
 
     int ntopics = 0, nsys = 0;
-    SMAP_FOREACH(&b->topics, e, i) {
+    STRMAP_FOREACH(&b->topics, e) {
         if (topics_is_system(b, e->key)) nsys++;
         else ntopics++;
     }
@@ -300,8 +299,8 @@ static void render(buf_t *o, void *arg) {
     pm_family(o, "rocketmq_consumer_group_number", "gauge", "Subscription groups on this broker.");
     pm_sample_i64(o, "rocketmq_consumer_group_number", cl, 3, NULL, 0, (int64_t)b->groups.n);
     int64_t cconns = 0, pconns = 0;
-    SMAP_FOREACH(&b->cgroups, e, i) cconns += ((cgroup_t *)e->val)->nchans;
-    SMAP_FOREACH(&b->pgroups, e, i) pconns += ((pgroup_t *)e->val)->nchans;
+    STRMAP_FOREACH(&b->cgroups, e) cconns += ((cgroup_t *)e->val)->nchans;
+    STRMAP_FOREACH(&b->pgroups, e) pconns += ((pgroup_t *)e->val)->nchans;
     pm_family(o, "rocketmq_consumer_connections", "gauge", "Consumer client channels known from heartbeats, summed over groups.");
     pm_sample_i64(o, "rocketmq_consumer_connections", cl, 3, NULL, 0, cconns);
     pm_family(o, "rocketmq_producer_connections", "gauge", "Producer client channels known from heartbeats, summed over groups.");
@@ -350,8 +349,8 @@ static void on_http(const http_req_t *r, http_resp_t *resp, void *arg) {
 void bm_start(broker_t *b) {
     if (b->conf.metricsPort < 0) return;
     bmetrics_t *m = xcalloc(1, sizeof(*m));
-    smap_init(&m->topics);
-    smap_init(&m->cgs);
+    strmap_init(&m->topics);
+    strmap_init(&m->cgs);
     m->rpc = pm_rpc_new();
     b->metrics = m;
     if (pm_bridge_init(&m->bridge, &b->loop, render, b) != 0) {
@@ -385,13 +384,12 @@ void bm_close_handles(broker_t *b) {
     }
 }
 
-static void free_map(smap_t *m, int cg) {
-    size_t i;
-    SMAP_FOREACH(m, e, i) {
+static void free_map(strmap_t *m, int cg) {
+    STRMAP_FOREACH(m, e) {
         if (cg) free(((bm_cg_t *)e->val)->pull_off);
         free(e->val);
     }
-    smap_free(m);
+    strmap_free(m);
 }
 
 void bm_free(broker_t *b) {

@@ -84,34 +84,36 @@ static void on_stop_async(uv_async_t *a) {
 /* ---- routing ---- */
 
 static void route(broker_t *b) {
-    rm_server_t *s = b->srv;
-    rm_server_handle(s, SEND_MESSAGE, h_send_message, b);
-    rm_server_handle(s, SEND_MESSAGE_V2, h_send_message, b);
-    rm_server_handle(s, SEND_BATCH_MESSAGE, h_send_message, b);
-    rm_server_handle(s, SEND_REPLY_MESSAGE, h_send_reply_message, b);
-    rm_server_handle(s, SEND_REPLY_MESSAGE_V2, h_send_reply_message, b);
-    rm_server_handle(s, PULL_MESSAGE, h_pull_message, b);
-    rm_server_handle(s, 361 /* LITE_PULL_MESSAGE */, h_pull_message, b);
-    rm_server_handle(s, QUERY_CONSUMER_OFFSET, h_query_consumer_offset, b);
-    rm_server_handle(s, UPDATE_CONSUMER_OFFSET, h_update_consumer_offset, b);
-    rm_server_handle(s, GET_MAX_OFFSET, h_get_max_offset, b);
-    rm_server_handle(s, GET_MIN_OFFSET, h_get_min_offset, b);
-    rm_server_handle(s, SEARCH_OFFSET_BY_TIMESTAMP, h_search_offset_by_timestamp, b);
-    rm_server_handle(s, GET_EARLIEST_MSG_STORETIME, h_get_earliest_msg_storetime, b);
-    rm_server_handle(s, QUERY_MESSAGE, h_query_message, b);
-    rm_server_handle(s, VIEW_MESSAGE_BY_ID, h_view_message_by_id, b);
-    rm_server_handle(s, HEART_BEAT, h_heart_beat, b);
-    rm_server_handle(s, UNREGISTER_CLIENT, h_unregister_client, b);
-    rm_server_handle(s, GET_CONSUMER_LIST_BY_GROUP, h_get_consumer_list_by_group, b);
-    rm_server_handle(s, GET_CONSUMER_CONNECTION_LIST, h_get_consumer_connection_list, b);
-    rm_server_handle(s, GET_PRODUCER_CONNECTION_LIST, h_get_producer_connection_list, b);
-    rm_server_handle(s, CHECK_CLIENT_CONFIG, h_check_client_config, b);
-    rm_server_handle(s, CONSUMER_SEND_MSG_BACK, h_consumer_send_msg_back, b);
-    rm_server_handle(s, LOCK_BATCH_MQ, h_lock_batch_mq, b);
-    rm_server_handle(s, END_TRANSACTION, h_end_transaction, b);
-    rm_server_handle(s, UNLOCK_BATCH_MQ, h_unlock_batch_mq, b);
+    static const bk_route_t routes[] = {
+        {SEND_MESSAGE, h_send_message},
+        {SEND_MESSAGE_V2, h_send_message},
+        {SEND_BATCH_MESSAGE, h_send_message},
+        {SEND_REPLY_MESSAGE, h_send_reply_message},
+        {SEND_REPLY_MESSAGE_V2, h_send_reply_message},
+        {PULL_MESSAGE, h_pull_message},
+        {361 /* LITE_PULL_MESSAGE */, h_pull_message},
+        {QUERY_CONSUMER_OFFSET, h_query_consumer_offset},
+        {UPDATE_CONSUMER_OFFSET, h_update_consumer_offset},
+        {GET_MAX_OFFSET, h_get_max_offset},
+        {GET_MIN_OFFSET, h_get_min_offset},
+        {SEARCH_OFFSET_BY_TIMESTAMP, h_search_offset_by_timestamp},
+        {GET_EARLIEST_MSG_STORETIME, h_get_earliest_msg_storetime},
+        {QUERY_MESSAGE, h_query_message},
+        {VIEW_MESSAGE_BY_ID, h_view_message_by_id},
+        {HEART_BEAT, h_heart_beat},
+        {UNREGISTER_CLIENT, h_unregister_client},
+        {GET_CONSUMER_LIST_BY_GROUP, h_get_consumer_list_by_group},
+        {GET_CONSUMER_CONNECTION_LIST, h_get_consumer_connection_list},
+        {GET_PRODUCER_CONNECTION_LIST, h_get_producer_connection_list},
+        {CHECK_CLIENT_CONFIG, h_check_client_config},
+        {CONSUMER_SEND_MSG_BACK, h_consumer_send_msg_back},
+        {LOCK_BATCH_MQ, h_lock_batch_mq},
+        {END_TRANSACTION, h_end_transaction},
+        {UNLOCK_BATCH_MQ, h_unlock_batch_mq},
+    };
+    bk_route(b, routes, sizeof(routes) / sizeof(routes[0]));
     admin_register_handlers(b);
-    rm_server_on_close(s, clients_on_close, b);
+    rm_server_on_close(b->srv, clients_on_close, b);
 }
 
 /* ---- start / stop ---- */
@@ -255,9 +257,9 @@ broker_t *broker_start(const broker_config_t *conf, char *err, size_t errlen) {
     offsets_init(b);
     clients_init(b);
     pull_init(b);
-    smap_init(&b->locks);
+    strmap_init(&b->locks);
     txn_init(b);
-    smap_init(&b->sql_cache);
+    strmap_init(&b->sql_cache);
     uv_loop_init(&b->loop);
     uv_sem_init(&b->started, 0);
     if (uv_thread_create(&b->thread, loop_thread, b) != 0) {

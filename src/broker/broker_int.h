@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "broker/broker.h"
-#include "broker/smap.h"
+#include "common/strmap.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -184,18 +184,18 @@ struct broker_s {
     char **ns_addrs;
     int n_ns;
 
-    smap_t topics;
+    strmap_t topics;
     data_version_t topics_ver;
-    smap_t groups;
+    strmap_t groups;
     data_version_t groups_ver;
-    smap_t offsets;           /* "topic@group" -> offset_tab_t */
+    strmap_t offsets;           /* "topic@group" -> offset_tab_t */
     int offsets_dirty;
     data_version_t offsets_ver;
 
-    smap_t cgroups;           /* consumer group -> cgroup_t */
-    smap_t pgroups;           /* producer group -> pgroup_t */
+    strmap_t cgroups;           /* consumer group -> cgroup_t */
+    strmap_t pgroups;           /* producer group -> pgroup_t */
 
-    smap_t holds;             /* "topic@qid" -> held_pull_t list head (sentinel) */
+    strmap_t holds;             /* "topic@qid" -> held_pull_t list head (sentinel) */
     _Atomic int nholds;
 
     pthread_mutex_t arr_mu;   /* arrivals from the dispatch thread */
@@ -219,15 +219,15 @@ struct broker_s {
     int ntheap, ctheap;
     int64_t timer_scan_off;   /* next timer-topic entry to load into the heap */
     int64_t timer_lwm;        /* every timer entry below it is delivered */
-    smap_t timer_done;        /* delivered entries >= timer_lwm */
+    strmap_t timer_done;        /* delivered entries >= timer_lwm */
     int timer_dirty;
-    smap_t locks;
-    smap_t txn_resolved;      /* half queue offsets committed/rolled back */
-    smap_t txn_checks;        /* half queue offset -> check count */
+    strmap_t locks;
+    strmap_t txn_resolved;      /* half queue offsets committed/rolled back */
+    strmap_t txn_checks;        /* half queue offset -> check count */
     int64_t txn_check_off;
     uv_timer_t t_txn;
 
-    smap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
+    strmap_t sql_cache;         /* SQL92 text -> compiled sql92_expr_t (never replaced) */
     buf_t props_buf;          /* send: properties scratch, reused (loop thread) */
     struct store_msg_s *batch_ms; /* send: batch scratch, grown on demand */
     struct store_put_result_s *batch_rs;
@@ -254,12 +254,26 @@ int bk_req_str(rm_conn_t *conn, rm_cmd_t *req, const char *key, char *out, size_
 int bk_req_i64(rm_conn_t *conn, rm_cmd_t *req, const char *key, int64_t *out);
 int bk_req_i32(rm_conn_t *conn, rm_cmd_t *req, const char *key, int32_t *out);
 void bk_reply_json(rm_conn_t *conn, rm_cmd_t *req, buf_t *body);
+/* Replies code with a formatted remark: the handlers' early-exit errors. */
+void bk_reply_errf(rm_conn_t *conn, rm_cmd_t *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Writes one of the broker's JSON documents (a table dump, a config file). */
+typedef void (*bk_fill_fn)(broker_t *b, buf_t *out);
+/* Replies SUCCESS with the JSON fill(b, body) writes. */
+void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b, bk_fill_fn fill);
+/* Opens a JSON object with "brokerAddr": this broker's ip:port (the caller closes it). */
+void bk_json_open_broker_addr(buf_t *out, const broker_t *b);
+/* A request code and its handler; bk_route registers a table of them with ctx b. */
+typedef struct bk_route_s {
+    int code;
+    rm_handler_fn fn;
+} bk_route_t;
+void bk_route(broker_t *b, const bk_route_t *routes, size_t n);
 void bk_offset_msg_id(broker_t *b, int64_t phys, char out[33]);
 int64_t bk_decode_offset_msg_id(const char *id);
 void bk_dv_json(buf_t *out, const data_version_t *dv);
 void bk_dv_bump(data_version_t *dv);
-/* fastjson writes bare integer keys ({0:1}); quote them so cJSON reads the text. */
-char *bk_json_fix_keys(const char *text);
+/* Parses JSON as RocketMQ's fastjson writes it (bare integer keys, json_quote_int_keys). */
 struct cJSON *bk_json_parse(const char *text, size_t len);
 int64_t bk_json_i64(const struct cJSON *o, const char *key, int64_t def);
 int bk_json_bool(const struct cJSON *o, const char *key, int def);
@@ -267,6 +281,17 @@ const char *bk_json_str(const struct cJSON *o, const char *key, const char *def)
 /* Persists text to <config_dir>/<name> off the loop (thread pool), atomically. */
 void bk_persist(broker_t *b, const char *name, buf_t *text);
 void bk_persist_sync(broker_t *b, const char *name, buf_t *text);
+/* Writes <config_dir>/name with what fill writes, off the loop or (sync) at once. */
+void bk_persist_json(broker_t *b, const char *name, bk_fill_fn fill, int sync);
+/* Hands <config_dir>/name, parsed, to apply; falls back to name.bak when name is missing,
+ * empty or not JSON (warn_bad: say so in the log). 0 also when neither exists; -1 with
+ * err set when a file cannot be read. */
+int bk_load_json(broker_t *b, const char *name, void (*apply)(broker_t *b, const struct cJSON *j),
+                 int warn_bad, char *err, size_t errlen);
+/* Reads a table file's "dataVersion", if it has one. */
+void bk_dv_from_json(data_version_t *dv, const struct cJSON *file);
+/* Appends {"key":item,...} for a table whose values item writes (keyed by their names). */
+void bk_json_map(buf_t *out, const strmap_t *m, void (*item)(buf_t *out, const void *val));
 void tag_filter_from_string(tag_filter_t *f, const char *sub);
 int tag_filter_match(const tag_filter_t *f, int64_t tags_code);
 
@@ -330,6 +355,7 @@ void clients_scan_expired(broker_t *b);
 cgroup_t *clients_cgroup(broker_t *b, const char *group);
 pgroup_t *clients_pgroup(broker_t *b, const char *group);
 sub_data_t *cgroup_find_sub(cgroup_t *g, const char *topic);
+void sub_data_json(buf_t *out, const sub_data_t *s); /* SubscriptionData */
 void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_unregister_client(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 void h_get_consumer_list_by_group(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
@@ -372,6 +398,10 @@ void h_view_message_by_id(rm_conn_t *conn, rm_cmd_t *req, void *ctx);
 /* ---- schedule.c / sendback.c / locks.c ---- */
 struct record_view_s;
 struct store_msg_s;
+/* A message that puts the stored record v again (delay delivery, send-back, commit): its
+ * flags, born host and time, reconsume count and body, with this broker as the (IPv4) store
+ * host. The caller sets topic, queue, props and whatever else differs. */
+void bk_msg_from_record(broker_t *b, struct store_msg_s *m, const struct record_view_s *v);
 int schedule_level_of(const char *props, size_t len);
 int64_t schedule_deliver_time(broker_t *b, int level, int64_t store_ts);
 int64_t schedule_tags_code_fn(const struct record_view_s *rv, void *arg);

@@ -9,13 +9,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/broker_int.h"
 #include "common/msgprops.h"
+#include "common/record.h"
 #include "common/util.h"
+#include "store/store.h"
 
 int bk_valid_topic(const char *t, char *err, size_t errlen) {
     size_t n = strlen(t);
@@ -103,6 +106,34 @@ void bk_reply_json(rm_conn_t *conn, rm_cmd_t *req, buf_t *body) {
     rm_enc_end(&e);
 }
 
+void bk_reply_errf(rm_conn_t *conn, rm_cmd_t *req, int code, const char *fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    rm_conn_reply(conn, req, code, msg);
+}
+
+void bk_reply_filled(rm_conn_t *conn, rm_cmd_t *req, broker_t *b, bk_fill_fn fill) {
+    buf_t out;
+    buf_init(&out);
+    fill(b, &out);
+    bk_reply_json(conn, req, &out);
+    buf_free(&out);
+}
+
+void bk_json_open_broker_addr(buf_t *out, const broker_t *b) {
+    char addr[128];
+    snprintf(addr, sizeof(addr), "%s:%d", b->conf.brokerIP1, b->port);
+    buf_append_str(out, "{\"brokerAddr\":");
+    buf_json_str(out, addr, strlen(addr));
+}
+
+void bk_route(broker_t *b, const bk_route_t *routes, size_t n) {
+    for (size_t i = 0; i < n; i++) rm_server_handle(b->srv, routes[i].code, routes[i].fn, b);
+}
+
 void bk_offset_msg_id(broker_t *b, int64_t phys, char out[33]) {
     static const char hex[] = "0123456789ABCDEF";
     uint8_t raw[16];
@@ -141,55 +172,28 @@ void bk_dv_bump(data_version_t *dv) {
     dv->timestamp = now_ms();
 }
 
-char *bk_json_fix_keys(const char *text) {
-    size_t n = strlen(text);
-    char *out = xmalloc(n * 2 + 1);
-    size_t o = 0;
-    int in_str = 0;
-    char prev = 0; /* last non-space structural char outside strings */
-    for (size_t i = 0; i < n; i++) {
-        char c = text[i];
-        if (in_str) {
-            out[o++] = c;
-            if (c == '\\' && i + 1 < n) out[o++] = text[++i];
-            else if (c == '"') in_str = 0;
-            continue;
-        }
-        if (c == '"') {
-            in_str = 1;
-            out[o++] = c;
-            prev = c;
-            continue;
-        }
-        if ((prev == '{' || prev == ',') && (isdigit((unsigned char)c) || c == '-')) {
-            /* Is this a bare key (digits then ':')? */
-            size_t j = i + 1;
-            while (j < n && isdigit((unsigned char)text[j])) j++;
-            size_t k = j;
-            while (k < n && isspace((unsigned char)text[k])) k++;
-            if (k < n && text[k] == ':') {
-                out[o++] = '"';
-                memcpy(out + o, text + i, j - i);
-                o += j - i;
-                out[o++] = '"';
-                i = j - 1;
-                prev = '"';
-                continue;
-            }
-        }
-        out[o++] = c;
-        if (!isspace((unsigned char)c)) prev = c;
+void bk_dv_from_json(data_version_t *dv, const cJSON *file) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(file, "dataVersion");
+    if (!v) return;
+    dv->counter = bk_json_i64(v, "counter", 0);
+    dv->timestamp = bk_json_i64(v, "timestamp", now_ms());
+}
+
+void bk_json_map(buf_t *out, const strmap_t *m, void (*item)(buf_t *out, const void *val)) {
+    buf_append_str(out, "{");
+    int first = 1;
+    STRMAP_FOREACH(m, e) {
+        if (!first) buf_append_str(out, ",");
+        first = 0;
+        buf_json_str(out, e->key, strlen(e->key));
+        buf_append_str(out, ":");
+        item(out, e->val);
     }
-    out[o] = 0;
-    return out;
+    buf_append_str(out, "}");
 }
 
 cJSON *bk_json_parse(const char *text, size_t len) {
-    char *tmp = xmalloc(len + 1);
-    memcpy(tmp, text, len);
-    tmp[len] = 0;
-    char *fixed = bk_json_fix_keys(tmp);
-    free(tmp);
+    char *fixed = json_quote_int_keys(text, len);
     cJSON *j = cJSON_Parse(fixed);
     free(fixed);
     return j;
@@ -225,6 +229,20 @@ const char *bk_json_str(const cJSON *o, const char *key, const char *def) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v && cJSON_IsString(v) && v->valuestring) return v->valuestring;
     return def;
+}
+
+void bk_msg_from_record(broker_t *b, store_msg_t *m, const record_view_t *v) {
+    memset(m, 0, sizeof(*m));
+    m->flag = v->flag;
+    m->sys_flag = v->sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
+    m->born_ts = v->born_ts;
+    m->born_ip = v->born_host_len == 8 ? be32_get(v->born_host) : 0;
+    m->born_port = record_host_port(v->born_host, v->born_host_len);
+    m->store_ip = be32_get(b->store_ip);
+    m->store_port = b->port;
+    m->reconsume_times = v->reconsume_times;
+    m->body = v->body;
+    m->body_len = v->body_len;
 }
 
 /* ---- persistence off the loop ---- */
@@ -302,6 +320,51 @@ void bk_persist_sync(broker_t *b, const char *name, buf_t *text) {
     pthread_mutex_unlock(&persist_mu);
     persist_work(&j.w);
     buf_reset(text);
+}
+
+void bk_persist_json(broker_t *b, const char *name, bk_fill_fn fill, int sync) {
+    buf_t out;
+    buf_init(&out);
+    fill(b, &out);
+    if (sync)
+        bk_persist_sync(b, name, &out);
+    else
+        bk_persist(b, name, &out);
+    buf_free(&out);
+}
+
+/* 0 applied, 1 nothing usable there (missing, empty, not JSON), -1 unreadable. */
+static int load_json_file(broker_t *b, const char *path, void (*apply)(broker_t *, const cJSON *),
+                          int warn_bad, char *err, size_t errlen) {
+    char *text;
+    size_t len;
+    int rc = file_read_all(path, &text, &len);
+    if (rc == -ENOENT) return 1;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+        return -1;
+    }
+    cJSON *j = len ? bk_json_parse(text, len) : NULL;
+    free(text);
+    if (!j) {
+        if (len && warn_bad) log_warn("%s is not valid JSON; trying the backup", path);
+        return 1;
+    }
+    apply(b, j);
+    cJSON_Delete(j);
+    return 0;
+}
+
+int bk_load_json(broker_t *b, const char *name, void (*apply)(broker_t *b, const cJSON *j),
+                 int warn_bad, char *err, size_t errlen) {
+    char path[1300];
+    snprintf(path, sizeof(path), "%s/%s", b->config_dir, name);
+    int rc = load_json_file(b, path, apply, warn_bad, err, errlen);
+    if (rc == 1) {
+        snprintf(path, sizeof(path), "%s/%s.bak", b->config_dir, name);
+        rc = load_json_file(b, path, apply, warn_bad, err, errlen);
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- tag filters ---- */

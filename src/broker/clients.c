@@ -45,8 +45,8 @@ static int json_enum(const cJSON *o, const char *key, const char *const *names, 
 }
 
 void clients_init(broker_t *b) {
-    smap_init(&b->cgroups);
-    smap_init(&b->pgroups);
+    strmap_init(&b->cgroups);
+    strmap_init(&b->pgroups);
 }
 
 static void free_sub(sub_data_t *s) {
@@ -65,19 +65,18 @@ static void free_cgroup(cgroup_t *g) {
 }
 
 void clients_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->cgroups, e, i) free_cgroup(e->val);
-    SMAP_FOREACH(&b->pgroups, e, i) {
+    STRMAP_FOREACH(&b->cgroups, e) free_cgroup(e->val);
+    STRMAP_FOREACH(&b->pgroups, e) {
         pgroup_t *p = e->val;
         free(p->chans);
         free(p);
     }
-    smap_free(&b->cgroups);
-    smap_free(&b->pgroups);
+    strmap_free(&b->cgroups);
+    strmap_free(&b->pgroups);
 }
 
-cgroup_t *clients_cgroup(broker_t *b, const char *group) { return smap_get(&b->cgroups, group); }
-pgroup_t *clients_pgroup(broker_t *b, const char *group) { return smap_get(&b->pgroups, group); }
+cgroup_t *clients_cgroup(broker_t *b, const char *group) { return strmap_get(&b->cgroups, group); }
+pgroup_t *clients_pgroup(broker_t *b, const char *group) { return strmap_get(&b->pgroups, group); }
 
 sub_data_t *cgroup_find_sub(cgroup_t *g, const char *topic) {
     for (int i = 0; i < g->nsubs; i++)
@@ -195,12 +194,12 @@ void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         snprintf(retry, sizeof(retry), "%%RETRY%%%s", gname);
         if (strlen(retry) <= TOPIC_MAX && !topics_get(b, retry))
             topics_create_sys(b, retry, gc->retry_queue_nums > 0 ? gc->retry_queue_nums : 1, 6);
-        cgroup_t *g = smap_get(&b->cgroups, gname);
+        cgroup_t *g = strmap_get(&b->cgroups, gname);
         int is_new_group = 0;
         if (!g) {
             g = xcalloc(1, sizeof(*g));
             snprintf(g->name, sizeof(g->name), "%s", gname);
-            smap_put(&b->cgroups, gname, g);
+            strmap_put(&b->cgroups, gname, g);
             is_new_group = 1;
         }
         g->consume_type = json_enum(cd, "consumeType", consume_types, 1);
@@ -241,11 +240,11 @@ void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     cJSON_ArrayForEach(pd, cJSON_GetObjectItemCaseSensitive(j, "producerDataSet")) {
         const char *gname = bk_json_str(pd, "groupName", "");
         if (!*gname || strlen(gname) >= NAME_MAX_LEN) continue;
-        pgroup_t *p = smap_get(&b->pgroups, gname);
+        pgroup_t *p = strmap_get(&b->pgroups, gname);
         if (!p) {
             p = xcalloc(1, sizeof(*p));
             snprintf(p->name, sizeof(p->name), "%s", gname);
-            smap_put(&b->pgroups, gname, p);
+            strmap_put(&b->pgroups, gname, p);
         }
         chan_upsert(&p->chans, &p->nchans, &p->cap, cl, now);
     }
@@ -258,11 +257,11 @@ void h_heart_beat(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
 }
 
 static void drop_from_cgroup(broker_t *b, const char *gname, bclient_t *cl, int notify) {
-    cgroup_t *g = smap_get(&b->cgroups, gname);
+    cgroup_t *g = strmap_get(&b->cgroups, gname);
     if (!g || !chan_remove(g->chans, &g->nchans, cl)) return;
     log_info("consumer %s (%s) left group %s", cl->client_id, cl->addr, gname);
     if (g->nchans == 0) {
-        smap_del(&b->cgroups, gname);
+        strmap_del(&b->cgroups, gname);
         free_cgroup(g);
         return;
     }
@@ -270,10 +269,10 @@ static void drop_from_cgroup(broker_t *b, const char *gname, bclient_t *cl, int 
 }
 
 static void drop_from_pgroup(broker_t *b, const char *gname, bclient_t *cl) {
-    pgroup_t *p = smap_get(&b->pgroups, gname);
+    pgroup_t *p = strmap_get(&b->pgroups, gname);
     if (!p || !chan_remove(p->chans, &p->nchans, cl)) return;
     if (p->nchans == 0) {
-        smap_del(&b->pgroups, gname);
+        strmap_del(&b->pgroups, gname);
         free(p->chans);
         free(p);
     }
@@ -282,10 +281,10 @@ static void drop_from_pgroup(broker_t *b, const char *gname, bclient_t *cl) {
 /* Collects group names first: removal frees entries. */
 static void drop_everywhere(broker_t *b, bclient_t *cl, int64_t older_than) {
     for (int pass = 0; pass < 2; pass++) {
-        smap_t *m = pass == 0 ? &b->cgroups : &b->pgroups;
+        strmap_t *m = pass == 0 ? &b->cgroups : &b->pgroups;
         char **names = xcalloc(m->n + 1, sizeof(char *));
-        size_t cnt = 0, i;
-        SMAP_FOREACH(m, e, i) {
+        size_t cnt = 0;
+        STRMAP_FOREACH(m, e) {
             chan_t *ch = pass == 0 ? ((cgroup_t *)e->val)->chans : ((pgroup_t *)e->val)->chans;
             int n = pass == 0 ? ((cgroup_t *)e->val)->nchans : ((pgroup_t *)e->val)->nchans;
             for (int k = 0; k < n; k++) {
@@ -304,14 +303,14 @@ static void drop_everywhere(broker_t *b, bclient_t *cl, int64_t older_than) {
                 for (;;) {
                     bclient_t *victim = NULL;
                     if (pass == 0) {
-                        cgroup_t *g = smap_get(m, names[k]);
+                        cgroup_t *g = strmap_get(m, names[k]);
                         for (int x = 0; g && x < g->nchans; x++)
                             if (g->chans[x].last_update < older_than) victim = g->chans[x].cl;
                         if (!victim) break;
                         log_info("consumer %s expired (no heartbeat)", victim->client_id);
                         drop_from_cgroup(b, names[k], victim, 1);
                     } else {
-                        pgroup_t *p = smap_get(m, names[k]);
+                        pgroup_t *p = strmap_get(m, names[k]);
                         for (int x = 0; p && x < p->nchans; x++)
                             if (p->chans[x].last_update < older_than) victim = p->chans[x].cl;
                         if (!victim) break;
@@ -354,11 +353,9 @@ void h_get_consumer_list_by_group(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     broker_t *b = ctx;
     char group[NAME_MAX_LEN];
     if (bk_req_str(conn, req, "consumerGroup", group, sizeof(group)) != 0) return;
-    cgroup_t *g = smap_get(&b->cgroups, group);
+    cgroup_t *g = strmap_get(&b->cgroups, group);
     if (!g || g->nchans == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "no consumer for this group, %s", group);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "no consumer for this group, %s", group);
         return;
     }
     buf_t out;
@@ -388,7 +385,16 @@ static void conn_json(buf_t *out, const chan_t *c) {
                c->cl->version);
 }
 
-static void sub_json(buf_t *out, const sub_data_t *s) {
+/* Opens a ConsumerConnection / ProducerConnection body: {"connectionSet":[...] */
+static void conn_set_json(buf_t *out, const chan_t *chans, int n) {
+    buf_append_str(out, "{\"connectionSet\":[");
+    for (int i = 0; i < n; i++) {
+        if (i) buf_append_str(out, ",");
+        conn_json(out, &chans[i]);
+    }
+}
+
+void sub_data_json(buf_t *out, const sub_data_t *s) {
     buf_append_str(out, "{\"classFilterMode\":false,\"codeSet\":[");
     for (int i = 0; i < s->ntags; i++) buf_printf(out, "%s%d", i ? "," : "", s->codes[i]);
     buf_append_str(out, "],\"expressionType\":");
@@ -409,20 +415,14 @@ void h_get_consumer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     broker_t *b = ctx;
     char group[NAME_MAX_LEN];
     if (bk_req_str(conn, req, "consumerGroup", group, sizeof(group)) != 0) return;
-    cgroup_t *g = smap_get(&b->cgroups, group);
+    cgroup_t *g = strmap_get(&b->cgroups, group);
     if (!g || g->nchans == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "the consumer group[%s] not online", group);
-        rm_conn_reply(conn, req, CONSUMER_NOT_ONLINE, msg);
+        bk_reply_errf(conn, req, CONSUMER_NOT_ONLINE, "the consumer group[%s] not online", group);
         return;
     }
     buf_t out;
     buf_init(&out);
-    buf_append_str(&out, "{\"connectionSet\":[");
-    for (int i = 0; i < g->nchans; i++) {
-        if (i) buf_append_str(&out, ",");
-        conn_json(&out, &g->chans[i]);
-    }
+    conn_set_json(&out, g->chans, g->nchans);
     buf_printf(&out, "],\"consumeFromWhere\":\"%s\",\"consumeType\":\"%s\",\"messageModel\":\"%s\","
                      "\"subscriptionTable\":{",
                cfw_name(g->cfw), consume_types[g->consume_type], models[g->message_model]);
@@ -430,7 +430,7 @@ void h_get_consumer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         if (i) buf_append_str(&out, ",");
         buf_json_str(&out, g->subs[i].topic, strlen(g->subs[i].topic));
         buf_append_str(&out, ":");
-        sub_json(&out, &g->subs[i]);
+        sub_data_json(&out, &g->subs[i]);
     }
     buf_append_str(&out, "}}");
     bk_reply_json(conn, req, &out);
@@ -441,20 +441,14 @@ void h_get_producer_connection_list(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     broker_t *b = ctx;
     char group[NAME_MAX_LEN];
     if (bk_req_str(conn, req, "producerGroup", group, sizeof(group)) != 0) return;
-    pgroup_t *p = smap_get(&b->pgroups, group);
+    pgroup_t *p = strmap_get(&b->pgroups, group);
     if (!p || p->nchans == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "the producer group[%s] not exist", group);
-        rm_conn_reply(conn, req, SYSTEM_ERROR, msg);
+        bk_reply_errf(conn, req, SYSTEM_ERROR, "the producer group[%s] not exist", group);
         return;
     }
     buf_t out;
     buf_init(&out);
-    buf_append_str(&out, "{\"connectionSet\":[");
-    for (int i = 0; i < p->nchans; i++) {
-        if (i) buf_append_str(&out, ",");
-        conn_json(&out, &p->chans[i]);
-    }
+    conn_set_json(&out, p->chans, p->nchans);
     buf_append_str(&out, "]}");
     bk_reply_json(conn, req, &out);
     buf_free(&out);

@@ -5,7 +5,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +15,16 @@
 #define GROUPS_FILE "subscriptionGroup.json"
 
 void groups_init(broker_t *b) {
-    smap_init(&b->groups);
+    strmap_init(&b->groups);
     b->groups_ver.timestamp = now_ms();
 }
 
 void groups_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->groups, e, i) free(e->val);
-    smap_free(&b->groups);
+    STRMAP_FOREACH(&b->groups, e) free(e->val);
+    strmap_free(&b->groups);
 }
 
-group_cfg_t *groups_get(broker_t *b, const char *name) { return smap_get(&b->groups, name); }
+group_cfg_t *groups_get(broker_t *b, const char *name) { return strmap_get(&b->groups, name); }
 
 void group_cfg_defaults(group_cfg_t *g, const char *name) {
     memset(g, 0, sizeof(*g));
@@ -77,35 +75,22 @@ int group_cfg_from_json(group_cfg_t *g, const cJSON *o) {
     return 0;
 }
 
+static void group_item_json(buf_t *out, const void *g) { group_cfg_json(out, g); }
+
 void groups_json(broker_t *b, buf_t *out) {
     buf_append_str(out, "{\"dataVersion\":");
     bk_dv_json(out, &b->groups_ver);
-    buf_append_str(out, ",\"forbiddenTable\":{},\"subscriptionGroupTable\":{");
-    size_t i;
-    int first = 1;
-    SMAP_FOREACH(&b->groups, e, i) {
-        group_cfg_t *g = e->val;
-        if (!first) buf_append_str(out, ",");
-        first = 0;
-        buf_json_str(out, g->name, strlen(g->name));
-        buf_append_str(out, ":");
-        group_cfg_json(out, g);
-    }
-    buf_append_str(out, "}}");
+    buf_append_str(out, ",\"forbiddenTable\":{},\"subscriptionGroupTable\":");
+    bk_json_map(out, &b->groups, group_item_json);
+    buf_append_str(out, "}");
 }
 
-static void persist(broker_t *b) {
-    buf_t out;
-    buf_init(&out);
-    groups_json(b, &out);
-    bk_persist(b, GROUPS_FILE, &out);
-    buf_free(&out);
-}
+static void persist(broker_t *b) { bk_persist_json(b, GROUPS_FILE, groups_json, 0); }
 
 static group_cfg_t *put_raw(broker_t *b, const group_cfg_t *g) {
     group_cfg_t *n = xmalloc(sizeof(*n));
     *n = *g;
-    free(smap_put(&b->groups, n->name, n));
+    free(strmap_put(&b->groups, n->name, n));
     return n;
 }
 
@@ -116,7 +101,7 @@ void groups_put(broker_t *b, const group_cfg_t *g) {
 }
 
 int groups_delete(broker_t *b, const char *name) {
-    group_cfg_t *g = smap_del(&b->groups, name);
+    group_cfg_t *g = strmap_del(&b->groups, name);
     if (!g) return -1;
     free(g);
     bk_dv_bump(&b->groups_ver);
@@ -135,41 +120,17 @@ group_cfg_t *groups_find_or_create(broker_t *b, const char *name) {
     return groups_get(b, name);
 }
 
-static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
-    char *text;
-    size_t len;
-    int rc = file_read_all(path, &text, &len);
-    if (rc == -ENOENT) return 1;
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-        return -1;
-    }
-    cJSON *j = len ? bk_json_parse(text, len) : NULL;
-    free(text);
-    if (!j) return 1;
-    cJSON *dv = cJSON_GetObjectItemCaseSensitive(j, "dataVersion");
-    if (dv) {
-        b->groups_ver.counter = bk_json_i64(dv, "counter", 0);
-        b->groups_ver.timestamp = bk_json_i64(dv, "timestamp", now_ms());
-    }
-    cJSON *it;
+static void apply_file(broker_t *b, const cJSON *j) {
+    bk_dv_from_json(&b->groups_ver, j);
+    const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "subscriptionGroupTable")) {
         group_cfg_t g;
         if (group_cfg_from_json(&g, it) == 0) put_raw(b, &g);
     }
-    cJSON_Delete(j);
-    return 0;
 }
 
 int groups_load(broker_t *b, char *err, size_t errlen) {
-    char path[1300];
-    snprintf(path, sizeof(path), "%s/" GROUPS_FILE, b->config_dir);
-    int rc = load_file(b, path, err, errlen);
-    if (rc < 0) return -1;
-    if (rc == 1) {
-        snprintf(path, sizeof(path), "%s/" GROUPS_FILE ".bak", b->config_dir);
-        if (load_file(b, path, err, errlen) < 0) return -1;
-    }
+    if (bk_load_json(b, GROUPS_FILE, apply_file, 0, err, errlen) != 0) return -1;
     static const char *const builtin[] = {"TOOLS_CONSUMER", "FILTERSRV_CONSUMER",
                                           "SELF_TEST_C_GROUP", "CID_ONS-HTTP-PROXY",
                                           "CID_ONSAPI_PULL", "CID_ONSAPI_PERMISSION",

@@ -101,10 +101,10 @@ static void apply_topics(broker_t *b, cJSON *j) {
     }
     /* topics the master no longer has (deleted there): RocketMQ replaces the whole table */
     cJSON *tab = cJSON_GetObjectItemCaseSensitive(j, "topicConfigTable");
-    size_t i, ngone = 0;
+    size_t ngone = 0;
     char **gone = NULL;
     if (cJSON_IsObject(tab)) {
-        SMAP_FOREACH(&b->topics, e, i) {
+        STRMAP_FOREACH(&b->topics, e) {
             if (cJSON_GetObjectItemCaseSensitive(tab, e->key)) continue;
             gone = xrealloc(gone, (ngone + 1) * sizeof(char *));
             gone[ngone++] = xstrdup(e->key);

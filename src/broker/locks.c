@@ -21,9 +21,8 @@ typedef struct mq_lock_s {
 } mq_lock_t;
 
 void locks_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->locks, e, i) free(e->val);
-    smap_free(&b->locks);
+    STRMAP_FOREACH(&b->locks, e) free(e->val);
+    strmap_free(&b->locks);
 }
 
 static void lock_key(char *k, size_t n, const char *group, const cJSON *mq) {
@@ -58,11 +57,11 @@ static void handle(rm_conn_t *conn, rm_cmd_t *req, broker_t *b, int lock) {
     cJSON_ArrayForEach(mq, cJSON_GetObjectItemCaseSensitive(j, "mqSet")) {
         char k[700];
         lock_key(k, sizeof(k), group, mq);
-        mq_lock_t *l = smap_get(&b->locks, k);
+        mq_lock_t *l = strmap_get(&b->locks, k);
         if (lock) {
             if (!l) {
                 l = xcalloc(1, sizeof(*l));
-                smap_put(&b->locks, k, l);
+                strmap_put(&b->locks, k, l);
             } else if (strcmp(l->client_id, client) != 0 && now - l->ts <= LOCK_MAX_LIVE_MS) {
                 continue; /* owned by another live client */
             }
@@ -72,7 +71,7 @@ static void handle(rm_conn_t *conn, rm_cmd_t *req, broker_t *b, int lock) {
             first = 0;
             mq_json(&out, mq);
         } else if (l && strcmp(l->client_id, client) == 0) {
-            free(smap_del(&b->locks, k));
+            free(strmap_del(&b->locks, k));
         }
     }
     buf_append_str(&out, "]}");

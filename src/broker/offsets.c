@@ -6,7 +6,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,7 @@
 #define OFFSETS_FILE "consumerOffset.json"
 
 void offsets_init(broker_t *b) {
-    smap_init(&b->offsets);
+    strmap_init(&b->offsets);
     b->offsets_ver.timestamp = now_ms();
 }
 
@@ -29,9 +28,8 @@ static void free_tab(offset_tab_t *t) {
 }
 
 void offsets_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->offsets, e, i) free_tab(e->val);
-    smap_free(&b->offsets);
+    STRMAP_FOREACH(&b->offsets, e) free_tab(e->val);
+    strmap_free(&b->offsets);
 }
 
 static void key_of(char *k, size_t n, const char *topic, const char *group) {
@@ -41,17 +39,17 @@ static void key_of(char *k, size_t n, const char *topic, const char *group) {
 int64_t offsets_get(broker_t *b, const char *topic, const char *group, int32_t qid) {
     char k[NAME_MAX_LEN * 2 + 2];
     key_of(k, sizeof(k), topic, group);
-    offset_tab_t *t = smap_get(&b->offsets, k);
+    offset_tab_t *t = strmap_get(&b->offsets, k);
     if (!t || qid < 0 || qid >= t->n) return -1;
     return t->off[qid];
 }
 
 static void set_raw(broker_t *b, const char *key, int32_t qid, int64_t off) {
     if (qid < 0 || qid > 65535) return;
-    offset_tab_t *t = smap_get(&b->offsets, key);
+    offset_tab_t *t = strmap_get(&b->offsets, key);
     if (!t) {
         t = xcalloc(1, sizeof(*t));
-        smap_put(&b->offsets, key, t);
+        strmap_put(&b->offsets, key, t);
     }
     if (qid >= t->n) {
         int32_t n = qid + 1 > 8 ? qid + 1 : 8;
@@ -71,8 +69,7 @@ void offsets_set(broker_t *b, const char *topic, const char *group, int32_t qid,
 
 void offsets_each(broker_t *b, void (*fn)(const char *, const char *, offset_tab_t *, void *),
                   void *arg) {
-    size_t i;
-    SMAP_FOREACH(&b->offsets, e, i) {
+    STRMAP_FOREACH(&b->offsets, e) {
         const char *at = strrchr(e->key, '@');
         if (!at) continue;
         char topic[NAME_MAX_LEN * 2];
@@ -85,9 +82,8 @@ void offsets_json(broker_t *b, buf_t *out) {
     buf_append_str(out, "{\"dataVersion\":");
     bk_dv_json(out, &b->offsets_ver);
     buf_append_str(out, ",\"offsetTable\":{");
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->offsets, e, i) {
+    STRMAP_FOREACH(&b->offsets, e) {
         offset_tab_t *t = e->val;
         if (!first) buf_append_str(out, ",");
         first = 0;
@@ -108,65 +104,42 @@ void offsets_persist(broker_t *b, int sync) {
     if (!b->offsets_dirty && !sync) return;
     b->offsets_dirty = 0;
     bk_dv_bump(&b->offsets_ver);
-    buf_t out;
-    buf_init(&out);
-    offsets_json(b, &out);
-    if (sync)
-        bk_persist_sync(b, OFFSETS_FILE, &out);
-    else
-        bk_persist(b, OFFSETS_FILE, &out);
-    buf_free(&out);
+    bk_persist_json(b, OFFSETS_FILE, offsets_json, sync);
 }
 
-void offsets_delete_topic(broker_t *b, const char *topic) {
-    size_t tl = strlen(topic);
+/* "topic@group" keys: is the topic part topic, or the group part group (whichever is set)? */
+static int key_matches(const char *key, const char *topic, const char *group) {
+    if (topic) {
+        size_t tl = strlen(topic);
+        return strncmp(key, topic, tl) == 0 && key[tl] == '@';
+    }
+    const char *at = strrchr(key, '@');
+    return at && strcmp(at + 1, group) == 0;
+}
+
+/* Drops the tables key_matches picks, one at a time: the map must not change while walked. */
+static void delete_matching(broker_t *b, const char *topic, const char *group) {
     for (;;) {
         char *victim = NULL;
-        size_t i;
-        SMAP_FOREACH(&b->offsets, e, i) {
-            if (strncmp(e->key, topic, tl) == 0 && e->key[tl] == '@') {
+        STRMAP_FOREACH(&b->offsets, e) {
+            if (key_matches(e->key, topic, group)) {
                 victim = xstrdup(e->key);
                 break;
             }
         }
         if (!victim) break;
-        free_tab(smap_del(&b->offsets, victim));
+        free_tab(strmap_del(&b->offsets, victim));
         free(victim);
         b->offsets_dirty = 1;
     }
 }
 
-void offsets_delete_group(broker_t *b, const char *group) {
-    for (;;) {
-        char *victim = NULL;
-        size_t i;
-        SMAP_FOREACH(&b->offsets, e, i) {
-            const char *at = strrchr(e->key, '@');
-            if (at && strcmp(at + 1, group) == 0) {
-                victim = xstrdup(e->key);
-                break;
-            }
-        }
-        if (!victim) break;
-        free_tab(smap_del(&b->offsets, victim));
-        free(victim);
-        b->offsets_dirty = 1;
-    }
-}
+void offsets_delete_topic(broker_t *b, const char *topic) { delete_matching(b, topic, NULL); }
 
-static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
-    char *text;
-    size_t len;
-    int rc = file_read_all(path, &text, &len);
-    if (rc == -ENOENT) return 1;
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-        return -1;
-    }
-    cJSON *j = len ? bk_json_parse(text, len) : NULL;
-    free(text);
-    if (!j) return 1;
-    cJSON *it, *q;
+void offsets_delete_group(broker_t *b, const char *group) { delete_matching(b, NULL, group); }
+
+static void apply_file(broker_t *b, const cJSON *j) {
+    const cJSON *it, *q;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "offsetTable")) {
         if (!it->string || !strchr(it->string, '@')) continue;
         cJSON_ArrayForEach(q, it) {
@@ -174,18 +147,8 @@ static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
             set_raw(b, it->string, atoi(q->string), (int64_t)q->valuedouble);
         }
     }
-    cJSON_Delete(j);
-    return 0;
 }
 
 int offsets_load(broker_t *b, char *err, size_t errlen) {
-    char path[1300];
-    snprintf(path, sizeof(path), "%s/" OFFSETS_FILE, b->config_dir);
-    int rc = load_file(b, path, err, errlen);
-    if (rc < 0) return -1;
-    if (rc == 1) {
-        snprintf(path, sizeof(path), "%s/" OFFSETS_FILE ".bak", b->config_dir);
-        if (load_file(b, path, err, errlen) < 0) return -1;
-    }
-    return 0;
+    return bk_load_json(b, OFFSETS_FILE, apply_file, 0, err, errlen);
 }

@@ -33,7 +33,7 @@ typedef struct pull_pin_s {
 
 
 void pull_init(broker_t *b) {
-    smap_init(&b->holds);
+    strmap_init(&b->holds);
     pthread_mutex_init(&b->arr_mu, NULL);
     b->arr_cap = 64;
     b->arr = xcalloc((size_t)b->arr_cap, sizeof(arrival_t));
@@ -52,7 +52,7 @@ static int match_record(void *arg, const uint8_t *rec, uint32_t len) {
 }
 
 const sql92_expr_t *sql_cache_get(broker_t *b, const char *text, char *err, size_t errlen) {
-    sql92_expr_t *e = smap_get(&b->sql_cache, text);
+    sql92_expr_t *e = strmap_get(&b->sql_cache, text);
     if (e) return e;
     if (sql92_compile(text, &e, err, errlen) != 0) return NULL;
     if (b->sql_cache.n > 10000) {
@@ -61,14 +61,13 @@ const sql92_expr_t *sql_cache_get(broker_t *b, const char *text, char *err, size
         snprintf(err, errlen, "too many distinct SQL92 expressions on this broker");
         return NULL;
     }
-    smap_put(&b->sql_cache, text, e);
+    strmap_put(&b->sql_cache, text, e);
     return e;
 }
 
 void sql_cache_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->sql_cache, e, i) sql92_free(e->val);
-    smap_free(&b->sql_cache);
+    STRMAP_FOREACH(&b->sql_cache, e) sql92_free(e->val);
+    strmap_free(&b->sql_cache);
 }
 
 static pull_pin_t *pin_get(broker_t *b) {
@@ -119,11 +118,11 @@ static void wake_queue(broker_t *b, const char *key, int64_t max_offset, int exp
 static void hold(broker_t *b, rm_conn_t *conn, const rm_reqinfo_t *ri, const pull_req_t *pr) {
     char k[NAME_MAX_LEN + 16];
     hold_key(k, sizeof(k), pr->topic, pr->qid);
-    held_pull_t *head = smap_get(&b->holds, k);
+    held_pull_t *head = strmap_get(&b->holds, k);
     if (!head) {
         head = xcalloc(1, sizeof(*head));
         head->next = head->prev = head;
-        smap_put(&b->holds, k, head);
+        strmap_put(&b->holds, k, head);
     }
     held_pull_t *h = xcalloc(1, sizeof(*h));
     h->conn = conn;
@@ -348,7 +347,7 @@ static void wake(broker_t *b, held_pull_t *h) {
 }
 
 static void wake_queue(broker_t *b, const char *key, int64_t max_offset, int expired_only) {
-    held_pull_t *head = smap_get(&b->holds, key);
+    held_pull_t *head = strmap_get(&b->holds, key);
     if (!head) return;
     int64_t now = mono_ms();
     held_pull_t *h = head->next;
@@ -378,8 +377,7 @@ void pull_on_arrivals(broker_t *b) {
         }
         if (overflow) {
             /* Lost track of which queues: re-check every held pull against the store. */
-            size_t it;
-            SMAP_FOREACH(&b->holds, e, it) {
+            STRMAP_FOREACH(&b->holds, e) {
                 held_pull_t *head = e->val;
                 if (head->next == head) continue;
                 int64_t max = bs_max_offset(b, head->next->pr.topic, head->next->pr.qid);
@@ -429,8 +427,7 @@ void pull_arrival_cb(void *arg, const store_arrival_t *sa) {
  * while it is walked (list heads stay in the map). */
 void pull_check_holds(broker_t *b, int all) {
     if (b->nholds == 0) return;
-    size_t it;
-    SMAP_FOREACH(&b->holds, e, it) {
+    STRMAP_FOREACH(&b->holds, e) {
         held_pull_t *head = e->val;
         if (head->next == head) continue;
         if (all) {
@@ -442,8 +439,7 @@ void pull_check_holds(broker_t *b, int all) {
 }
 
 void pull_free(broker_t *b) {
-    size_t it;
-    SMAP_FOREACH(&b->holds, e, it) {
+    STRMAP_FOREACH(&b->holds, e) {
         held_pull_t *head = e->val;
         while (head->next != head) {
             held_pull_t *h = head->next;
@@ -453,7 +449,7 @@ void pull_free(broker_t *b) {
         }
         free(head);
     }
-    smap_free(&b->holds);
+    strmap_free(&b->holds);
     free(b->arr);
     b->arr = NULL;
     while (b->pin_free) {

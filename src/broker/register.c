@@ -79,9 +79,8 @@ static void body_json(broker_t *b, buf_t *out) {
     data_version_t z = {0, b->topics_ver.timestamp};
     bk_dv_json(out, &z);
     buf_append_str(out, ",\"topicConfigTable\":{");
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->topics, e, i) {
+    STRMAP_FOREACH(&b->topics, e) {
         topic_cfg_t t = *(topic_cfg_t *)e->val;
         if (limited) t.perm &= b->conf.brokerPermission;
         if (!first) buf_append_str(out, ",");

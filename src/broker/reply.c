@@ -24,8 +24,7 @@ static const char *hv(const rm_cmd_t *req, const char *v2, const char *v1) {
 
 /* The requester: a producer connection whose heartbeat carried client_id. */
 static bclient_t *find_producer(broker_t *b, const char *client_id) {
-    size_t it;
-    for (smap_ent_t *e = smap_first(&b->pgroups, &it); e; e = smap_next(&b->pgroups, &it, e)) {
+    STRMAP_FOREACH(&b->pgroups, e) {
         pgroup_t *g = e->val;
         for (int i = 0; i < g->nchans; i++) {
             bclient_t *cl = g->chans[i].cl;

@@ -67,9 +67,8 @@ static void timer_persist(broker_t *b, int sync) {
     buf_t out;
     buf_init(&out);
     buf_printf(&out, "{\"lwm\":%" PRId64 ",\"done\":[", b->timer_lwm);
-    size_t i;
     int first = 1;
-    SMAP_FOREACH(&b->timer_done, e, i) {
+    STRMAP_FOREACH(&b->timer_done, e) {
         buf_printf(&out, "%s%s", first ? "" : ",", e->key);
         first = 0;
     }
@@ -109,7 +108,7 @@ void schedule_json(broker_t *b, buf_t *out) {
 }
 
 static void timer_load(broker_t *b) {
-    smap_init(&b->timer_done);
+    strmap_init(&b->timer_done);
     char path[1300];
     snprintf(path, sizeof(path), "%s/" TIMER_FILE, b->config_dir);
     char *text;
@@ -124,7 +123,7 @@ static void timer_load(broker_t *b) {
         if (!cJSON_IsNumber(it)) continue;
         char k[32];
         snprintf(k, sizeof(k), "%" PRId64, (int64_t)it->valuedouble);
-        smap_put(&b->timer_done, k, (void *)1);
+        strmap_put(&b->timer_done, k, (void *)1);
     }
     cJSON_Delete(j);
 }
@@ -132,7 +131,7 @@ static void timer_load(broker_t *b) {
 void timer_free(broker_t *b) {
     free(b->theap);
     b->theap = NULL;
-    smap_free(&b->timer_done);
+    strmap_free(&b->timer_done);
 }
 
 int schedule_load(broker_t *b, char *err, size_t errlen) {
@@ -177,21 +176,12 @@ static int deliver(broker_t *b, int64_t phys) {
             memcpy(topic, rt, rtl);
             topic[rtl] = 0;
             int32_t qid = (int32_t)strtol(rq, NULL, 10);
-            store_msg_t m = {0};
+            store_msg_t m;
+            bk_msg_from_record(b, &m, &v);
             m.topic = topic;
             m.topic_len = (uint32_t)rtl;
             m.queue_id = qid;
-            m.flag = v.flag;
-            m.sys_flag = v.sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
-            m.born_ts = v.born_ts;
-            m.born_ip = v.born_host_len == 8 ? be32_get(v.born_host) : 0;
-            m.born_port = record_host_port(v.born_host, v.born_host_len);
-            m.store_ip = be32_get(b->store_ip);
-            m.store_port = b->port;
-            m.reconsume_times = v.reconsume_times;
             m.prepared_tx_offset = v.prepared_tx_offset;
-            m.body = v.body;
-            m.body_len = v.body_len;
             /* Java keeps DELAY, REAL_TOPIC and REAL_QID in the delivered record. */
             m.props = v.props;
             m.props_len = v.props_len;
@@ -258,9 +248,9 @@ static int64_t timer_tick(broker_t *b, int64_t now, int64_t next_due) {
         int64_t off = b->timer_scan_off++, phys, tags;
         int32_t size;
         snprintf(k, sizeof(k), "%" PRId64, off);
-        if (smap_get(&b->timer_done, k)) continue;
+        if (strmap_get(&b->timer_done, k)) continue;
         if (store_cq_entry(b->store, TIMER_TOPIC, 0, off, &phys, &size, &tags) != 0) {
-            smap_put(&b->timer_done, k, (void *)1);
+            strmap_put(&b->timer_done, k, (void *)1);
             continue;
         }
         heap_push(b, (timer_ent_t){tags, off, phys});
@@ -270,12 +260,12 @@ static int64_t timer_tick(broker_t *b, int64_t now, int64_t next_due) {
         if (deliver(b, t.phys) < 0) break; /* store busy: retry next tick */
         heap_pop(b);
         snprintf(k, sizeof(k), "%" PRId64, t.qoff);
-        smap_put(&b->timer_done, k, (void *)1);
+        strmap_put(&b->timer_done, k, (void *)1);
         b->timer_dirty = 1;
     }
     for (;;) {
         snprintf(k, sizeof(k), "%" PRId64, b->timer_lwm);
-        if (b->timer_lwm >= b->timer_scan_off || !smap_del(&b->timer_done, k)) break;
+        if (b->timer_lwm >= b->timer_scan_off || !strmap_del(&b->timer_done, k)) break;
         b->timer_lwm++;
         b->timer_dirty = 1;
     }

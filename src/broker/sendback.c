@@ -112,20 +112,12 @@ void h_consumer_send_msg_back(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
         props = tmp;
         msgprops_append(&props, MSGPROP_WAIT, "false");
     }
-    store_msg_t m = {0};
+    store_msg_t m;
+    bk_msg_from_record(b, &m, &v);
     m.topic = topic;
     m.topic_len = (uint32_t)strlen(topic);
     m.queue_id = qid;
-    m.flag = v.flag;
-    m.sys_flag = v.sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6);
-    m.born_ts = v.born_ts;
-    m.born_ip = v.born_host_len == 8 ? be32_get(v.born_host) : 0;
-    m.born_port = record_host_port(v.born_host, v.born_host_len);
-    m.store_ip = be32_get(b->store_ip);
-    m.store_port = b->port;
     m.reconsume_times = v.reconsume_times + 1;
-    m.body = v.body;
-    m.body_len = v.body_len;
     m.props = (const char *)props.data;
     m.props_len = (uint32_t)props.len;
     m.tags_code = msgprops_tags_code(m.props, m.props_len);

@@ -5,7 +5,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,7 @@
 #define TOPICS_FILE "topics.json"
 
 void topics_init(broker_t *b) {
-    smap_init(&b->topics);
+    strmap_init(&b->topics);
     b->topics_ver.counter = 0;
     b->topics_ver.timestamp = now_ms();
 }
@@ -29,12 +28,11 @@ static void free_topic(topic_cfg_t *t) {
 }
 
 void topics_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->topics, e, i) free_topic(e->val);
-    smap_free(&b->topics);
+    STRMAP_FOREACH(&b->topics, e) free_topic(e->val);
+    strmap_free(&b->topics);
 }
 
-topic_cfg_t *topics_get(broker_t *b, const char *name) { return smap_get(&b->topics, name); }
+topic_cfg_t *topics_get(broker_t *b, const char *name) { return strmap_get(&b->topics, name); }
 
 void topic_cfg_json(buf_t *out, const topic_cfg_t *t) {
     buf_printf(out, "{\"attributes\":%s,\"order\":%s,\"perm\":%d,\"readQueueNums\":%d,"
@@ -45,6 +43,8 @@ void topic_cfg_json(buf_t *out, const topic_cfg_t *t) {
     buf_printf(out, ",\"topicSysFlag\":%d,\"writeQueueNums\":%d}", t->sysflag, t->wq);
 }
 
+static void topic_item_json(buf_t *out, const void *t) { topic_cfg_json(out, t); }
+
 void topics_json(broker_t *b, buf_t *out, int with_mapping) {
     buf_append_str(out, "{\"dataVersion\":");
     bk_dv_json(out, &b->topics_ver);
@@ -53,36 +53,23 @@ void topics_json(broker_t *b, buf_t *out, int with_mapping) {
         data_version_t z = {0, b->topics_ver.timestamp};
         bk_dv_json(out, &z);
     }
-    buf_append_str(out, ",\"topicConfigTable\":{");
-    size_t i;
-    int first = 1;
-    SMAP_FOREACH(&b->topics, e, i) {
-        topic_cfg_t *t = e->val;
-        if (!first) buf_append_str(out, ",");
-        first = 0;
-        buf_json_str(out, t->name, strlen(t->name));
-        buf_append_str(out, ":");
-        topic_cfg_json(out, t);
-    }
-    buf_append_str(out, "}");
+    buf_append_str(out, ",\"topicConfigTable\":");
+    bk_json_map(out, &b->topics, topic_item_json);
     if (with_mapping) buf_append_str(out, ",\"topicQueueMappingDetailMap\":{},\"topicQueueMappingInfoMap\":{}");
     buf_append_str(out, "}");
 }
 
-void topics_persist(broker_t *b) {
-    buf_t out;
-    buf_init(&out);
-    topics_json(b, &out, 0);
-    bk_persist(b, TOPICS_FILE, &out);
-    buf_free(&out);
-}
+/* topics.json: the table without the mapping keys RocketMQ 5 adds to the admin reply. */
+static void file_json(broker_t *b, buf_t *out) { topics_json(b, out, 0); }
+
+void topics_persist(broker_t *b) { bk_persist_json(b, TOPICS_FILE, file_json, 0); }
 
 static topic_cfg_t *put_raw(broker_t *b, const topic_cfg_t *tc) {
     topic_cfg_t *t = xmalloc(sizeof(*t));
     *t = *tc;
     t->stats = NULL; /* tc may be another topic's config copied as a template */
     t->attrs = tc->attrs ? xstrdup(tc->attrs) : NULL;
-    free_topic(smap_put(&b->topics, t->name, t));
+    free_topic(strmap_put(&b->topics, t->name, t));
     return t;
 }
 
@@ -97,7 +84,7 @@ topic_cfg_t *topics_put(broker_t *b, const topic_cfg_t *tc, int reg) {
 }
 
 int topics_delete(broker_t *b, const char *name) {
-    topic_cfg_t *t = smap_del(&b->topics, name);
+    topic_cfg_t *t = strmap_del(&b->topics, name);
     if (!t) return -1;
     free_topic(t);
     bk_dv_bump(&b->topics_ver);
@@ -163,33 +150,10 @@ void topic_cfg_describe(const topic_cfg_t *t, char *out, size_t n) {
              t->order ? "true" : "false");
 }
 
-static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
-    char *text;
-    size_t len;
-    int rc = file_read_all(path, &text, &len);
-    if (rc == -ENOENT) return 1;
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-        return -1;
-    }
-    if (len == 0) {
-        free(text);
-        return 1;
-    }
-    cJSON *j = bk_json_parse(text, len);
-    free(text);
-    if (!j) {
-        log_warn("%s is not valid JSON; trying the backup", path);
-        return 1;
-    }
-    cJSON *dv = cJSON_GetObjectItemCaseSensitive(j, "dataVersion");
-    if (dv) {
-        b->topics_ver.counter = bk_json_i64(dv, "counter", 0);
-        b->topics_ver.timestamp = bk_json_i64(dv, "timestamp", now_ms());
-    }
-    cJSON *tab = cJSON_GetObjectItemCaseSensitive(j, "topicConfigTable");
-    cJSON *it;
-    cJSON_ArrayForEach(it, tab) {
+static void apply_file(broker_t *b, const cJSON *j) {
+    bk_dv_from_json(&b->topics_ver, j);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "topicConfigTable")) {
         topic_cfg_t tc;
         const char *name = bk_json_str(it, "topicName", it->string);
         if (!name || !*name || strlen(name) > TOPIC_MAX) continue;
@@ -204,19 +168,10 @@ static int load_file(broker_t *b, const char *path, char *err, size_t errlen) {
         put_raw(b, &tc);
         free(tc.attrs);
     }
-    cJSON_Delete(j);
-    return 0;
 }
 
 int topics_load(broker_t *b, char *err, size_t errlen) {
-    char path[1300];
-    snprintf(path, sizeof(path), "%s/" TOPICS_FILE, b->config_dir);
-    int rc = load_file(b, path, err, errlen);
-    if (rc < 0) return -1;
-    if (rc == 1) {
-        snprintf(path, sizeof(path), "%s/" TOPICS_FILE ".bak", b->config_dir);
-        if (load_file(b, path, err, errlen) < 0) return -1;
-    }
+    if (bk_load_json(b, TOPICS_FILE, apply_file, 1, err, errlen) != 0) return -1;
     /* System topics (TopicConfigManager's constructor). */
     broker_config_t *c = &b->conf;
     topic_cfg_t tc;
@@ -245,7 +200,7 @@ int topics_load(broker_t *b, char *err, size_t errlen) {
 #undef SYS
     if (!c->autoCreateTopicEnable) {
         /* Java does not register TBW102 then; keep it out of the table. */
-        topic_cfg_t *t = smap_del(&b->topics, "TBW102");
+        topic_cfg_t *t = strmap_del(&b->topics, "TBW102");
         if (t) {
             free_topic(t);
             changed = 1;
@@ -253,11 +208,7 @@ int topics_load(broker_t *b, char *err, size_t errlen) {
     }
     if (changed) {
         bk_dv_bump(&b->topics_ver);
-        buf_t out;
-        buf_init(&out);
-        topics_json(b, &out, 0);
-        bk_persist_sync(b, TOPICS_FILE, &out);
-        buf_free(&out);
+        bk_persist_json(b, TOPICS_FILE, file_json, 1);
     }
     return 0;
 }

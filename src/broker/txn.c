@@ -36,14 +36,14 @@ static void key_of(char *k, size_t n, int64_t qoff) { snprintf(k, n, "%" PRId64,
 static int is_resolved(broker_t *b, int64_t qoff) {
     char k[32];
     key_of(k, sizeof(k), qoff);
-    return smap_get(&b->txn_resolved, k) != NULL;
+    return strmap_get(&b->txn_resolved, k) != NULL;
 }
 
 static void mark_resolved(broker_t *b, int64_t qoff) {
     char k[32];
     key_of(k, sizeof(k), qoff);
-    smap_put(&b->txn_resolved, k, (void *)1);
-    free(smap_del(&b->txn_checks, k));
+    strmap_put(&b->txn_resolved, k, (void *)1);
+    free(strmap_del(&b->txn_checks, k));
 }
 
 /* Writes the op record (body = half queue offset) and remembers it. */
@@ -71,15 +71,14 @@ static int write_op(broker_t *b, int64_t qoff) {
 }
 
 void txn_init(broker_t *b) {
-    smap_init(&b->txn_resolved);
-    smap_init(&b->txn_checks);
+    strmap_init(&b->txn_resolved);
+    strmap_init(&b->txn_checks);
 }
 
 void txn_free(broker_t *b) {
-    size_t i;
-    SMAP_FOREACH(&b->txn_checks, e, i) free(e->val);
-    smap_free(&b->txn_checks);
-    smap_free(&b->txn_resolved);
+    STRMAP_FOREACH(&b->txn_checks, e) free(e->val);
+    strmap_free(&b->txn_checks);
+    strmap_free(&b->txn_resolved);
 }
 
 /* Replays the op topic (which half messages are done) and sets the scan start. */
@@ -100,7 +99,7 @@ void txn_load(broker_t *b) {
             s[v.body_len] = 0;
             char k[32];
             key_of(k, sizeof(k), strtoll(s, NULL, 10));
-            smap_put(&b->txn_resolved, k, (void *)1);
+            strmap_put(&b->txn_resolved, k, (void *)1);
         }
         store_pinned_release(&p);
     }
@@ -148,22 +147,13 @@ static int commit_half(broker_t *b, const record_view_t *v, int64_t phys) {
     msgprops_copy_without(&tmp, v->props, v->props_len, MSGPROP_REAL_TOPIC);
     msgprops_copy_without(&props, (const char *)tmp.data, tmp.len, MSGPROP_REAL_QID);
     buf_free(&tmp);
-    store_msg_t m = {0};
+    store_msg_t m;
+    bk_msg_from_record(b, &m, v);
     m.topic = topic;
     m.topic_len = (uint32_t)rtl;
     m.queue_id = (int32_t)strtol(rq, NULL, 10);
-    m.flag = v->flag;
-    m.sys_flag = (v->sys_flag & ~(MSG_TX_MASK | MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6)) |
-                 MSG_TX_COMMIT;
-    m.born_ts = v->born_ts;
-    m.born_ip = v->born_host_len == 8 ? be32_get(v->born_host) : 0;
-    m.born_port = record_host_port(v->born_host, v->born_host_len);
-    m.store_ip = be32_get(b->store_ip);
-    m.store_port = b->port;
-    m.reconsume_times = v->reconsume_times;
+    m.sys_flag = (m.sys_flag & ~MSG_TX_MASK) | MSG_TX_COMMIT;
     m.prepared_tx_offset = phys;
-    m.body = v->body;
-    m.body_len = v->body_len;
     m.props = (const char *)props.data;
     m.props_len = (uint32_t)props.len;
     m.tags_code = msgprops_tags_code(m.props, m.props_len);
@@ -291,7 +281,7 @@ void txn_check_tick(broker_t *b) {
     while (b->txn_check_off < max && is_resolved(b, b->txn_check_off)) {
         char k[32];
         key_of(k, sizeof(k), b->txn_check_off);
-        smap_del(&b->txn_resolved, k); /* below the scan start: never looked up again */
+        strmap_del(&b->txn_resolved, k); /* below the scan start: never looked up again */
         b->txn_check_off++;
     }
     int budget = 1000;
@@ -321,10 +311,10 @@ void txn_check_tick(broker_t *b) {
         }
         char k[32];
         key_of(k, sizeof(k), off);
-        txn_check_t *c = smap_get(&b->txn_checks, k);
+        txn_check_t *c = strmap_get(&b->txn_checks, k);
         if (!c) {
             c = xcalloc(1, sizeof(*c));
-            smap_put(&b->txn_checks, k, c);
+            strmap_put(&b->txn_checks, k, c);
         }
         if (c->count >= b->conf.transactionCheckMax) {
             log_warn("half message at queue offset %" PRId64 " checked %d times: discarded", off,

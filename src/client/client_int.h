@@ -192,8 +192,6 @@ int petrel__route_queues(const petrel__route_t *r, const char *topic, int for_wr
                          petrel_mq_t **mqs);
 /* Master address of a broker name, or NULL. */
 const char *petrel__route_master(const petrel__route_t *r, const char *broker_name);
-/* Rewrites fastjson's `{0:"x"}` keys to `{"0":"x"}`. Returns a malloc'd NUL-terminated copy. */
-char *petrel__json_quote_keys(const char *json, size_t len);
 
 /* ---- allocation strategies ------------------------------------------------ */
 
@@ -242,6 +240,11 @@ typedef struct petrel__inst_cbs_s {
 /* Creates the remoting client and parses namesrvAddr; the service thread starts in _start. */
 petrel_err_t petrel__inst_create(const petrel_conf_t *conf, const petrel__inst_cbs_t *cbs,
                                  petrel__inst_t **out, char *errstr, size_t errlen);
+/* What every client's create does: copies conf into *own and creates the instance on that
+ * copy; on failure the copy is freed again. */
+petrel_err_t petrel__inst_open(petrel_conf_t *own, const petrel_conf_t *conf,
+                               const petrel__inst_cbs_t *cbs, petrel__inst_t **out, char *errstr,
+                               size_t errlen);
 petrel_err_t petrel__inst_start(petrel__inst_t *inst);
 /* Stops the service thread (runs no more ticks). Idempotent. */
 void petrel__inst_stop(petrel__inst_t *inst);
@@ -303,6 +306,10 @@ void petrel__sub_free(petrel__sub_t *s);
 int petrel__sub_match(const petrel__sub_t *s, const char *tag);
 /* Appends a SubscriptionData JSON object. */
 void petrel__sub_json(buf_t *b, const petrel__sub_t *s);
+/* Sends a consumer's HEART_BEAT (one ConsumerData of conf's group and subs, no producers). */
+void petrel__consumer_heartbeat(petrel__inst_t *inst, const petrel_conf_t *conf,
+                                const char *consume_type, const char *from_where,
+                                const petrel__sub_t *subs, int n_subs);
 
 /* Starting offset of a newly assigned queue from consumeFromWhere (after a QUERY miss). */
 petrel_err_t petrel__offset_from_where(petrel__inst_t *inst, const petrel_conf_t *conf,
@@ -313,6 +320,10 @@ petrel_err_t petrel__query_offset(petrel__inst_t *inst, const char *addr, const 
 /* UPDATE_CONSUMER_OFFSET (oneway). */
 void petrel__update_offset(petrel__inst_t *inst, const char *addr, const char *group,
                            const petrel_mq_t *mq, int64_t off);
+/* UPDATE_CONSUMER_OFFSET, waiting up to 3 s: the call's error, else PETREL_OK and the
+ * broker's answer code in *code (if code is not NULL). */
+petrel_err_t petrel__commit_offset(petrel__inst_t *inst, const char *addr, const char *group,
+                                   const petrel_mq_t *mq, int64_t off, int *code);
 /* Path of the broadcasting offsets file for this client and group (malloc'd). */
 char *petrel__offfile_path(const petrel_conf_t *conf, const char *client_key);
 

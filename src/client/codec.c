@@ -1,6 +1,7 @@
 /*
  * codec: message ids (UNIQ_KEY and offset ids), zlib bodies, batch records,
- * the local address, subscriptions and the broadcasting offsets file.
+ * the local address, subscriptions (and the consumer heartbeat that carries
+ * them) and the broadcasting offsets file.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -245,6 +246,29 @@ void petrel__sub_json(buf_t *b, const petrel__sub_t *s) {
     buf_append_str(b, "],\"topic\":");
     buf_json_str(b, s->topic, strlen(s->topic));
     buf_put_u8(b, '}');
+}
+
+void petrel__consumer_heartbeat(petrel__inst_t *inst, const petrel_conf_t *conf,
+                                const char *consume_type, const char *from_where,
+                                const petrel__sub_t *subs, int n_subs) {
+    buf_t b;
+    buf_init(&b);
+    const char *cid = petrel__inst_client_id(inst);
+    buf_append_str(&b, "{\"clientID\":");
+    buf_json_str(&b, cid, strlen(cid));
+    buf_printf(&b, ",\"consumerDataSet\":[{\"consumeFromWhere\":\"%s\",\"consumeType\":\"%s\","
+                   "\"groupName\":",
+               from_where, consume_type);
+    buf_json_str(&b, conf->groupName, strlen(conf->groupName));
+    buf_printf(&b, ",\"messageModel\":\"%s\",\"subscriptionDataSet\":[",
+               conf->messageModel == PETREL__BROADCASTING ? "BROADCASTING" : "CLUSTERING");
+    for (int i = 0; i < n_subs; i++) {
+        if (i) buf_put_u8(&b, ',');
+        petrel__sub_json(&b, &subs[i]);
+    }
+    buf_append_str(&b, "],\"unitMode\":false}],\"producerDataSet\":[]}");
+    petrel__inst_heartbeat(inst, (const char *)b.data, b.len);
+    buf_free(&b);
 }
 
 /* ---- broadcasting offsets table and file ------------------------------------- */

@@ -60,6 +60,15 @@ static void on_rm_request(rm_client_t *cli, const char *addr, rm_cmd_t *req, voi
     if (inst->cbs.on_request) inst->cbs.on_request(inst->cbs.owner, addr, req);
 }
 
+petrel_err_t petrel__inst_open(petrel_conf_t *own, const petrel_conf_t *conf,
+                               const petrel__inst_cbs_t *cbs, petrel__inst_t **out, char *errstr,
+                               size_t errlen) {
+    petrel__conf_copy(own, conf);
+    petrel_err_t err = petrel__inst_create(own, cbs, out, errstr, errlen);
+    if (err != PETREL_OK) petrel__conf_free(own);
+    return err;
+}
+
 petrel_err_t petrel__inst_create(const petrel_conf_t *conf, const petrel__inst_cbs_t *cbs,
                                  petrel__inst_t **out, char *errstr, size_t errlen) {
     if (!conf->namesrvAddr || !*conf->namesrvAddr) {
@@ -190,14 +199,8 @@ petrel_err_t petrel__inst_start(petrel__inst_t *inst) {
     return PETREL_OK;
 }
 
-void petrel__inst_stop(petrel__inst_t *inst) {
-    pthread_mutex_lock(&inst->mu);
-    int join = inst->started && !inst->stop;
-    inst->stop = 1;
-    pthread_cond_broadcast(&inst->cv);
-    pthread_mutex_unlock(&inst->mu);
-    if (join) pthread_join(inst->thr, NULL);
-    /* Tasks left behind own their arguments: run them so they can free (they see stop). */
+/* Tasks left behind own their arguments: run them so they can free (they see stop). */
+static void run_leftover_tasks(petrel__inst_t *inst) {
     pthread_mutex_lock(&inst->mu);
     task_t *t = inst->tasks;
     inst->tasks = NULL;
@@ -208,6 +211,16 @@ void petrel__inst_stop(petrel__inst_t *inst) {
         free(t);
         t = n;
     }
+}
+
+void petrel__inst_stop(petrel__inst_t *inst) {
+    pthread_mutex_lock(&inst->mu);
+    int join = inst->started && !inst->stop;
+    inst->stop = 1;
+    pthread_cond_broadcast(&inst->cv);
+    pthread_mutex_unlock(&inst->mu);
+    if (join) pthread_join(inst->thr, NULL);
+    run_leftover_tasks(inst);
 }
 
 int petrel__inst_stopping(petrel__inst_t *inst);
@@ -224,16 +237,7 @@ void petrel__inst_destroy(petrel__inst_t *inst) {
     if (inst->rm) rm_client_destroy(inst->rm);
     inst->rm = NULL;
     /* Destroying the remoting client may have run callbacks that deferred tasks. */
-    pthread_mutex_lock(&inst->mu);
-    task_t *t = inst->tasks;
-    inst->tasks = NULL;
-    pthread_mutex_unlock(&inst->mu);
-    while (t) {
-        task_t *n = t->next;
-        t->fn(t->arg);
-        free(t);
-        t = n;
-    }
+    run_leftover_tasks(inst);
     route_ent_t *r = inst->routes;
     while (r) {
         route_ent_t *n = r->next;
@@ -508,15 +512,39 @@ petrel_err_t petrel__query_offset(petrel__inst_t *inst, const char *addr, const 
     return err;
 }
 
+/* UPDATE_CONSUMER_OFFSET's extFields (ext points into the struct: do not copy it). */
+typedef struct offset_hdr_s {
+    char qid[16], off[32];
+    const char *ext[9];
+} offset_hdr_t;
+
+static void offset_hdr(offset_hdr_t *h, const char *group, const petrel_mq_t *mq, int64_t off) {
+    snprintf(h->qid, sizeof(h->qid), "%d", mq->queue_id);
+    snprintf(h->off, sizeof(h->off), "%lld", (long long)off);
+    const char *ext[] = {"consumerGroup", group, "topic", mq->topic, "queueId", h->qid,
+                         "commitOffset",  h->off, NULL};
+    memcpy(h->ext, ext, sizeof(ext));
+}
+
 void petrel__update_offset(petrel__inst_t *inst, const char *addr, const char *group,
                            const petrel_mq_t *mq, int64_t off) {
-    char qid[16], o[32];
-    snprintf(qid, sizeof(qid), "%d", mq->queue_id);
-    snprintf(o, sizeof(o), "%lld", (long long)off);
-    const char *ext[] = {"consumerGroup", group, "topic", mq->topic, "queueId", qid,
-                         "commitOffset",  o,     NULL};
-    rm_request_t req = {UPDATE_CONSUMER_OFFSET, NULL, ext, NULL, 0};
+    offset_hdr_t h;
+    offset_hdr(&h, group, mq, off);
+    rm_request_t req = {UPDATE_CONSUMER_OFFSET, NULL, h.ext, NULL, 0};
     rm_client_invoke_oneway(inst->rm, addr, &req);
+}
+
+petrel_err_t petrel__commit_offset(petrel__inst_t *inst, const char *addr, const char *group,
+                                   const petrel_mq_t *mq, int64_t off, int *code) {
+    offset_hdr_t h;
+    offset_hdr(&h, group, mq, off);
+    rm_response_t *resp = NULL;
+    petrel_err_t err =
+        petrel__call(inst, addr, UPDATE_CONSUMER_OFFSET, h.ext, NULL, 0, 3000, &resp);
+    if (err != PETREL_OK) return err;
+    if (code) *code = resp->cmd.code;
+    rm_response_free(resp);
+    return PETREL_OK;
 }
 
 static petrel_err_t offset_call(petrel__inst_t *inst, const char *addr, int code,

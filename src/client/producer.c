@@ -91,11 +91,9 @@ petrel_err_t petrel_producer_create(const petrel_conf_t *conf, petrel_producer_t
     if (!conf || !out) return PETREL_EINVAL;
     petrel_producer_t *p = calloc(1, sizeof(*p));
     if (!p) return PETREL_ENOMEM;
-    petrel__conf_copy(&p->conf, conf);
     petrel__inst_cbs_t cbs = {producer_tick, producer_request, p};
-    petrel_err_t err = petrel__inst_create(&p->conf, &cbs, &p->inst, errstr, errlen);
+    petrel_err_t err = petrel__inst_open(&p->conf, conf, &cbs, &p->inst, errstr, errlen);
     if (err != PETREL_OK) {
-        petrel__conf_free(&p->conf);
         free(p);
         return err;
     }

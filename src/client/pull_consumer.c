@@ -76,11 +76,9 @@ petrel_err_t petrel_pull_consumer_create(const petrel_conf_t *conf, petrel_pull_
     if (!conf || !out) return PETREL_EINVAL;
     petrel_pull_consumer_t *c = calloc(1, sizeof(*c));
     if (!c) return PETREL_ENOMEM;
-    petrel__conf_copy(&c->conf, conf);
     petrel__inst_cbs_t cbs = {pull_tick, pull_request, c};
-    petrel_err_t err = petrel__inst_create(&c->conf, &cbs, &c->inst, errstr, errlen);
+    petrel_err_t err = petrel__inst_open(&c->conf, conf, &cbs, &c->inst, errstr, errlen);
     if (err != PETREL_OK) {
-        petrel__conf_free(&c->conf);
         free(c);
         return err;
     }
@@ -105,23 +103,8 @@ petrel_err_t petrel_pull_consumer_subscribe(petrel_pull_consumer_t *c, const cha
 }
 
 static void heartbeat(petrel_pull_consumer_t *c) {
-    buf_t b;
-    buf_init(&b);
-    const char *cid = petrel__inst_client_id(c->inst);
-    buf_append_str(&b, "{\"clientID\":");
-    buf_json_str(&b, cid, strlen(cid));
-    buf_append_str(&b, ",\"consumerDataSet\":[{\"consumeFromWhere\":\"CONSUME_FROM_LAST_OFFSET\","
-                       "\"consumeType\":\"CONSUME_ACTIVELY\",\"groupName\":");
-    buf_json_str(&b, c->conf.groupName, strlen(c->conf.groupName));
-    buf_printf(&b, ",\"messageModel\":\"%s\",\"subscriptionDataSet\":[",
-               bcast(c) ? "BROADCASTING" : "CLUSTERING");
-    for (int i = 0; i < c->n_subs; i++) {
-        if (i) buf_put_u8(&b, ',');
-        petrel__sub_json(&b, &c->subs[i]);
-    }
-    buf_append_str(&b, "],\"unitMode\":false}],\"producerDataSet\":[]}");
-    petrel__inst_heartbeat(c->inst, (const char *)b.data, b.len);
-    buf_free(&b);
+    petrel__consumer_heartbeat(c->inst, &c->conf, "CONSUME_ACTIVELY", "CONSUME_FROM_LAST_OFFSET",
+                               c->subs, c->n_subs);
 }
 
 static int64_t start_pos(petrel_pull_consumer_t *c, const petrel_mq_t *mq) {
@@ -347,42 +330,55 @@ static int64_t decode_found(const rm_cmd_t *r, const petrel_mq_t *mq, const petr
     return cut;
 }
 
+/* PULL_MESSAGE extFields for a's queue at a->pos (ext points into the struct: do not copy it).
+ * sysflag "4" (subscription) pulls once; "6" adds suspend: a long poll of suspend_ms. */
+typedef struct pull_hdr_s {
+    char qid[16], qoff[24], mx[16], susp[16];
+    const char *ext[23];
+} pull_hdr_t;
+
+static void pull_hdr(pull_hdr_t *h, const petrel_pull_consumer_t *c, const asg_t *a, int max,
+                     const char *sysflag, int suspend_ms) {
+    snprintf(h->qid, sizeof(h->qid), "%d", a->mq.queue_id);
+    snprintf(h->qoff, sizeof(h->qoff), "%lld", (long long)a->pos);
+    snprintf(h->mx, sizeof(h->mx), "%d", max);
+    snprintf(h->susp, sizeof(h->susp), "%d", suspend_ms);
+    const char *ext[] = {"consumerGroup",
+                         c->conf.groupName,
+                         "topic",
+                         a->mq.topic,
+                         "queueId",
+                         h->qid,
+                         "queueOffset",
+                         h->qoff,
+                         "maxMsgNums",
+                         h->mx,
+                         "sysFlag",
+                         sysflag,
+                         "commitOffset",
+                         "0",
+                         "suspendTimeoutMillis",
+                         h->susp,
+                         "subscription",
+                         a->sub ? a->sub->expr : "*",
+                         "subVersion",
+                         "0",
+                         "expressionType",
+                         "TAG",
+                         NULL};
+    memcpy(h->ext, ext, sizeof(ext));
+}
+
 /* One non-suspending pull of mq at pos; appends found messages to out. *next gets the new pos. */
 static petrel_err_t pull_once(petrel_pull_consumer_t *c, const asg_t *a, int max,
                               petrel_msg_t **out, size_t *n, int64_t *next) {
     char addr[64];
     if (petrel__inst_broker_addr(c->inst, a->mq.broker_name, addr, sizeof(addr)) != 0)
         return PETREL_ENOROUTE;
-    char qid[16], qoff[24], mx[16];
-    snprintf(qid, sizeof(qid), "%d", a->mq.queue_id);
-    snprintf(qoff, sizeof(qoff), "%lld", (long long)a->pos);
-    snprintf(mx, sizeof(mx), "%d", max);
-    const char *expr = a->sub ? a->sub->expr : "*";
-    const char *ext[] = {"consumerGroup",
-                         c->conf.groupName,
-                         "topic",
-                         a->mq.topic,
-                         "queueId",
-                         qid,
-                         "queueOffset",
-                         qoff,
-                         "maxMsgNums",
-                         mx,
-                         "sysFlag",
-                         "4",
-                         "commitOffset",
-                         "0",
-                         "suspendTimeoutMillis",
-                         "0",
-                         "subscription",
-                         expr,
-                         "subVersion",
-                         "0",
-                         "expressionType",
-                         "TAG",
-                         NULL};
+    pull_hdr_t h;
+    pull_hdr(&h, c, a, max, "4", 0);
     rm_response_t *resp = NULL;
-    petrel_err_t err = petrel__call(c->inst, addr, PULL_MESSAGE, ext, NULL, 0, 10000, &resp);
+    petrel_err_t err = petrel__call(c->inst, addr, PULL_MESSAGE, h.ext, NULL, 0, 10000, &resp);
     if (err != PETREL_OK) return err;
     int64_t nb = -1;
     rm_ext_i64(&resp->cmd, "nextBeginOffset", &nb);
@@ -473,35 +469,9 @@ static void lp_issue(petrel_pull_consumer_t *c, const asg_t *a, int max, int sus
         lp_cb(PETREL_ENOROUTE, NULL, lp);
         return;
     }
-    char qid[16], qoff[24], mx[16], susp[16];
-    snprintf(qid, sizeof(qid), "%d", a->mq.queue_id);
-    snprintf(qoff, sizeof(qoff), "%lld", (long long)a->pos);
-    snprintf(mx, sizeof(mx), "%d", max);
-    snprintf(susp, sizeof(susp), "%d", suspend_ms);
-    const char *ext[] = {"consumerGroup",
-                         c->conf.groupName,
-                         "topic",
-                         a->mq.topic,
-                         "queueId",
-                         qid,
-                         "queueOffset",
-                         qoff,
-                         "maxMsgNums",
-                         mx,
-                         "sysFlag",
-                         "6", /* suspend | subscription */
-                         "commitOffset",
-                         "0",
-                         "suspendTimeoutMillis",
-                         susp,
-                         "subscription",
-                         a->sub ? a->sub->expr : "*",
-                         "subVersion",
-                         "0",
-                         "expressionType",
-                         "TAG",
-                         NULL};
-    rm_request_t req = {PULL_MESSAGE, NULL, ext, NULL, 0};
+    pull_hdr_t h;
+    pull_hdr(&h, c, a, max, "6", suspend_ms);
+    rm_request_t req = {PULL_MESSAGE, NULL, h.ext, NULL, 0};
     /* The broker answers by suspend_ms; the margin covers a busy broker and the network. */
     int rc =
         rm_client_invoke_async(petrel__inst_rm(c->inst), addr, &req, suspend_ms + 5000, lp_cb, lp);
@@ -657,27 +627,15 @@ petrel_err_t petrel_pull_consumer_commit(petrel_pull_consumer_t *c) {
         if (bcast(c)) {
             petrel__offtab_set(&c->offtab, &a->mq, a->pos);
         } else {
-            char addr[64], qid[16], o[24];
+            char addr[64];
             if (petrel__inst_broker_addr(c->inst, a->mq.broker_name, addr, sizeof(addr)) != 0) {
                 res = PETREL_ENOROUTE;
                 continue;
             }
-            snprintf(qid, sizeof(qid), "%d", a->mq.queue_id);
-            snprintf(o, sizeof(o), "%lld", (long long)a->pos);
-            const char *ext[] = {"consumerGroup",
-                                 c->conf.groupName,
-                                 "topic",
-                                 a->mq.topic,
-                                 "queueId",
-                                 qid,
-                                 "commitOffset",
-                                 o,
-                                 NULL};
-            rm_response_t *resp = NULL;
+            int code = SUCCESS;
             petrel_err_t err =
-                petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp);
-            if (err == PETREL_OK && resp->cmd.code != SUCCESS) err = (petrel_err_t)resp->cmd.code;
-            rm_response_free(resp);
+                petrel__commit_offset(c->inst, addr, c->conf.groupName, &a->mq, a->pos, &code);
+            if (err == PETREL_OK && code != SUCCESS) err = (petrel_err_t)code;
             if (err != PETREL_OK) {
                 res = err;
                 continue;

@@ -92,11 +92,9 @@ petrel_err_t petrel_push_consumer_create(const petrel_conf_t *conf, petrel_push_
     if (!conf || !out) return PETREL_EINVAL;
     petrel_push_consumer_t *c = calloc(1, sizeof(*c));
     if (!c) return PETREL_ENOMEM;
-    petrel__conf_copy(&c->conf, conf);
     petrel__inst_cbs_t cbs = {consumer_tick, consumer_request, c};
-    petrel_err_t err = petrel__inst_create(&c->conf, &cbs, &c->inst, errstr, errlen);
+    petrel_err_t err = petrel__inst_open(&c->conf, conf, &cbs, &c->inst, errstr, errlen);
     if (err != PETREL_OK) {
-        petrel__conf_free(&c->conf);
         free(c);
         return err;
     }
@@ -582,24 +580,9 @@ static void persist_offsets(petrel_push_consumer_t *c, int final) {
             skip = strcmp(dead[d], addr) == 0;
         if (skip) continue;
         if (final) {
-            char qid[16], o[24];
-            snprintf(qid, sizeof(qid), "%d", items[i].mq.queue_id);
-            snprintf(o, sizeof(o), "%lld", (long long)items[i].off);
-            const char *ext[] = {"consumerGroup",
-                                 c->conf.groupName,
-                                 "topic",
-                                 items[i].mq.topic,
-                                 "queueId",
-                                 qid,
-                                 "commitOffset",
-                                 o,
-                                 NULL};
-            rm_response_t *resp = NULL;
-            petrel_err_t err =
-                petrel__call(c->inst, addr, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, 3000, &resp);
-            if (err == PETREL_OK) {
-                rm_response_free(resp);
-            } else {
+            petrel_err_t err = petrel__commit_offset(c->inst, addr, c->conf.groupName,
+                                                     &items[i].mq, items[i].off, NULL);
+            if (err != PETREL_OK) {
                 PLOG_WARN("final offset commit to %s failed: %s", addr, petrel_strerror(err));
                 if (n_dead < 8) snprintf(dead[n_dead++], 64, "%s", addr);
             }
@@ -724,27 +707,10 @@ static void relock_all(petrel_push_consumer_t *c) {
 /* ---- rebalance ----------------------------------------------------------------- */
 
 static void send_heartbeat(petrel_push_consumer_t *c) {
-    buf_t b;
-    buf_init(&b);
-    const char *cid = petrel__inst_client_id(c->inst);
     static const char *const where[] = {"CONSUME_FROM_LAST_OFFSET", "CONSUME_FROM_FIRST_OFFSET",
                                         "CONSUME_FROM_TIMESTAMP"};
-    buf_append_str(&b, "{\"clientID\":");
-    buf_json_str(&b, cid, strlen(cid));
-    buf_printf(&b,
-               ",\"consumerDataSet\":[{\"consumeFromWhere\":\"%s\","
-               "\"consumeType\":\"CONSUME_PASSIVELY\",\"groupName\":",
-               where[c->conf.consumeFromWhere]);
-    buf_json_str(&b, c->conf.groupName, strlen(c->conf.groupName));
-    buf_printf(&b, ",\"messageModel\":\"%s\",\"subscriptionDataSet\":[",
-               broadcasting(c) ? "BROADCASTING" : "CLUSTERING");
-    for (int i = 0; i < c->n_subs; i++) {
-        if (i) buf_put_u8(&b, ',');
-        petrel__sub_json(&b, &c->subs[i]);
-    }
-    buf_append_str(&b, "],\"unitMode\":false}],\"producerDataSet\":[]}");
-    petrel__inst_heartbeat(c->inst, (const char *)b.data, b.len);
-    buf_free(&b);
+    petrel__consumer_heartbeat(c->inst, &c->conf, "CONSUME_PASSIVELY",
+                               where[c->conf.consumeFromWhere], c->subs, c->n_subs);
 }
 
 static int start_offset(petrel_push_consumer_t *c, const petrel_mq_t *mq, int64_t *off) {

@@ -14,51 +14,6 @@
 #include "client/client_int.h"
 #include "common/util.h"
 
-char *petrel__json_quote_keys(const char *j, size_t len) {
-    char *out = xmalloc(len * 2 + 1);
-    size_t o = 0;
-    int in_str = 0;
-    char prev = 0; /* last non-space char outside strings */
-    for (size_t i = 0; i < len; i++) {
-        char c = j[i];
-        if (in_str) {
-            out[o++] = c;
-            if (c == '\\' && i + 1 < len)
-                out[o++] = j[++i];
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
-        if (c == '"') {
-            in_str = 1;
-            out[o++] = c;
-            prev = c;
-            continue;
-        }
-        if ((prev == '{' || prev == ',') && (isdigit((unsigned char)c) || c == '-')) {
-            size_t k = i + 1;
-            while (k < len && isdigit((unsigned char)j[k]))
-                k++;
-            size_t m = k;
-            while (m < len && isspace((unsigned char)j[m]))
-                m++;
-            if (m < len && j[m] == ':') {
-                out[o++] = '"';
-                memcpy(out + o, j + i, k - i);
-                o += k - i;
-                out[o++] = '"';
-                i = k - 1;
-                prev = '"';
-                continue;
-            }
-        }
-        out[o++] = c;
-        if (!isspace((unsigned char)c)) prev = c;
-    }
-    out[o] = 0;
-    return out;
-}
-
 static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -72,7 +27,7 @@ static int jint(const cJSON *o, const char *k, int def) {
 }
 
 petrel__route_t *petrel__route_parse(const char *json, size_t len) {
-    char *fixed = petrel__json_quote_keys(json, len);
+    char *fixed = json_quote_int_keys(json, len);
     cJSON *root = cJSON_Parse(fixed);
     free(fixed);
     if (!root) return NULL;

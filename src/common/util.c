@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "common/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -205,4 +206,46 @@ int32_t java_string_hash(const char *s, size_t len) {
         }
     }
     return (int32_t)h;
+}
+
+char *json_quote_int_keys(const char *text, size_t n) {
+    char *out = xmalloc(n * 2 + 1);
+    size_t o = 0;
+    int in_str = 0;
+    char prev = 0; /* last non-space structural char outside strings */
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (in_str) {
+            out[o++] = c;
+            if (c == '\\' && i + 1 < n) out[o++] = text[++i];
+            else if (c == '"') in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            out[o++] = c;
+            prev = c;
+            continue;
+        }
+        if ((prev == '{' || prev == ',') && (isdigit((unsigned char)c) || c == '-')) {
+            /* Is this a bare key (digits then ':')? */
+            size_t j = i + 1;
+            while (j < n && isdigit((unsigned char)text[j])) j++;
+            size_t k = j;
+            while (k < n && isspace((unsigned char)text[k])) k++;
+            if (k < n && text[k] == ':') {
+                out[o++] = '"';
+                memcpy(out + o, text + i, j - i);
+                o += j - i;
+                out[o++] = '"';
+                i = j - 1;
+                prev = '"';
+                continue;
+            }
+        }
+        out[o++] = c;
+        if (!isspace((unsigned char)c)) prev = c;
+    }
+    out[o] = 0;
+    return out;
 }

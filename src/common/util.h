@@ -1,6 +1,6 @@
 /*
  * util: small helpers every subsystem uses: clocks, checked allocation,
- * byte-order helpers, atomic file replacement.
+ * byte-order helpers, atomic file replacement, fastjson key quoting.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -78,5 +78,9 @@ int mkdir_p(const char *path, int mode);
 
 /* Java's String.hashCode over bytes (tags hash codes in consume queues use it). */
 int32_t java_string_hash(const char *s, size_t len);
+
+/* fastjson writes bare integer keys ({0:1}); quotes them ({"0":1}) so cJSON reads the text.
+ * Returns a malloc'd NUL-terminated copy. */
+char *json_quote_int_keys(const char *text, size_t len);
 
 #endif

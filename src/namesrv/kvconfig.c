@@ -14,53 +14,53 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "namesrv/nsmap.h"
+#include "common/strmap.h"
 
 struct ns_kv_s {
     char *path;
-    nsmap_t spaces; /* ns -> nsmap_t of key -> char* */
+    strmap_t spaces; /* ns -> strmap_t of key -> char* */
     unsigned long version;
 };
 
 ns_kv_t *ns_kv_create(const char *path) {
     ns_kv_t *kv = xcalloc(1, sizeof(*kv));
     kv->path = path && *path ? xstrdup(path) : NULL;
-    nsmap_init(&kv->spaces);
+    strmap_init(&kv->spaces);
     return kv;
 }
 
-static void space_free(nsmap_t *m) {
-    for (nsmap_ent_t *e = nsmap_first(m); e; e = nsmap_next(m, e)) free(e->val);
-    nsmap_free(m);
+static void space_free(strmap_t *m) {
+    STRMAP_FOREACH(m, e) free(e->val);
+    strmap_free(m);
     free(m);
 }
 
 void ns_kv_destroy(ns_kv_t *kv) {
     if (!kv) return;
-    for (nsmap_ent_t *e = nsmap_first(&kv->spaces); e; e = nsmap_next(&kv->spaces, e))
+    STRMAP_FOREACH(&kv->spaces, e)
         space_free(e->val);
-    nsmap_free(&kv->spaces);
+    strmap_free(&kv->spaces);
     free(kv->path);
     free(kv);
 }
 
 static void put_mem(ns_kv_t *kv, const char *ns, const char *key, const char *val) {
-    nsmap_t *m = nsmap_get(&kv->spaces, ns);
+    strmap_t *m = strmap_get(&kv->spaces, ns);
     if (!m) {
         m = xcalloc(1, sizeof(*m));
-        nsmap_init(m);
-        nsmap_put(&kv->spaces, ns, m);
+        strmap_init(m);
+        strmap_put(&kv->spaces, ns, m);
     }
-    free(nsmap_put(m, key, xstrdup(val)));
+    free(strmap_put(m, key, xstrdup(val)));
     kv->version++;
 }
 
-static void table_json(const nsmap_t *m, buf_t *out) {
+static void table_json(const strmap_t *m, buf_t *out) {
     size_t n;
-    const char **k = nsmap_sorted_keys(m, &n);
+    const char **k = strmap_sorted_keys(m, &n);
     buf_put_u8(out, '{');
     for (size_t i = 0; i < n; i++) {
-        const char *v = nsmap_get(m, k[i]);
+        const char *v = strmap_get(m, k[i]);
         if (i) buf_put_u8(out, ',');
         buf_json_str(out, k[i], strlen(k[i]));
         buf_put_u8(out, ':');
@@ -76,12 +76,12 @@ static int persist(ns_kv_t *kv) {
     buf_init(&b);
     buf_append_str(&b, "{\"configTable\":{");
     size_t n;
-    const char **k = nsmap_sorted_keys(&kv->spaces, &n);
+    const char **k = strmap_sorted_keys(&kv->spaces, &n);
     for (size_t i = 0; i < n; i++) {
         if (i) buf_put_u8(&b, ',');
         buf_json_str(&b, k[i], strlen(k[i]));
         buf_put_u8(&b, ':');
-        table_json(nsmap_get(&kv->spaces, k[i]), &b);
+        table_json(strmap_get(&kv->spaces, k[i]), &b);
     }
     free(k);
     buf_append_str(&b, "}}\n");
@@ -139,9 +139,9 @@ int ns_kv_put(ns_kv_t *kv, const char *ns, const char *key, const char *val) {
 }
 
 int ns_kv_del(ns_kv_t *kv, const char *ns, const char *key) {
-    nsmap_t *m = nsmap_get(&kv->spaces, ns);
+    strmap_t *m = strmap_get(&kv->spaces, ns);
     if (!m) return 0;
-    char *v = nsmap_del(m, key);
+    char *v = strmap_del(m, key);
     if (!v) return 0;
     free(v);
     kv->version++;
@@ -150,12 +150,12 @@ int ns_kv_del(ns_kv_t *kv, const char *ns, const char *key) {
 }
 
 const char *ns_kv_get(const ns_kv_t *kv, const char *ns, const char *key) {
-    nsmap_t *m = nsmap_get(&kv->spaces, ns);
-    return m ? nsmap_get(m, key) : NULL;
+    strmap_t *m = strmap_get(&kv->spaces, ns);
+    return m ? strmap_get(m, key) : NULL;
 }
 
 int ns_kv_table_json(const ns_kv_t *kv, const char *ns, buf_t *out) {
-    nsmap_t *m = nsmap_get(&kv->spaces, ns);
+    strmap_t *m = strmap_get(&kv->spaces, ns);
     if (!m) return -1;
     buf_append_str(out, "{\"table\":");
     table_json(m, out);

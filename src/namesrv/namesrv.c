@@ -159,6 +159,23 @@ static void reply_body(rm_conn_t *conn, rm_cmd_t *req, const void *body, size_t 
     rm_enc_end(&e);
 }
 
+/* The shared body buffer, emptied, for a handler's reply. */
+static buf_t *scratch(namesrv_t *ns) {
+    buf_reset(&ns->scratch);
+    return &ns->scratch;
+}
+
+static void reply_scratch(rm_conn_t *conn, rm_cmd_t *req, namesrv_t *ns) {
+    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+}
+
+/* The topic-list switches (enableAllTopicList, enableTopicList): RocketMQ answers "disable". */
+static int list_disabled(rm_conn_t *conn, rm_cmd_t *req, int enabled) {
+    if (enabled) return 0;
+    rm_conn_reply(conn, req, SYSTEM_ERROR, "disable");
+    return 1;
+}
+
 static void h_register_broker(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     namesrv_t *ns = ctx;
     const char *name, *addr, *cluster, *ha;
@@ -277,54 +294,40 @@ static void h_get_route(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
 
 static void h_cluster_info(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     namesrv_t *ns = ctx;
-    buf_reset(&ns->scratch);
-    ns_routes_cluster_info(ns->routes, &ns->scratch);
-    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+    ns_routes_cluster_info(ns->routes, scratch(ns));
+    reply_scratch(conn, req, ns);
 }
 
 static void h_all_topics(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     namesrv_t *ns = ctx;
-    if (!ns->conf.enableAllTopicList) {
-        rm_conn_reply(conn, req, SYSTEM_ERROR, "disable");
-        return;
-    }
-    buf_reset(&ns->scratch);
-    ns_routes_all_topics(ns->routes, &ns->scratch);
-    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+    if (list_disabled(conn, req, ns->conf.enableAllTopicList)) return;
+    ns_routes_all_topics(ns->routes, scratch(ns));
+    reply_scratch(conn, req, ns);
 }
 
 static void h_topics_by_cluster(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     namesrv_t *ns = ctx;
-    if (!ns->conf.enableTopicList) {
-        rm_conn_reply(conn, req, SYSTEM_ERROR, "disable");
-        return;
-    }
+    if (list_disabled(conn, req, ns->conf.enableTopicList)) return;
     const char *cluster = need(conn, req, "cluster");
     if (!cluster) return;
-    buf_reset(&ns->scratch);
-    ns_routes_topics_by_cluster(ns->routes, cluster, &ns->scratch);
-    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+    ns_routes_topics_by_cluster(ns->routes, cluster, scratch(ns));
+    reply_scratch(conn, req, ns);
 }
 
 static void h_system_topics(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     namesrv_t *ns = ctx;
-    buf_reset(&ns->scratch);
-    ns_routes_system_topics(ns->routes, &ns->scratch);
-    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+    ns_routes_system_topics(ns->routes, scratch(ns));
+    reply_scratch(conn, req, ns);
 }
 
 static void h_unit_topics(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     namesrv_t *ns = ctx;
-    if (!ns->conf.enableTopicList) {
-        rm_conn_reply(conn, req, SYSTEM_ERROR, "disable");
-        return;
-    }
-    buf_reset(&ns->scratch);
-    if (req->code == GET_UNIT_TOPIC_LIST) ns_routes_unit_topics(ns->routes, 1, -1, &ns->scratch);
-    else if (req->code == GET_HAS_UNIT_SUB_TOPIC_LIST)
-        ns_routes_unit_topics(ns->routes, -1, 1, &ns->scratch);
-    else ns_routes_unit_topics(ns->routes, 0, 1, &ns->scratch);
-    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+    if (list_disabled(conn, req, ns->conf.enableTopicList)) return;
+    buf_t *out = scratch(ns);
+    if (req->code == GET_UNIT_TOPIC_LIST) ns_routes_unit_topics(ns->routes, 1, -1, out);
+    else if (req->code == GET_HAS_UNIT_SUB_TOPIC_LIST) ns_routes_unit_topics(ns->routes, -1, 1, out);
+    else ns_routes_unit_topics(ns->routes, 0, 1, out);
+    reply_scratch(conn, req, ns);
 }
 
 static void h_delete_topic(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -406,14 +409,13 @@ static void h_kvlist(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     namesrv_t *ns = ctx;
     const char *nsp = need(conn, req, "namespace");
     if (!nsp) return;
-    buf_reset(&ns->scratch);
-    if (ns_kv_table_json(ns->kv, nsp, &ns->scratch) != 0) {
+    if (ns_kv_table_json(ns->kv, nsp, scratch(ns)) != 0) {
         char msg[512];
         snprintf(msg, sizeof(msg), "No config item, Namespace: %s", nsp);
         rm_conn_reply(conn, req, QUERY_NOT_FOUND, msg);
         return;
     }
-    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+    reply_scratch(conn, req, ns);
 }
 
 static void h_get_config(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
@@ -499,9 +501,8 @@ static void h_member_group(rm_conn_t *conn, rm_cmd_t *req, void *ctx) {
     const char *cluster, *name;
     if (!(cluster = need(conn, req, "clusterName")) || !(name = need(conn, req, "brokerName")))
         return;
-    buf_reset(&ns->scratch);
-    ns_routes_member_group(ns->routes, cluster, name, &ns->scratch);
-    reply_body(conn, req, ns->scratch.data, ns->scratch.len);
+    ns_routes_member_group(ns->routes, cluster, name, scratch(ns));
+    reply_scratch(conn, req, ns);
 }
 
 static void on_conn_close(rm_conn_t *conn, void *ctx) {

@@ -15,7 +15,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "namesrv/nsmap.h"
+#include "common/strmap.h"
 
 /* ---- types ---------------------------------------------------------------- */
 
@@ -62,10 +62,10 @@ typedef struct {
 } live_t;
 
 struct ns_routes_s {
-    nsmap_t topics;   /* topic -> topic_t */
-    nsmap_t brokers;  /* brokerName -> broker_t */
-    nsmap_t clusters; /* cluster -> strset_t of broker names */
-    nsmap_t live;     /* "cluster\naddr" -> live_t */
+    strmap_t topics;   /* topic -> topic_t */
+    strmap_t brokers;  /* brokerName -> broker_t */
+    strmap_t clusters; /* cluster -> strset_t of broker names */
+    strmap_t live;     /* "cluster\naddr" -> live_t */
     uint64_t gen;     /* bumped on every change that can alter a route */
 };
 
@@ -241,30 +241,30 @@ static void live_free(live_t *l) {
 
 ns_routes_t *ns_routes_create(void) {
     ns_routes_t *r = xcalloc(1, sizeof(*r));
-    nsmap_init(&r->topics);
-    nsmap_init(&r->brokers);
-    nsmap_init(&r->clusters);
-    nsmap_init(&r->live);
+    strmap_init(&r->topics);
+    strmap_init(&r->brokers);
+    strmap_init(&r->clusters);
+    strmap_init(&r->live);
     r->gen = 1;
     return r;
 }
 
 void ns_routes_destroy(ns_routes_t *r) {
     if (!r) return;
-    for (nsmap_ent_t *e = nsmap_first(&r->topics); e; e = nsmap_next(&r->topics, e))
+    STRMAP_FOREACH(&r->topics, e)
         topic_free(e->val);
-    for (nsmap_ent_t *e = nsmap_first(&r->brokers); e; e = nsmap_next(&r->brokers, e))
+    STRMAP_FOREACH(&r->brokers, e)
         broker_free(e->val);
-    for (nsmap_ent_t *e = nsmap_first(&r->clusters); e; e = nsmap_next(&r->clusters, e)) {
+    STRMAP_FOREACH(&r->clusters, e) {
         strset_free(e->val);
         free(e->val);
     }
-    for (nsmap_ent_t *e = nsmap_first(&r->live); e; e = nsmap_next(&r->live, e))
+    STRMAP_FOREACH(&r->live, e)
         live_free(e->val);
-    nsmap_free(&r->topics);
-    nsmap_free(&r->brokers);
-    nsmap_free(&r->clusters);
-    nsmap_free(&r->live);
+    strmap_free(&r->topics);
+    strmap_free(&r->brokers);
+    strmap_free(&r->clusters);
+    strmap_free(&r->live);
     free(r);
 }
 
@@ -273,17 +273,17 @@ void ns_routes_destroy(ns_routes_t *r) {
 /* Removes broker_name's QueueData from every topic (and topics left empty). */
 static void remove_topics_of_broker(ns_routes_t *r, const char *broker_name) {
     size_t n;
-    const char **keys = nsmap_sorted_keys(&r->topics, &n);
+    const char **keys = strmap_sorted_keys(&r->topics, &n);
     char **dead = xmalloc((n ? n : 1) * sizeof(*dead));
     size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
-        topic_t *t = nsmap_get(&r->topics, keys[i]);
+        topic_t *t = strmap_get(&r->topics, keys[i]);
         if (topic_del_q(t, broker_name) && t->n == 0) dead[nd++] = xstrdup(keys[i]);
     }
     free(keys);
     for (size_t i = 0; i < nd; i++) {
         log_info("topic %s removed: no broker left", dead[i]);
-        topic_free(nsmap_del(&r->topics, dead[i]));
+        topic_free(strmap_del(&r->topics, dead[i]));
         free(dead[i]);
     }
     free(dead);
@@ -291,16 +291,16 @@ static void remove_topics_of_broker(ns_routes_t *r, const char *broker_name) {
 
 /* Drops a whole brokerName: its BrokerData, its cluster membership, its queues. */
 static void remove_broker_name(ns_routes_t *r, const char *name) {
-    broker_t *b = nsmap_del(&r->brokers, name);
+    broker_t *b = strmap_del(&r->brokers, name);
     broker_free(b);
     /* every cluster set holding it (a broker may have moved between clusters) */
     size_t nc;
-    const char **ck = nsmap_sorted_keys(&r->clusters, &nc);
+    const char **ck = strmap_sorted_keys(&r->clusters, &nc);
     for (size_t i = 0; i < nc; i++) {
-        strset_t *s = nsmap_get(&r->clusters, ck[i]);
+        strset_t *s = strmap_get(&r->clusters, ck[i]);
         if (strset_del(s, name) && s->n == 0) {
             char *k = xstrdup(ck[i]);
-            strset_free(nsmap_del(&r->clusters, k));
+            strset_free(strmap_del(&r->clusters, k));
             free(s);
             log_info("cluster %s removed: no broker left", k);
             free(k);
@@ -319,12 +319,12 @@ static int remove_addr(ns_routes_t *r, const char *cluster, const char *addr,
                        const char *broker_name_hint, int64_t id, const char *why) {
     char key[1024];
     live_key(key, sizeof(key), cluster, addr);
-    live_t *l = nsmap_del(&r->live, key);
+    live_t *l = strmap_del(&r->live, key);
     const char *bname = broker_name_hint ? broker_name_hint : l ? l->broker_name : NULL;
     int changed = l != NULL;
     if (l) log_info("broker %s %s (cluster %s, id %" PRId64 ") removed: %s", l->broker_name,
                     l->addr, l->cluster, l->broker_id, why);
-    broker_t *b = bname ? nsmap_get(&r->brokers, bname) : NULL;
+    broker_t *b = bname ? strmap_get(&r->brokers, bname) : NULL;
     if (b) {
         for (size_t i = b->n; i-- > 0;) {
             if (id >= 0 ? b->addrs[i].id == id : strcmp(b->addrs[i].addr, addr) == 0) {
@@ -348,20 +348,20 @@ static int remove_addr(ns_routes_t *r, const char *cluster, const char *addr,
 void ns_routes_register(ns_routes_t *r, const ns_reg_req_t *req, const ns_reg_body_t *body,
                         int64_t now, ns_reg_result_t *res) {
     memset(res, 0, sizeof(*res));
-    strset_t *cs = nsmap_get(&r->clusters, req->cluster);
+    strset_t *cs = strmap_get(&r->clusters, req->cluster);
     if (!cs) {
         cs = xcalloc(1, sizeof(*cs));
-        nsmap_put(&r->clusters, req->cluster, cs);
+        strmap_put(&r->clusters, req->cluster, cs);
     }
     if (strset_add(cs, req->broker_name)) r->gen++;
 
     int first = 0;
-    broker_t *b = nsmap_get(&r->brokers, req->broker_name);
+    broker_t *b = strmap_get(&r->brokers, req->broker_name);
     if (!b) {
         b = xcalloc(1, sizeof(*b));
         b->name = xstrdup(req->broker_name);
         b->cluster = xstrdup(req->cluster);
-        nsmap_put(&r->brokers, req->broker_name, b);
+        strmap_put(&r->brokers, req->broker_name, b);
         first = 1;
         r->gen++;
     }
@@ -385,7 +385,7 @@ void ns_routes_register(ns_routes_t *r, const ns_reg_req_t *req, const ns_reg_bo
 
     char key[1024];
     live_key(key, sizeof(key), req->cluster, req->broker_addr);
-    live_t *l = nsmap_get(&r->live, key);
+    live_t *l = strmap_get(&r->live, key);
     ns_dv_t dv = body ? body->dv : (ns_dv_t){0, 0, 0};
     int dv_changed = !l || l->dv.counter != dv.counter || l->dv.timestamp != dv.timestamp ||
                      l->dv.state != dv.state;
@@ -393,13 +393,13 @@ void ns_routes_register(ns_routes_t *r, const ns_reg_req_t *req, const ns_reg_bo
     if (body && req->broker_id == NS_MASTER_ID) {
         for (size_t i = 0; i < body->ntopics; i++) {
             const ns_topic_cfg_t *tc = &body->topics[i];
-            topic_t *t = nsmap_get(&r->topics, tc->name);
+            topic_t *t = strmap_get(&r->topics, tc->name);
             /* as RocketMQ 5: a same-version registration still restores a
              * topic this broker lost (e.g. after DELETE_TOPIC_IN_NAMESRV) */
             if (!dv_changed && !first && t && topic_find_q(t, req->broker_name)) continue;
             if (!t) {
                 t = xcalloc(1, sizeof(*t));
-                nsmap_put(&r->topics, tc->name, t);
+                strmap_put(&r->topics, tc->name, t);
                 log_info("new topic %s registered by %s", tc->name, req->broker_name);
             }
             if (topic_put_q(t, req->broker_name, tc->read_queues, tc->write_queues, tc->perm,
@@ -412,7 +412,7 @@ void ns_routes_register(ns_routes_t *r, const ns_reg_req_t *req, const ns_reg_bo
         l = xcalloc(1, sizeof(*l));
         l->cluster = xstrdup(req->cluster);
         l->addr = xstrdup(req->broker_addr);
-        nsmap_put(&r->live, key, l);
+        strmap_put(&r->live, key, l);
         log_info("new broker registered: %s %s (cluster %s, id %" PRId64 ")", req->broker_name,
                  req->broker_addr, req->cluster, req->broker_id);
     }
@@ -439,7 +439,7 @@ void ns_routes_register(ns_routes_t *r, const ns_reg_req_t *req, const ns_reg_bo
         const char *m = broker_addr_of(b, NS_MASTER_ID);
         if (m) {
             live_t *ml = NULL;
-            for (nsmap_ent_t *e = nsmap_first(&r->live); e; e = nsmap_next(&r->live, e)) {
+            STRMAP_FOREACH(&r->live, e) {
                 live_t *x = e->val;
                 if (strcmp(x->addr, m) == 0 && streq(x->broker_name, req->broker_name)) ml = x;
             }
@@ -460,7 +460,7 @@ int ns_routes_query_dv(ns_routes_t *r, const char *cluster, const char *addr,
                        const ns_dv_t *dv, int64_t now, int *known, ns_dv_t *stored) {
     char key[1024];
     live_key(key, sizeof(key), cluster, addr);
-    live_t *l = nsmap_get(&r->live, key);
+    live_t *l = strmap_get(&r->live, key);
     *known = l != NULL;
     if (!l) return 1;
     *stored = l->dv;
@@ -472,7 +472,7 @@ int ns_routes_query_dv(ns_routes_t *r, const char *cluster, const char *addr,
 int ns_routes_heartbeat(ns_routes_t *r, const char *cluster, const char *addr, int64_t now) {
     char key[1024];
     live_key(key, sizeof(key), cluster, addr);
-    live_t *l = nsmap_get(&r->live, key);
+    live_t *l = strmap_get(&r->live, key);
     if (!l) return -1;
     l->last_update = now;
     return 0;
@@ -496,10 +496,10 @@ static size_t remove_victims(ns_routes_t *r, victim_t *v, size_t n, const char *
 
 size_t ns_routes_scan(ns_routes_t *r, int64_t now, void (*expired)(void *conn, void *arg),
                       void *arg) {
-    victim_t *v = xmalloc((nsmap_len(&r->live) + 1) * sizeof(*v));
-    void **conns = xmalloc((nsmap_len(&r->live) + 1) * sizeof(*conns));
+    victim_t *v = xmalloc((strmap_len(&r->live) + 1) * sizeof(*v));
+    void **conns = xmalloc((strmap_len(&r->live) + 1) * sizeof(*conns));
     size_t n = 0, nc = 0;
-    for (nsmap_ent_t *e = nsmap_first(&r->live); e; e = nsmap_next(&r->live, e)) {
+    STRMAP_FOREACH(&r->live, e) {
         live_t *l = e->val;
         if (l->last_update + l->timeout_ms < now) {
             v[n].cluster = xstrdup(l->cluster);
@@ -519,9 +519,9 @@ size_t ns_routes_scan(ns_routes_t *r, int64_t now, void (*expired)(void *conn, v
 
 size_t ns_routes_conn_closed(ns_routes_t *r, uint64_t conn_id) {
     if (!conn_id) return 0;
-    victim_t *v = xmalloc((nsmap_len(&r->live) + 1) * sizeof(*v));
+    victim_t *v = xmalloc((strmap_len(&r->live) + 1) * sizeof(*v));
     size_t n = 0;
-    for (nsmap_ent_t *e = nsmap_first(&r->live); e; e = nsmap_next(&r->live, e)) {
+    STRMAP_FOREACH(&r->live, e) {
         live_t *l = e->val;
         if (l->conn_id == conn_id) {
             v[n].cluster = xstrdup(l->cluster);
@@ -533,10 +533,10 @@ size_t ns_routes_conn_closed(ns_routes_t *r, uint64_t conn_id) {
     return remove_victims(r, v, n, "its connection closed");
 }
 
-size_t ns_routes_live_count(const ns_routes_t *r) { return nsmap_len(&r->live); }
+size_t ns_routes_live_count(const ns_routes_t *r) { return strmap_len(&r->live); }
 
 int ns_routes_has_topic(const ns_routes_t *r, const char *topic) {
-    return nsmap_get(&r->topics, topic) != NULL;
+    return strmap_get(&r->topics, topic) != NULL;
 }
 
 /* ---- JSON output --------------------------------------------------------- */
@@ -573,7 +573,7 @@ static void broker_json(const broker_t *b, buf_t *out) {
 static live_t *live_by_addr(ns_routes_t *r, const char *cluster, const char *addr) {
     char key[1024];
     live_key(key, sizeof(key), cluster, addr);
-    return nsmap_get(&r->live, key);
+    return strmap_get(&r->live, key);
 }
 
 static void build_route(ns_routes_t *r, topic_t *t, const char *order_conf, buf_t *out) {
@@ -581,7 +581,7 @@ static void build_route(ns_routes_t *r, topic_t *t, const char *order_conf, buf_
     buf_append_str(out, "{\"brokerDatas\":[");
     int nb = 0;
     for (size_t i = 0; i < t->n; i++) {
-        broker_t *b = nsmap_get(&r->brokers, t->q[i].broker_name);
+        broker_t *b = strmap_get(&r->brokers, t->q[i].broker_name);
         if (!b) continue;
         if (nb++) buf_put_u8(out, ',');
         broker_json(b, out);
@@ -589,7 +589,7 @@ static void build_route(ns_routes_t *r, topic_t *t, const char *order_conf, buf_
     buf_append_str(out, "],\"filterServerTable\":{");
     int nf = 0;
     for (size_t i = 0; i < t->n; i++) {
-        broker_t *b = nsmap_get(&r->brokers, t->q[i].broker_name);
+        broker_t *b = strmap_get(&r->brokers, t->q[i].broker_name);
         if (!b) continue;
         for (size_t j = 0; j < b->n; j++) {
             live_t *l = live_by_addr(r, b->cluster, b->addrs[j].addr);
@@ -626,12 +626,12 @@ static void build_route(ns_routes_t *r, topic_t *t, const char *order_conf, buf_
 
 int ns_routes_topic_route(ns_routes_t *r, const char *topic, const char *order_conf,
                           const uint8_t **json, size_t *len) {
-    topic_t *t = nsmap_get(&r->topics, topic);
+    topic_t *t = strmap_get(&r->topics, topic);
     if (!t || t->n == 0) return -1;
     if (t->cache_gen != r->gen || !streq(t->cache_oc, order_conf)) {
         int any = 0;
         for (size_t i = 0; i < t->n && !any; i++)
-            any = nsmap_get(&r->brokers, t->q[i].broker_name) != NULL;
+            any = strmap_get(&r->brokers, t->q[i].broker_name) != NULL;
         if (!any) return -1;
         build_route(r, t, order_conf, &t->cache);
         t->cache_gen = r->gen;
@@ -644,18 +644,18 @@ int ns_routes_topic_route(ns_routes_t *r, const char *topic, const char *order_c
 
 void ns_routes_cluster_info(ns_routes_t *r, buf_t *out) {
     size_t n;
-    const char **k = nsmap_sorted_keys(&r->brokers, &n);
+    const char **k = strmap_sorted_keys(&r->brokers, &n);
     buf_append_str(out, "{\"brokerAddrTable\":{");
     for (size_t i = 0; i < n; i++) {
         if (i) buf_put_u8(out, ',');
         json_key(out, k[i]);
-        broker_json(nsmap_get(&r->brokers, k[i]), out);
+        broker_json(strmap_get(&r->brokers, k[i]), out);
     }
     free(k);
     buf_append_str(out, "},\"clusterAddrTable\":{");
-    k = nsmap_sorted_keys(&r->clusters, &n);
+    k = strmap_sorted_keys(&r->clusters, &n);
     for (size_t i = 0; i < n; i++) {
-        strset_t *s = nsmap_get(&r->clusters, k[i]);
+        strset_t *s = strmap_get(&r->clusters, k[i]);
         if (i) buf_put_u8(out, ',');
         json_key(out, k[i]);
         buf_put_u8(out, '[');
@@ -686,17 +686,17 @@ static void topic_list_json(const char **names, size_t n, const char *broker_add
 
 void ns_routes_all_topics(ns_routes_t *r, buf_t *out) {
     size_t n;
-    const char **k = nsmap_sorted_keys(&r->topics, &n);
+    const char **k = strmap_sorted_keys(&r->topics, &n);
     topic_list_json(k, n, NULL, out);
     free(k);
 }
 
 void ns_routes_topics_by_cluster(ns_routes_t *r, const char *cluster, buf_t *out) {
     size_t n, m = 0;
-    const char **k = nsmap_sorted_keys(&r->topics, &n);
-    strset_t *s = nsmap_get(&r->clusters, cluster);
+    const char **k = strmap_sorted_keys(&r->topics, &n);
+    strset_t *s = strmap_get(&r->clusters, cluster);
     for (size_t i = 0; i < n && s; i++) {
-        topic_t *t = nsmap_get(&r->topics, k[i]);
+        topic_t *t = strmap_get(&r->topics, k[i]);
         int hit = 0;
         for (size_t j = 0; j < t->n && !hit; j++) {
             int found;
@@ -711,16 +711,16 @@ void ns_routes_topics_by_cluster(ns_routes_t *r, const char *cluster, buf_t *out
 
 void ns_routes_system_topics(ns_routes_t *r, buf_t *out) {
     strset_t all = {0};
-    for (nsmap_ent_t *e = nsmap_first(&r->clusters); e; e = nsmap_next(&r->clusters, e)) {
+    STRMAP_FOREACH(&r->clusters, e) {
         strset_t *s = e->val;
         strset_add(&all, e->key);
         for (size_t i = 0; i < s->n; i++) strset_add(&all, s->v[i]);
     }
     const char *addr = NULL;
     size_t n;
-    const char **k = nsmap_sorted_keys(&r->brokers, &n);
+    const char **k = strmap_sorted_keys(&r->brokers, &n);
     for (size_t i = 0; i < n && !addr; i++) {
-        broker_t *b = nsmap_get(&r->brokers, k[i]);
+        broker_t *b = strmap_get(&r->brokers, k[i]);
         if (b->n) addr = b->addrs[0].addr;
     }
     free(k);
@@ -730,9 +730,9 @@ void ns_routes_system_topics(ns_routes_t *r, buf_t *out) {
 
 void ns_routes_unit_topics(ns_routes_t *r, int want_unit, int want_sub, buf_t *out) {
     size_t n, m = 0;
-    const char **k = nsmap_sorted_keys(&r->topics, &n);
+    const char **k = strmap_sorted_keys(&r->topics, &n);
     for (size_t i = 0; i < n; i++) {
-        topic_t *t = nsmap_get(&r->topics, k[i]);
+        topic_t *t = strmap_get(&r->topics, k[i]);
         if (!t->n) continue;
         int unit = (t->q[0].sysflag & NS_FLAG_UNIT) != 0;
         int sub = (t->q[0].sysflag & NS_FLAG_UNIT_SUB) != 0;
@@ -744,14 +744,14 @@ void ns_routes_unit_topics(ns_routes_t *r, int want_unit, int want_sub, buf_t *o
 }
 
 int ns_routes_delete_topic(ns_routes_t *r, const char *topic, const char *cluster) {
-    topic_t *t = nsmap_get(&r->topics, topic);
+    topic_t *t = strmap_get(&r->topics, topic);
     if (!t) return 0;
     if (cluster && *cluster) {
-        strset_t *s = nsmap_get(&r->clusters, cluster);
+        strset_t *s = strmap_get(&r->clusters, cluster);
         for (size_t i = 0; s && i < s->n; i++) topic_del_q(t, s->v[i]);
-        if (t->n == 0) topic_free(nsmap_del(&r->topics, topic));
+        if (t->n == 0) topic_free(strmap_del(&r->topics, topic));
     } else {
-        topic_free(nsmap_del(&r->topics, topic));
+        topic_free(strmap_del(&r->topics, topic));
     }
     r->gen++;
     log_info("topic %s deleted%s%s", topic, cluster && *cluster ? " in cluster " : "",
@@ -761,7 +761,7 @@ int ns_routes_delete_topic(ns_routes_t *r, const char *topic, const char *cluste
 
 int ns_routes_write_perm(ns_routes_t *r, const char *broker_name, int wipe) {
     int count = 0;
-    for (nsmap_ent_t *e = nsmap_first(&r->topics); e; e = nsmap_next(&r->topics, e)) {
+    STRMAP_FOREACH(&r->topics, e) {
         topic_t *t = e->val;
         qdata_t *q = topic_find_q(t, broker_name);
         if (!q) continue;
@@ -775,7 +775,7 @@ int ns_routes_write_perm(ns_routes_t *r, const char *broker_name, int wipe) {
 
 void ns_routes_member_group(ns_routes_t *r, const char *cluster, const char *broker_name,
                             buf_t *out) {
-    broker_t *b = nsmap_get(&r->brokers, broker_name);
+    broker_t *b = strmap_get(&r->brokers, broker_name);
     buf_append_str(out, "{\"brokerMemberGroup\":{\"brokerAddrs\":{");
     for (size_t i = 0; b && i < b->n; i++) {
         buf_printf(out, "%s\"%" PRId64 "\":", i ? "," : "", b->addrs[i].id);
@@ -1047,7 +1047,7 @@ int ns_routes_register_topic(ns_routes_t *r, const char *topic, const uint8_t *b
     if (ok) {
         cJSON_ArrayForEach(q, qds) {
             const cJSON *bn = cJSON_GetObjectItemCaseSensitive(q, "brokerName");
-            if (!cJSON_IsString(bn) || !nsmap_get(&r->brokers, bn->valuestring)) {
+            if (!cJSON_IsString(bn) || !strmap_get(&r->brokers, bn->valuestring)) {
                 log_warn("REGISTER_TOPIC_IN_NAMESRV %s names an unknown broker; ignored", topic);
                 ok = 0;
                 break;
@@ -1055,10 +1055,10 @@ int ns_routes_register_topic(ns_routes_t *r, const char *topic, const uint8_t *b
         }
     }
     if (ok) {
-        topic_t *t = nsmap_get(&r->topics, topic);
+        topic_t *t = strmap_get(&r->topics, topic);
         if (!t) {
             t = xcalloc(1, sizeof(*t));
-            nsmap_put(&r->topics, topic, t);
+            strmap_put(&r->topics, topic, t);
         }
         cJSON_ArrayForEach(q, qds) {
             const char *bn = cJSON_GetObjectItemCaseSensitive(q, "brokerName")->valuestring;

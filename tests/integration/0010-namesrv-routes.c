@@ -37,7 +37,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     int st = tu_stop(pid, 15, 10000); /* SIGTERM: clean shutdown, exit 0 */
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    if (!tu_exited_ok(st)) {
         fprintf(stderr, "namesrv did not exit cleanly (status %d), log in %s\n", st, dir);
         return -1;
     }

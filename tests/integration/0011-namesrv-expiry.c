@@ -88,7 +88,7 @@ static void test_expiry_after_timeout(void **state) {
     wc_close(&b2);
     wc_close(&q);
     int st = tu_stop(pid, 15, 10000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
 }
 
 static void test_removed_on_close(void **state) {
@@ -116,7 +116,7 @@ static void test_removed_on_close(void **state) {
     assert_true(TU_WAIT_FOR(route_code(&q, "Moved") == TOPIC_NOT_EXIST, 5000));
     wc_close(&q);
     int st = tu_stop(pid, 15, 10000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
 }
 
 int main(void) {

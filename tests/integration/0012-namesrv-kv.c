@@ -67,7 +67,7 @@ static void test_kv_and_restart(void **state) {
     assert_int_equal(r.code, SYSTEM_ERROR);
     wc_close(&c);
     int st = tu_stop(pid, 15, 10000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
 
     /* the file has RocketMQ's shape */
     char *text;
@@ -90,7 +90,7 @@ static void test_kv_and_restart(void **state) {
     assert_int_equal(kv_call(&c, GET_KV_CONFIG, "NS1", "gone", NULL, &r), QUERY_NOT_FOUND);
     wc_close(&c);
     st = tu_stop(pid, 15, 10000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
 }
 
 static void test_order_topic_conf(void **state) {
@@ -133,7 +133,7 @@ static void test_order_topic_conf(void **state) {
     cJSON_Delete(o);
     wc_close(&c);
     int st = tu_stop(pid, 15, 10000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
 }
 
 static void test_bad_kv_file(void **state) {

@@ -50,7 +50,7 @@ static int teardown(void **state) {
     (void)state;
     wc_close(&broker);
     int st = tu_stop(pid, 15, 10000);
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    if (!tu_exited_ok(st)) {
         fprintf(stderr, "namesrv did not exit cleanly; log in %s\n", dir);
         return -1;
     }

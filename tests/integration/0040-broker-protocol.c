@@ -27,28 +27,14 @@ static char *dir;
 
 static int setup(void **state) {
     (void)state;
-    dir = tu_tmpdir("petrel-it-broker");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     const char *extra[] = {"--maxMessageSize=65536", NULL};
-    pid = -1;
-    for (int i = 0; i < 3 && pid <= 0; i++) { /* a broker that lost its port to another process exits */
-        port = tu_free_port();
-        pid = bc_spawn_broker(dir, port, extra, log);
-    }
+    pid = bc_solo_start("petrel-it-broker", extra, &dir, &port);
     return pid > 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int st = bc_stop(pid, 15, 15000);
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return bc_solo_stop(pid, dir);
 }
 
 static void conn(bc_t *c) { assert_int_equal(bc_connect(c, port), 0); }
@@ -670,6 +656,32 @@ static void test_admin(void **state) {
     bc_close(&c);
 }
 
+/* Reads from c until the broker's request with code arrives. */
+static void await_request(bc_t *c, int code, rm_cmd_t *q) {
+    do {
+        assert_int_equal(bc_read(c, q, 5000), 0);
+    } while (rm_is_response(q) || q->code != code);
+}
+
+/* Answers the broker's request q with SUCCESS and body, as a client does. */
+static void answer(bc_t *c, const rm_cmd_t *q, const char *body) {
+    buf_t out;
+    buf_init(&out);
+    rm_enc_t e;
+    rm_enc_begin(&e, &out, RM_SER_JSON, SUCCESS, q->opaque, RM_FLAG_RESPONSE, NULL);
+    rm_enc_body(&e, body, strlen(body));
+    rm_enc_end(&e);
+    assert_int_equal(bc_write_all(c, out.data, out.len), 0);
+    buf_free(&out);
+}
+
+/* Reads from c until the answer to its request op arrives. */
+static void await_response(bc_t *c, int32_t op, rm_cmd_t *r) {
+    do {
+        assert_int_equal(bc_read(c, r, 5000), 0);
+    } while (!rm_is_response(r) || r->opaque != op);
+}
+
 static void test_forward(void **state) {
     (void)state;
     bc_t cons, adm;
@@ -685,40 +697,21 @@ static void test_forward(void **state) {
     int32_t op = bc_send(&adm, GET_CONSUMER_RUNNING_INFO, 0, ext, NULL, 0);
     /* the consumer gets the request and answers it */
     rm_cmd_t q;
-    do {
-        assert_int_equal(bc_read(&cons, &q, 5000), 0);
-    } while (rm_is_response(&q) || q.code != GET_CONSUMER_RUNNING_INFO);
+    await_request(&cons, GET_CONSUMER_RUNNING_INFO, &q);
     assert_string_equal(rm_ext_get(&q, "clientId"), "10.0.0.9@fw");
-    buf_t out;
-    buf_init(&out);
-    rm_enc_t e;
-    rm_enc_begin(&e, &out, RM_SER_JSON, SUCCESS, q.opaque, RM_FLAG_RESPONSE, NULL);
-    rm_enc_body(&e, "{\"properties\":{}}", 17);
-    rm_enc_end(&e);
-    assert_int_equal(bc_write_all(&cons, out.data, out.len), 0);
-    buf_free(&out);
-    do {
-        assert_int_equal(bc_read(&adm, &r, 5000), 0);
-    } while (!rm_is_response(&r) || r.opaque != op);
+    answer(&cons, &q, "{\"properties\":{}}");
+    await_response(&adm, op, &r);
     assert_int_equal(r.code, SUCCESS);
     assert_string_equal(bc_body(&r), "{\"properties\":{}}");
     /* consumer status: gathered from every consumer of the group */
     const char *cs[] = {"topic", "TopicFw", "group", "G_FW", NULL};
     op = bc_send(&adm, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, 0, cs, NULL, 0);
-    do {
-        assert_int_equal(bc_read(&cons, &q, 5000), 0);
-    } while (rm_is_response(&q) || q.code != GET_CONSUMER_STATUS_FROM_CLIENT);
+    await_request(&cons, GET_CONSUMER_STATUS_FROM_CLIENT, &q);
     assert_string_equal(rm_ext_get(&q, "group"), "G_FW");
-    const char *st = "{\"messageQueueTable\":{{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicFw\"}:5}}";
-    buf_init(&out);
-    rm_enc_begin(&e, &out, RM_SER_JSON, SUCCESS, q.opaque, RM_FLAG_RESPONSE, NULL);
-    rm_enc_body(&e, st, strlen(st));
-    rm_enc_end(&e);
-    assert_int_equal(bc_write_all(&cons, out.data, out.len), 0);
-    buf_free(&out);
-    do {
-        assert_int_equal(bc_read(&adm, &r, 5000), 0);
-    } while (!rm_is_response(&r) || r.opaque != op);
+    answer(&cons, &q,
+           "{\"messageQueueTable\":{{\"brokerName\":\"broker-a\",\"queueId\":0,"
+           "\"topic\":\"TopicFw\"}:5}}");
+    await_response(&adm, op, &r);
     assert_int_equal(r.code, SUCCESS);
     assert_string_equal(bc_body(&r), "{\"consumerTable\":{\"10.0.0.9@fw\":{{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicFw\"}:5}}}");
     const char *cs2[] = {"topic", "TopicFw", "group", "G_NOBODY", NULL};

@@ -19,11 +19,9 @@
 #include "common/util.h"
 
 static pid_t start(const char *dir, int port, int sync) {
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     const char *extra[] = {sync ? "--flushDiskType=SYNC_FLUSH" : "--flushDiskType=ASYNC_FLUSH",
                            "--flushConsumerOffsetInterval=200", NULL};
-    return bc_spawn_broker(dir, port, extra, log);
+    return bc_spawn_broker(dir, port, extra, NULL);
 }
 
 static int64_t max_offset(bc_t *c, const char *topic, int q) {
@@ -72,8 +70,6 @@ static int64_t pull_all(bc_t *c, const char *topic, int q) {
     return n;
 }
 
-static int exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
-
 static void test_graceful_restart(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-brestart");
@@ -96,7 +92,7 @@ static void test_graceful_restart(void **state) {
     const char *g = "{\"groupName\":\"G_KEEP\",\"retryMaxTimes\":5}";
     assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, NULL, g, strlen(g), &r, 5000), 0);
     bc_close(&c);
-    assert_true(exited_ok(bc_stop(pid, 15, 20000)));
+    assert_true(tu_exited_ok(bc_stop(pid, 15, 20000)));
 
     pid = start(dir, port, 0);
     assert_true(pid > 0);
@@ -111,17 +107,9 @@ static void test_graceful_restart(void **state) {
     assert_int_equal(bc_call(&c, GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL, NULL, 0, &r, 5000), 0);
     assert_non_null(strstr(bc_body(&r), "\"G_KEEP\":{"));
     bc_close(&c);
-    assert_true(exited_ok(bc_stop(pid, 15, 20000)));
+    assert_true(tu_exited_ok(bc_stop(pid, 15, 20000)));
     tu_rmrf(dir);
     free(dir);
-}
-
-static int file_has(const char *path, const char *needle) {
-    char *text = NULL;
-    if (file_read_all(path, &text, NULL) != 0) return 0;
-    int ok = strstr(text, needle) != NULL;
-    free(text);
-    return ok;
 }
 
 static void test_kill9_sync_flush(void **state) {
@@ -145,7 +133,7 @@ static void test_kill9_sync_flush(void **state) {
     commit(&c, "G_RS", "TopicKill", 0, 123);
     char path[700];
     snprintf(path, sizeof(path), "%s/config/consumerOffset.json", dir);
-    assert_true(TU_WAIT_FOR(file_has(path, "\"TopicKill@G_RS\":{\"0\":123}"), 10000));
+    assert_true(TU_WAIT_FOR(tu_file_has(path, "\"TopicKill@G_RS\":{\"0\":123}"), 10000));
     /* more sends in flight (not acknowledged) while the process dies */
     for (int i = 0; i < 50; i++) {
         const char *ext[] = {"a", "PG", "b", "TopicKill", "c", "TBW102", "d", "4", "e", "0",
@@ -167,7 +155,7 @@ static void test_kill9_sync_flush(void **state) {
     assert_int_equal(r.code, SUCCESS);
     assert_int_equal(bc_ext_i64(&r, "queueOffset"), max);
     bc_close(&c);
-    assert_true(exited_ok(bc_stop(pid, 15, 20000)));
+    assert_true(tu_exited_ok(bc_stop(pid, 15, 20000)));
     tu_rmrf(dir);
     free(dir);
 }
@@ -184,11 +172,11 @@ static void test_bad_config(void **state) {
     char *argv[] = {NULL, "broker", "-c", conf, NULL};
     int st = bc_stop(tu_spawn(argv, log), 0, 10000);
     assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 2);
-    assert_true(file_has(log, "flushDiskType: 'SOMETIMES' is not one of"));
+    assert_true(tu_file_has(log, "flushDiskType: 'SOMETIMES' is not one of"));
     char *argv2[] = {NULL, "broker", "--listenPort=notaport", NULL};
     st = bc_stop(tu_spawn(argv2, log), 0, 10000);
     assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 2);
-    assert_true(file_has(log, "listenPort: 'notaport' is not an integer"));
+    assert_true(tu_file_has(log, "listenPort: 'notaport' is not an integer"));
     char *argv4[] = {NULL, "broker", "--noSuchOption=1", NULL};
     st = bc_stop(tu_spawn(argv4, log), 0, 10000);
     assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 2);
@@ -198,10 +186,10 @@ static void test_bad_config(void **state) {
     fclose(f);
     char *argv3[] = {NULL, "broker", "-c", conf, "-p", "--brokerName=bx", NULL};
     st = bc_stop(tu_spawn(argv3, log), 0, 10000);
-    assert_true(exited_ok(st));
-    assert_true(file_has(log, "noSuchKey"));
-    assert_true(file_has(log, "brokerClusterName=C1"));
-    assert_true(file_has(log, "brokerName=bx"));
+    assert_true(tu_exited_ok(st));
+    assert_true(tu_file_has(log, "noSuchKey"));
+    assert_true(tu_file_has(log, "brokerClusterName=C1"));
+    assert_true(tu_file_has(log, "brokerName=bx"));
     tu_rmrf(dir);
     free(dir);
 }
@@ -210,11 +198,9 @@ static void test_bad_config(void **state) {
 static void test_sync_master(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-bsm");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     int port = tu_free_port();
     const char *extra[] = {"--brokerRole=SYNC_MASTER", "--flushDiskType=SYNC_FLUSH", NULL};
-    pid_t pid = bc_spawn_broker(dir, port, extra, log);
+    pid_t pid = bc_spawn_broker(dir, port, extra, NULL);
     assert_true(pid > 0);
     bc_t c;
     assert_int_equal(bc_connect(&c, port), 0);
@@ -225,7 +211,7 @@ static void test_sync_master(void **state) {
     assert_non_null(rm_ext_get(&r, "msgId"));
     assert_int_equal(max_offset(&c, "TopicSM", 0), 1);
     bc_close(&c);
-    assert_true(exited_ok(bc_stop(pid, 15, 20000)));
+    assert_true(tu_exited_ok(bc_stop(pid, 15, 20000)));
     tu_rmrf(dir);
     free(dir);
 }

@@ -18,66 +18,33 @@
 #include "../broker_client.h"
 #include "../testutil.h"
 
-static pid_t spawn_ns(int port, const char *dir, const char *log) {
-    char p[64], kv[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv-%d.json", dir, port);
-    char *argv[] = {NULL, "namesrv", p, kv, NULL};
-    pid_t pid = tu_spawn(argv, log);
-    if (pid <= 0) return -1;
-    if (tu_wait_port(port, 5000) != 0) {
-        bc_stop(pid, 9, 2000);
-        return -1;
-    }
-    return pid;
-}
-
-/* GET_ROUTEINFO_BY_TOPIC code from a NameServer. */
-static int route_code(int ns_port, const char *topic, char *body, size_t n) {
-    bc_t c;
-    if (bc_connect(&c, ns_port) != 0) return -1;
-    const char *ext[] = {"topic", topic, NULL};
-    rm_cmd_t r;
-    int code = -1;
-    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 5000) == 0) {
-        code = r.code;
-        if (body) snprintf(body, n, "%.*s", (int)(n - 1), bc_body(&r));
-    }
-    bc_close(&c);
-    return code;
-}
-
 static void test_register(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-bns");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/ns.log", dir);
     int ns1 = tu_free_port(), ns2 = tu_free_port();
-    pid_t n1 = spawn_ns(ns1, dir, log);
+    pid_t n1 = bc_spawn_namesrv(dir, ns1, NULL);
     if (n1 <= 0) {
         printf("SKIP: petrel namesrv did not start (not built yet?)\n");
         tu_rmrf(dir);
         free(dir);
         return;
     }
-    pid_t n2 = spawn_ns(ns2, dir, log);
+    pid_t n2 = bc_spawn_namesrv(dir, ns2, NULL);
     assert_true(n2 > 0);
     int port = tu_free_port();
     char nsaddr[128];
     snprintf(nsaddr, sizeof(nsaddr), "--namesrvAddr=127.0.0.1:%d;127.0.0.1:%d", ns1, ns2);
-    char blog[600];
-    snprintf(blog, sizeof(blog), "%s/broker.log", dir);
     const char *extra[] = {nsaddr, NULL};
-    pid_t b = bc_spawn_broker(dir, port, extra, blog);
+    pid_t b = bc_spawn_broker(dir, port, extra, NULL);
     assert_true(b > 0);
     char body[65536], want[128];
     snprintf(want, sizeof(want), "127.0.0.1:%d", port);
-    assert_true(TU_WAIT_FOR(route_code(ns1, "TBW102", body, sizeof(body)) == SUCCESS, 10000));
+    assert_true(TU_WAIT_FOR(bc_route_code(ns1, "TBW102", body, sizeof(body)) == SUCCESS, 10000));
     assert_non_null(strstr(body, want));
     assert_non_null(strstr(body, "broker-a"));
-    assert_true(TU_WAIT_FOR(route_code(ns2, "TBW102", NULL, 0) == SUCCESS, 10000));
+    assert_true(TU_WAIT_FOR(bc_route_code(ns2, "TBW102", NULL, 0) == SUCCESS, 10000));
     /* a topic created by admin is routable at once */
-    assert_int_equal(route_code(ns1, "TopicNs", NULL, 0), TOPIC_NOT_EXIST);
+    assert_int_equal(bc_route_code(ns1, "TopicNs", NULL, 0), TOPIC_NOT_EXIST);
     bc_t c;
     assert_int_equal(bc_connect(&c, port), 0);
     rm_cmd_t r;
@@ -85,13 +52,13 @@ static void test_register(void **state) {
                         "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
     assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, ct, NULL, 0, &r, 5000), 0);
     assert_int_equal(r.code, SUCCESS);
-    assert_true(TU_WAIT_FOR(route_code(ns1, "TopicNs", body, sizeof(body)) == SUCCESS, 5000));
+    assert_true(TU_WAIT_FOR(bc_route_code(ns1, "TopicNs", body, sizeof(body)) == SUCCESS, 5000));
     assert_non_null(strstr(body, "\"writeQueueNums\":3"));
-    assert_true(TU_WAIT_FOR(route_code(ns2, "TopicNs", NULL, 0) == SUCCESS, 5000));
+    assert_true(TU_WAIT_FOR(bc_route_code(ns2, "TopicNs", NULL, 0) == SUCCESS, 5000));
     /* a topic auto-created by a send too */
     assert_int_equal(bc_send_msg(&c, "TopicAuto", 0, "", "x", 1, &r), 0);
     assert_int_equal(r.code, SUCCESS);
-    assert_true(TU_WAIT_FOR(route_code(ns1, "TopicAuto", body, sizeof(body)) == SUCCESS, 5000));
+    assert_true(TU_WAIT_FOR(bc_route_code(ns1, "TopicAuto", body, sizeof(body)) == SUCCESS, 5000));
     assert_non_null(strstr(body, "\"writeQueueNums\":4"));
     /* deletion is re-registered */
     const char *dt[] = {"topic", "TopicNs", NULL};
@@ -100,9 +67,9 @@ static void test_register(void **state) {
     bc_close(&c);
     /* clean shutdown unregisters: the routes go at once */
     int st = bc_stop(b, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    assert_true(TU_WAIT_FOR(route_code(ns1, "TopicAuto", NULL, 0) == TOPIC_NOT_EXIST, 5000));
-    assert_true(TU_WAIT_FOR(route_code(ns2, "TopicAuto", NULL, 0) == TOPIC_NOT_EXIST, 5000));
+    assert_true(tu_exited_ok(st));
+    assert_true(TU_WAIT_FOR(bc_route_code(ns1, "TopicAuto", NULL, 0) == TOPIC_NOT_EXIST, 5000));
+    assert_true(TU_WAIT_FOR(bc_route_code(ns2, "TopicAuto", NULL, 0) == TOPIC_NOT_EXIST, 5000));
     bc_stop(n1, 15, 10000);
     bc_stop(n2, 15, 10000);
     tu_rmrf(dir);
@@ -131,11 +98,9 @@ static int listening(const char *hexaddr, int port) {
 static void test_bind_address(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-bind");
-    char blog[600];
-    snprintf(blog, sizeof(blog), "%s/broker.log", dir);
     int port = tu_free_port();
     const char *extra[] = {"--bindAddress=127.0.0.1", NULL};
-    pid_t b = bc_spawn_broker(dir, port, extra, blog);
+    pid_t b = bc_spawn_broker(dir, port, extra, NULL);
     assert_true(b > 0);
     assert_true(TU_WAIT_FOR(listening("0100007F", port) == 1, 10000));
     assert_int_equal(listening("0100007F", port - 2), 1); /* VIP */
@@ -148,14 +113,14 @@ static void test_bind_address(void **state) {
     assert_int_equal(r.code, SUCCESS);
     bc_close(&c);
     int st = bc_stop(b, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     /* the default: every address */
     port = tu_free_port();
-    b = bc_spawn_broker(dir, port, NULL, blog);
+    b = bc_spawn_broker(dir, port, NULL, NULL);
     assert_true(b > 0);
     assert_true(TU_WAIT_FOR(listening("00000000", port) == 1, 10000));
     st = bc_stop(b, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     tu_rmrf(dir);
     free(dir);
 }

@@ -25,25 +25,14 @@ static char *dir;
 
 static int setup(void **state) {
     (void)state;
-    dir = tu_tmpdir("petrel-it-bretry");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
-    port = tu_free_port();
     const char *extra[] = {"--messageDelayLevel=1s 1s 1s 1s", NULL};
-    pid = bc_spawn_broker(dir, port, extra, log);
+    pid = bc_solo_start("petrel-it-bretry", extra, &dir, &port);
     return pid > 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int st = bc_stop(pid, 15, 15000);
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return bc_solo_stop(pid, dir);
 }
 
 static int pulled(bc_t *c, const char *topic, int q, rm_cmd_t *r) {

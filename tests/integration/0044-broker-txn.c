@@ -22,11 +22,9 @@
 #include "common/record.h"
 
 static pid_t start(const char *dir, int port) {
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     const char *extra[] = {"--transactionTimeOut=300", "--transactionCheckInterval=500",
                            "--transactionCheckMax=3", NULL};
-    return bc_spawn_broker(dir, port, extra, log);
+    return bc_spawn_broker(dir, port, extra, NULL);
 }
 
 /* Sends a half message; returns its queue offset, *phys its commit log offset. */
@@ -135,10 +133,7 @@ static void test_txn(void **state) {
     assert_int_equal(visible(&c), 2);
     bc_close(&p);
     bc_close(&c);
-    int st = bc_stop(pid, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    tu_rmrf(dir);
-    free(dir);
+    assert_int_equal(bc_solo_stop(pid, dir), 0);
 }
 
 int main(void) {

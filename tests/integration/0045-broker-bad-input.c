@@ -24,24 +24,13 @@ static char *dir;
 
 static int setup(void **state) {
     (void)state;
-    dir = tu_tmpdir("petrel-it-bbad");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
-    port = tu_free_port();
-    pid = bc_spawn_broker(dir, port, NULL, log);
+    pid = bc_solo_start("petrel-it-bbad", NULL, &dir, &port);
     return pid > 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int st = bc_stop(pid, 15, 15000);
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return bc_solo_stop(pid, dir);
 }
 
 static int code_of(bc_t *c, int code, const char *const *ext, const char *body) {

@@ -27,11 +27,9 @@ static int pull_sql(bc_t *c, const char *expr, int flag, rm_cmd_t *r) {
 static void test_sql92(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-bsql");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     int port = tu_free_port();
     const char *extra[] = {"--enablePropertyFilter=true", NULL};
-    pid_t pid = bc_spawn_broker(dir, port, extra, log);
+    pid_t pid = bc_spawn_broker(dir, port, extra, NULL);
     assert_true(pid > 0);
     bc_t c;
     assert_int_equal(bc_connect(&c, port), 0);
@@ -69,10 +67,7 @@ static void test_sql92(void **state) {
     assert_int_equal(r.code, SUCCESS);
     assert_int_equal(bc_count_records(&r), 2);
     bc_close(&c);
-    int st = bc_stop(pid, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    tu_rmrf(dir);
-    free(dir);
+    assert_int_equal(bc_solo_stop(pid, dir), 0);
 }
 
 int main(void) {

@@ -20,11 +20,9 @@
 #define N 20
 
 static pid_t start(const char *dir, int port) {
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     const char *extra[] = {"--messageDelayLevel=1s 1s 1s 2s", "--flushDelayOffsetInterval=200",
                            "--flushDiskType=SYNC_FLUSH", NULL};
-    return bc_spawn_broker(dir, port, extra, log);
+    return bc_spawn_broker(dir, port, extra, NULL);
 }
 
 static int64_t count(bc_t *c, const char *topic) {
@@ -36,14 +34,6 @@ static int64_t count(bc_t *c, const char *topic) {
         n += bc_count_records(&r);
         off = bc_ext_i64(&r, "nextBeginOffset");
     }
-}
-
-static int file_has(const char *path, const char *needle) {
-    char *text = NULL;
-    if (file_read_all(path, &text, NULL) != 0) return 0;
-    int ok = strstr(text, needle) != NULL;
-    free(text);
-    return ok;
 }
 
 static void test_delay_kill9(void **state) {
@@ -65,7 +55,7 @@ static void test_delay_kill9(void **state) {
     snprintf(path, sizeof(path), "%s/config/delayOffset.json", dir);
     char want[32];
     snprintf(want, sizeof(want), "\"1\":%d", N);
-    assert_true(TU_WAIT_FOR(file_has(path, want), 10000));
+    assert_true(TU_WAIT_FOR(tu_file_has(path, want), 10000));
     /* batch B: still waiting (level 4 = 2 s) when the broker dies */
     for (int i = 0; i < N; i++) {
         assert_int_equal(bc_send_msg(&c, "TopicDB", 0, "DELAY\0014\002", "b", 1, &r), 0);
@@ -79,15 +69,12 @@ static void test_delay_kill9(void **state) {
     assert_true(TU_WAIT_FOR(count(&c, "TopicDB") == N, 15000));
     /* level 4's progress covers all of batch B: nothing is left to deliver */
     snprintf(want, sizeof(want), "\"4\":%d", N);
-    assert_true(TU_WAIT_FOR(file_has(path, want), 10000));
+    assert_true(TU_WAIT_FOR(tu_file_has(path, want), 10000));
     /* no second copy of anything */
     assert_int_equal(count(&c, "TopicDB"), N);
     assert_int_equal(count(&c, "TopicDA"), N);
     bc_close(&c);
-    int st = bc_stop(pid, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    tu_rmrf(dir);
-    free(dir);
+    assert_int_equal(bc_solo_stop(pid, dir), 0);
 }
 
 /* Timer messages (RocketMQ 5's TIMER_* properties): held until due, across kill -9, once. */
@@ -127,15 +114,12 @@ static void test_timer_kill9(void **state) {
     snprintf(path, sizeof(path), "%s/config/timerOffset.json", dir);
     char want[64];
     snprintf(want, sizeof(want), "\"lwm\":%d,", 1 + N);
-    assert_true(TU_WAIT_FOR(file_has(path, want), 10000));
+    assert_true(TU_WAIT_FOR(tu_file_has(path, want), 10000));
     /* the absolute one may come twice (its progress was not yet saved at the kill); the rest once */
     int64_t n = count(&c, "TopicTm");
     assert_true(n == 1 + N || n == 2 + N);
     bc_close(&c);
-    int st = bc_stop(pid, 15, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    tu_rmrf(dir);
-    free(dir);
+    assert_int_equal(bc_solo_stop(pid, dir), 0);
 }
 
 int main(void) {

@@ -139,11 +139,9 @@ static void test_throughput(void **state) {
 static int setup(void **state) {
     (void)state;
     dir = tu_tmpdir("petrel-it-bbench");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
     port = tu_free_port();
     const char *extra[] = {"--mappedFileSizeCommitLog=268435456", NULL};
-    pid = bc_spawn_broker(dir, port, extra, log);
+    pid = bc_spawn_broker(dir, port, extra, NULL);
     return pid > 0 ? 0 : -1;
 }
 
@@ -152,7 +150,7 @@ static int teardown(void **state) {
     int st = bc_stop(pid, 15, 30000);
     tu_rmrf(dir);
     free(dir);
-    return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    return tu_exited_ok(st) ? 0 : -1;
 }
 
 int main(void) {

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "../client_fixture.h"
 #include "../testutil.h"
 #include "petrel/petrel.h"
 #include "remoting/remoting.h"
@@ -46,63 +47,13 @@ static int teardown(void **state) {
     return tu_pair_stop(&P, 0);
 }
 
-static petrel_conf_t *conf_for(const char *group) {
-    petrel_conf_t *c = petrel_conf_new();
-    assert_int_equal(petrel_conf_set(c, "namesrvAddr", P.ns_addr, NULL, 0), PETREL_OK);
-    assert_int_equal(petrel_conf_set(c, "groupName", group, NULL, 0), PETREL_OK);
-    petrel_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
-    petrel_conf_set(c, "persistConsumerOffsetInterval", "300", NULL, 0);
-    petrel_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
-    return c;
-}
+static petrel_conf_t *conf_for(const char *group) { return tc_conf(P.ns_addr, group, "300"); }
 
-static petrel_producer_t *producer(const char *group) {
-    petrel_conf_t *c = conf_for(group);
-    petrel_producer_t *p = NULL;
-    char err[256];
-    assert_int_equal(petrel_producer_create(c, &p, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_producer_start(p), PETREL_OK);
-    return p;
-}
-
-/* ---- listener bookkeeping ----------------------------------------------------- */
-
-#define SEEN_MAX 4096
-typedef struct seen_s {
-    pthread_mutex_t mu;
-    int n, bad;
-    char keys[SEEN_MAX][32];
-} seen_t;
-
-static void seen_init(seen_t *s) {
-    memset(s, 0, sizeof(*s));
-    pthread_mutex_init(&s->mu, NULL);
-}
-
-static int seen_count(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int n = s->n;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static int seen_unique(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int u = 0;
-    for (int i = 0; i < s->n; i++) {
-        int dup = 0;
-        for (int k = 0; k < i && !dup; k++)
-            dup = strcmp(s->keys[i], s->keys[k]) == 0;
-        u += !dup;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return u;
-}
+static petrel_producer_t *producer(const char *group) { return tc_producer(conf_for(group)); }
 
 static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_msg_t *m,
                                       void *opaque) {
-    seen_t *s = opaque;
+    tc_seen_t *s = opaque;
     const char *k = petrel_msg_keys(m);
     size_t len;
     const uint8_t *body = petrel_msg_body(m, &len);
@@ -121,35 +72,14 @@ static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_ms
         const char *v = petrel_msg_property(m, "color");
         if (!v || strcmp(v, "red") != 0 || !petrel_msg_tags(m)) s->bad++;
     }
-    if (s->n < SEEN_MAX) snprintf(s->keys[s->n++], 32, "%s", k ? k : "");
+    if (s->n < TC_SEEN_MAX) snprintf(s->keys[s->n++], 32, "%s", k ? k : "");
     pthread_mutex_unlock(&s->mu);
     return PETREL_CONSUME_SUCCESS;
 }
 
-static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, size_t size) {
-    petrel_msg_t *m = petrel_msg_new(topic);
-    size_t kl = strlen(key);
-    uint8_t *b = malloc(kl + size);
-    memcpy(b, key, kl);
-    for (size_t i = kl; i < kl + size; i++)
-        b[i] = (uint8_t)(i * 7);
-    petrel_msg_set_body(m, b, kl + size);
-    free(b);
-    petrel_msg_set_keys(m, key);
-    if (tag) petrel_msg_set_tags(m, tag);
-    return m;
-}
-
 static petrel_push_consumer_t *consumer(petrel_conf_t *c, const char *topic, const char *expr,
-                                        seen_t *s) {
-    petrel_push_consumer_t *pc = NULL;
-    char err[256];
-    assert_int_equal(petrel_push_consumer_create(c, &pc, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_push_consumer_subscribe(pc, topic, expr), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_set_listener(pc, on_msg, s), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
-    return pc;
+                                        tc_seen_t *s) {
+    return tc_push_consumer(c, topic, expr, on_msg, s);
 }
 
 static _Atomic int async_ok, async_err;
@@ -168,7 +98,7 @@ static void test_send_modes(void **state) {
     char key[32];
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "%s%d", i % 2 ? "prop" : "sync", i);
-        petrel_msg_t *m = mk("CliTopicA", key, i % 2 ? "B" : "A", i == 3 ? 20000 : 100);
+        petrel_msg_t *m = tc_msg("CliTopicA", key, i % 2 ? "B" : "A", i == 3 ? 20000 : 100);
         if (i % 2) petrel_msg_set_property(m, "color", "red");
         assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
         assert_int_equal(r.status, PETREL_SEND_OK);
@@ -178,43 +108,43 @@ static void test_send_modes(void **state) {
     async_ok = async_err = 0;
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "async%d", i);
-        petrel_msg_t *m = mk("CliTopicA", key, "A", 100);
+        petrel_msg_t *m = tc_msg("CliTopicA", key, "A", 100);
         assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
     assert_true(TU_WAIT_FOR(async_ok == 20, 10000));
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "oneway%d", i);
-        petrel_msg_t *m = mk("CliTopicA", key, "A", 10);
+        petrel_msg_t *m = tc_msg("CliTopicA", key, "A", 10);
         assert_int_equal(petrel_producer_send_oneway(p, m), PETREL_OK);
         petrel_msg_destroy(m);
     }
     petrel_msg_t *batch[10];
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "batch%d", i);
-        batch[i] = mk("CliTopicA", key, "B", 20);
+        batch[i] = tc_msg("CliTopicA", key, "B", 20);
     }
     assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
     for (int i = 0; i < 10; i++)
         petrel_msg_destroy(batch[i]);
     /* An unknown topic is created by the broker from TBW102. */
-    petrel_msg_t *m = mk("CliFresh", "fresh", NULL, 5);
+    petrel_msg_t *m = tc_msg("CliFresh", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
     petrel_msg_destroy(m);
 
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *c = consumer(conf_for("CliCG1"), "CliTopicA", "*", &s);
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 60, 20000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 60, 20000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(c);
     /* Tag filter: only "B" (10 "prop" + 10 batch). */
-    seen_t t;
-    seen_init(&t);
+    tc_seen_t t;
+    tc_seen_init(&t);
     c = consumer(conf_for("CliCG2"), "CliTopicA", "B", &t);
-    assert_true(TU_WAIT_FOR(seen_count(&t) == 20, 20000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&t) == 20, 20000));
     tu_sleep_ms(300);
-    assert_int_equal(seen_count(&t), 20);
+    assert_int_equal(tc_seen_count(&t), 20);
     petrel_push_consumer_destroy(c);
     petrel_producer_destroy(p);
 }
@@ -240,7 +170,7 @@ static void send_keys(petrel_producer_t *p, const char *topic, int from, int to)
     char key[32];
     for (int i = from; i < to; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        petrel_msg_t *m = mk(topic, key, NULL, 10);
+        petrel_msg_t *m = tc_msg(topic, key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -249,8 +179,8 @@ static void send_keys(petrel_producer_t *p, const char *topic, int from, int to)
 static void test_rebalance(void **state) {
     create_topic("CliTopicR", 8);
     petrel_producer_t *p = producer("CliPG");
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *cs[3];
     cs[0] = consumer(conf_for("CliCGR"), "CliTopicR", "*", &s);
     cs[1] = consumer(conf_for("CliCGR"), "CliTopicR", "*", &s);
@@ -263,7 +193,7 @@ static void test_rebalance(void **state) {
     petrel_push_consumer_t *left[2] = {cs[0], cs[2]};
     assert_true(TU_WAIT_FOR(partitioned(left, 2, 8, 4), 20000));
     send_keys(p, "CliTopicR", 200, 300);
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 300, 30000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 300, 30000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(cs[0]);
     petrel_push_consumer_destroy(cs[2]);
@@ -277,50 +207,26 @@ static void test_broadcast_restart(void **state) {
     snprintf(offdir, sizeof(offdir), "%s/offsets", P.dir);
     send_keys(p, "CliTopicB", 0, 12);
     for (int round = 0; round < 2; round++) {
-        seen_t s;
-        seen_init(&s);
+        tc_seen_t s;
+        tc_seen_init(&s);
         petrel_conf_t *c = conf_for("CliCGB");
         petrel_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
         petrel_conf_set(c, "instanceName", "bcast-1", NULL, 0);
         petrel_conf_set(c, "offsetStoreDir", offdir, NULL, 0);
         petrel_push_consumer_t *pc = consumer(c, "CliTopicB", "*", &s);
         if (round == 0) {
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 12, 20000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 12, 20000));
         } else {
             send_keys(p, "CliTopicB", 12, 17);
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 5, 20000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 5, 20000));
             tu_sleep_ms(500);
-            assert_int_equal(seen_count(&s), 5);
+            assert_int_equal(tc_seen_count(&s), 5);
             for (int i = 0; i < s.n; i++)
                 assert_true(atoi(s.keys[i] + 1) >= 12);
         }
         petrel_push_consumer_destroy(pc);
     }
     petrel_producer_destroy(p);
-}
-
-typedef struct ord_s {
-    pthread_mutex_t mu;
-    int64_t last[16];
-    int inside[16];
-    int n, violations;
-} ord_t;
-
-static petrel_consume_status_t on_ordered(petrel_push_consumer_t *c, const petrel_msg_t *m,
-                                          void *opaque) {
-    ord_t *o = opaque;
-    int q = petrel_msg_queue_id(m) & 15;
-    pthread_mutex_lock(&o->mu);
-    if (o->inside[q]++) o->violations++;
-    if (petrel_msg_queue_offset(m) <= o->last[q]) o->violations++;
-    o->last[q] = petrel_msg_queue_offset(m);
-    pthread_mutex_unlock(&o->mu);
-    tu_sleep_ms(1);
-    pthread_mutex_lock(&o->mu);
-    o->inside[q]--;
-    o->n++;
-    pthread_mutex_unlock(&o->mu);
-    return PETREL_CONSUME_SUCCESS;
 }
 
 static void test_orderly(void **state) {
@@ -332,13 +238,13 @@ static void test_orderly(void **state) {
         char key[32], shard[16];
         snprintf(key, sizeof(key), "o%d", i);
         snprintf(shard, sizeof(shard), "order-%d", i % 4);
-        petrel_msg_t *m = mk("CliTopicO", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("CliTopicO", key, NULL, 10);
         assert_int_equal(petrel_producer_send_orderly(p, m, shard, &r), PETREL_OK);
         if (qof[i % 4] < 0) qof[i % 4] = r.mq.queue_id;
         assert_int_equal(r.mq.queue_id, qof[i % 4]);
         petrel_msg_destroy(m);
     }
-    ord_t o;
+    tc_ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
     for (int q = 0; q < 16; q++)
@@ -348,7 +254,7 @@ static void test_orderly(void **state) {
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
     petrel_conf_destroy(c);
     petrel_push_consumer_subscribe(pc, "CliTopicO", "*");
-    petrel_push_consumer_set_orderly_listener(pc, on_ordered, &o);
+    petrel_push_consumer_set_orderly_listener(pc, tc_on_ordered, &o);
     assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
     assert_true(TU_WAIT_FOR(o.n == 80, 20000));
     assert_int_equal(o.violations, 0);
@@ -360,16 +266,9 @@ static void test_pull_consumer(void **state) {
     create_topic("CliTopicP", 3);
     petrel_producer_t *p = producer("CliPG");
     send_keys(p, "CliTopicP", 0, 30);
-    petrel_conf_t *c = conf_for("CliCGP");
-    petrel_pull_consumer_t *pc = NULL;
-    assert_int_equal(petrel_pull_consumer_create(c, &pc, NULL, 0), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_pull_consumer_start(pc), PETREL_OK);
     petrel_mq_t *mqs = NULL;
-    size_t nq = 0;
-    assert_int_equal(petrel_pull_consumer_fetch_queues(pc, "CliTopicP", &mqs, &nq), PETREL_OK);
-    assert_int_equal(nq, 3);
-    assert_int_equal(petrel_pull_consumer_assign(pc, mqs, nq), PETREL_OK);
+    size_t nq = 3;
+    petrel_pull_consumer_t *pc = tc_pull_all(conf_for("CliCGP"), "CliTopicP", nq, &mqs);
     int got = 0;
     petrel_msg_t *batch[16];
     while (got < 30) {
@@ -399,10 +298,10 @@ static void test_offset_reset(void **state) {
     create_topic("CliTopicZ", 2);
     petrel_producer_t *p = producer("CliPG");
     send_keys(p, "CliTopicZ", 0, 10);
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *pc = consumer(conf_for("CliCGZ"), "CliTopicZ", "*", &s);
-    assert_true(TU_WAIT_FOR(seen_count(&s) == 10, 20000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 10, 20000));
     tu_sleep_ms(700); /* offsets committed */
     const char *ext[] = {"topic", "CliTopicZ", "group", "CliCGZ", "timestamp",
                          "0",     "isForce",   "true",  NULL};
@@ -416,8 +315,8 @@ static void test_offset_reset(void **state) {
         skip();
     }
     assert_int_equal(code, SUCCESS);
-    assert_true(TU_WAIT_FOR(seen_count(&s) == 20, 20000)); /* everything again */
-    assert_int_equal(seen_unique(&s), 10);
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 20, 20000)); /* everything again */
+    assert_int_equal(tc_seen_unique(&s), 10);
     petrel_push_consumer_destroy(pc);
     petrel_producer_destroy(p);
 }
@@ -461,20 +360,20 @@ static void test_transactions(void **state) {
     const char *keys[] = {"tx-commit", "tx-rollback", "tx-unknown"};
     petrel_tx_state_t want[] = {PETREL_TX_COMMIT, PETREL_TX_ROLLBACK, PETREL_TX_UNKNOWN};
     for (int i = 0; i < 3; i++) {
-        petrel_msg_t *m = mk("CliTopicX", keys[i], NULL, 10);
+        petrel_msg_t *m = tc_msg("CliTopicX", keys[i], NULL, 10);
         petrel_tx_state_t st;
         assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want[i], NULL, &st), PETREL_OK);
         assert_int_equal(st, want[i]);
         petrel_msg_destroy(m);
     }
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *pc = consumer(conf_for("CliCGX"), "CliTopicX", "*", &s);
     /* The commit at once, the unknown one after the broker's check-back. */
-    assert_true(TU_WAIT_FOR(seen_count(&s) == 2, 30000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 2, 30000));
     assert_true(checks >= 1);
     tu_sleep_ms(500);
-    assert_int_equal(seen_count(&s), 2);
+    assert_int_equal(tc_seen_count(&s), 2);
     for (int i = 0; i < s.n; i++)
         assert_string_not_equal(s.keys[i], "tx-rollback");
     petrel_push_consumer_destroy(pc);

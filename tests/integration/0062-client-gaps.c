@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "../client_fixture.h"
 #include "../testutil.h"
 #include "petrel/petrel.h"
 #include "remoting/remoting.h"
@@ -54,25 +55,9 @@ static int teardown(void **state) {
     return tu_pair_stop(&P, 0);
 }
 
-static petrel_conf_t *conf_for(const char *group) {
-    petrel_conf_t *c = petrel_conf_new();
-    assert_int_equal(petrel_conf_set(c, "namesrvAddr", P.ns_addr, NULL, 0), PETREL_OK);
-    assert_int_equal(petrel_conf_set(c, "groupName", group, NULL, 0), PETREL_OK);
-    petrel_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
-    petrel_conf_set(c, "persistConsumerOffsetInterval", "300", NULL, 0);
-    petrel_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
-    return c;
-}
+static petrel_conf_t *conf_for(const char *group) { return tc_conf(P.ns_addr, group, "300"); }
 
-static petrel_producer_t *producer(const char *group) {
-    petrel_conf_t *c = conf_for(group);
-    petrel_producer_t *p = NULL;
-    char err[256];
-    assert_int_equal(petrel_producer_create(c, &p, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_producer_start(p), PETREL_OK);
-    return p;
-}
+static petrel_producer_t *producer(const char *group) { return tc_producer(conf_for(group)); }
 
 static petrel_msg_t *mk(const char *topic, const char *key, const char *body) {
     petrel_msg_t *m = petrel_msg_new(topic);
@@ -148,13 +133,8 @@ static void test_batch_ids(void **state) {
 
 /* petrel_long_polling_held from the broker's /metrics, -1 when unreadable. */
 static long long held_pulls(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)m_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = tu_connect(m_port);
+    if (fd < 0) return -1;
     const char *req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
         close(fd);
@@ -193,16 +173,9 @@ static void *poll_thread(void *arg) {
 
 static void test_pull_long_poll(void **state) {
     create_topic("GapTopicL", 1);
-    petrel_conf_t *c = conf_for("GapCGL");
-    petrel_pull_consumer_t *pc = NULL;
-    assert_int_equal(petrel_pull_consumer_create(c, &pc, NULL, 0), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_pull_consumer_start(pc), PETREL_OK);
     petrel_mq_t *mqs = NULL;
-    size_t nq = 0;
-    assert_int_equal(petrel_pull_consumer_fetch_queues(pc, "GapTopicL", &mqs, &nq), PETREL_OK);
-    assert_int_equal(nq, 1);
-    assert_int_equal(petrel_pull_consumer_assign(pc, mqs, nq), PETREL_OK);
+    size_t nq = 1;
+    petrel_pull_consumer_t *pc = tc_pull_all(conf_for("GapCGL"), "GapTopicL", nq, &mqs);
     free(mqs);
     assert_int_equal(held_pulls(), 0);
 

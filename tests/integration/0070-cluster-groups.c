@@ -21,38 +21,12 @@
 #include "../broker_client.h"
 #include "../testutil.h"
 
-static pid_t spawn_ns(int port, const char *dir, const char *log) {
-    char p[64], kv[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv-%d.json", dir, port);
-    char *argv[] = {NULL, "namesrv", p, kv, "--scanNotActiveBrokerInterval=500", NULL};
-    pid_t pid = tu_spawn(argv, log);
-    if (pid <= 0) return -1;
-    if (tu_wait_port(port, 5000) != 0) {
-        bc_stop(pid, 9, 2000);
-        return -1;
-    }
-    return pid;
-}
-
-static int route(int ns_port, const char *topic, char *body, size_t n) {
-    bc_t c;
-    if (bc_connect(&c, ns_port) != 0) return -1;
-    const char *ext[] = {"topic", topic, NULL};
-    rm_cmd_t r;
-    int code = -1;
-    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 5000) == 0) {
-        code = r.code;
-        if (body) snprintf(body, n, "%.*s", (int)(n - 1), bc_body(&r));
-    }
-    bc_close(&c);
-    return code;
-}
+static const char *const ns_extra[] = {"--scanNotActiveBrokerInterval=500", NULL};
 
 /* Route of topic on ns has both groups (want_b) or only broker-a (!want_b). */
 static int route_has(int ns_port, const char *topic, int want_b) {
     static char body[65536];
-    if (route(ns_port, topic, body, sizeof(body)) != SUCCESS) return 0;
+    if (bc_route_code(ns_port, topic, body, sizeof(body)) != SUCCESS) return 0;
     int a = strstr(body, "\"brokerName\":\"broker-a\"") != NULL;
     int b = strstr(body, "\"brokerName\":\"broker-b\"") != NULL;
     return a && b == want_b;
@@ -86,14 +60,13 @@ static void create_topic(int port, const char *topic) {
 static void test_groups(void **state) {
     (void)state;
     char *dir = tu_tmpdir("petrel-it-grp");
-    char log[600], da[400], db[400];
-    snprintf(log, sizeof(log), "%s/ns.log", dir);
+    char da[400], db[400];
     snprintf(da, sizeof(da), "%s/a", dir);
     snprintf(db, sizeof(db), "%s/b", dir);
     int ns1 = tu_free_port(), ns2 = tu_free_port();
-    pid_t n1 = spawn_ns(ns1, dir, log);
+    pid_t n1 = bc_spawn_namesrv(dir, ns1, ns_extra);
     assert_true(n1 > 0);
-    pid_t n2 = spawn_ns(ns2, dir, log);
+    pid_t n2 = bc_spawn_namesrv(dir, ns2, ns_extra);
     assert_true(n2 > 0);
     char nsaddr[128];
     snprintf(nsaddr, sizeof(nsaddr), "--namesrvAddr=127.0.0.1:%d;127.0.0.1:%d", ns1, ns2);
@@ -113,7 +86,7 @@ static void test_groups(void **state) {
     assert_true(TU_WAIT_FOR(route_has(ns1, "TopicGrp", 1), 10000));
     assert_true(TU_WAIT_FOR(route_has(ns2, "TopicGrp", 1), 10000));
     char body[65536];
-    assert_int_equal(route(ns1, "TopicGrp", body, sizeof(body)), SUCCESS);
+    assert_int_equal(bc_route_code(ns1, "TopicGrp", body, sizeof(body)), SUCCESS);
     char wa[64], wb[64];
     snprintf(wa, sizeof(wa), "127.0.0.1:%d", pa);
     snprintf(wb, sizeof(wb), "127.0.0.1:%d", pb);
@@ -133,7 +106,7 @@ static void test_groups(void **state) {
     assert_true(bc_stop(bb, SIGKILL, 10000) >= 0);
     assert_true(TU_WAIT_FOR(route_has(ns1, "TopicGrp", 0), 15000));
     assert_true(TU_WAIT_FOR(route_has(ns2, "TopicGrp", 0), 15000));
-    assert_int_equal(route(ns2, "TopicGrp", body, sizeof(body)), SUCCESS);
+    assert_int_equal(bc_route_code(ns2, "TopicGrp", body, sizeof(body)), SUCCESS);
     assert_null(strstr(body, wb));
     for (int i = 0; i < 20; i++) {
         assert_int_equal(bc_send_msg(&c, "TopicGrp", i % 4, "", "a", 1, &r), 0);

@@ -89,7 +89,7 @@ static pid_t start_slave(cluster_t *c) {
 /* A clean stop exits 0 (under ASan: no leak, no error). */
 static void clean_stop(pid_t *pid) {
     int st = bc_stop(*pid, SIGTERM, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     *pid = 0;
 }
 

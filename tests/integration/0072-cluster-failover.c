@@ -28,42 +28,21 @@
 #define MAXMSG 100000
 
 static char *dir;
-static int ns_port, mport, sport, cports[3];
-static char nsarg[64], ctlarg[200];
+static int ns_port, mport, sport;
+static char nsarg[64];
+static bc_ctls_t ctls;
 
-static pid_t spawn(char **argv, const char *name, int port) {
-    char log[700];
-    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-    pid_t pid = tu_spawn(argv, log);
-    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
+static pid_t spawn_controller(int i) {
+    pid_t pid;
+    if (bc_ctl_spawn(&ctls, i, dir, &pid) != 0) {
         bc_stop(pid, 9, 2000);
         return -1;
     }
     return pid;
 }
 
-static pid_t spawn_controller(int i, const char *peers) {
-    char id[32], pa[300], lp[64], sp[700];
-    snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
-    snprintf(pa, sizeof(pa), "--controllerPeers=%s", peers);
-    snprintf(lp, sizeof(lp), "--listenPort=%d", cports[i]);
-    snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
-    char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
-    char name[16];
-    snprintf(name, sizeof(name), "ctl%d", i + 1);
-    return spawn(argv, name, cports[i]);
-}
-
 static pid_t spawn_broker(const char *name, int port, int slave) {
-    char d[400], log[700];
-    snprintf(d, sizeof(d), "%s/%s", dir, name);
-    snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-    const char *m[] = {nsarg, ctlarg, "--brokerName=broker-f", "--brokerRole=SYNC_MASTER",
-                       "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500", NULL};
-    const char *s[] = {nsarg, ctlarg, "--brokerName=broker-f", "--brokerRole=SLAVE",
-                       "--brokerId=1", "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500",
-                       NULL};
-    return bc_spawn_broker(d, port, slave ? s : m, log);
+    return bc_spawn_replica(dir, name, port, slave, "broker-f", nsarg, ctls.arg);
 }
 
 /* The committed master of broker-f as any controller answers it ("" if none). */
@@ -71,7 +50,7 @@ static int64_t ctl_epoch(char *master, size_t n) {
     int64_t best = 0;
     for (int i = 0; i < 3; i++) {
         bc_t c;
-        if (bc_connect(&c, cports[i]) != 0) continue;
+        if (bc_connect(&c, ctls.ports[i]) != 0) continue;
         const char *ext[] = {"brokerName", "broker-f", NULL};
         rm_cmd_t r;
         if (bc_call(&c, BROKER_HEARTBEAT, ext, NULL, 0, &r, 2000) == 0 && r.code == SUCCESS) {
@@ -88,18 +67,21 @@ static int64_t ctl_epoch(char *master, size_t n) {
 }
 
 /* Port of brokerId 0 of broker-f in the NameServer's route, or -1. */
-static int route_master(void) {
-    bc_t c;
-    if (bc_connect(&c, ns_port) != 0) return -1;
-    const char *ext[] = {"topic", TOPIC, NULL};
-    rm_cmd_t r;
-    int port = -1;
-    if (bc_call(&c, GET_ROUTEINFO_BY_TOPIC, ext, NULL, 0, &r, 3000) == 0 && r.code == SUCCESS) {
-        const char *p = strstr(bc_body(&r), "\"0\":\"127.0.0.1:");
-        if (p) port = atoi(p + 15);
-    }
-    bc_close(&c);
-    return port;
+static int route_master(void) { return bc_route_master_port(ns_port, TOPIC); }
+
+/* The read-back: which sent ids ("f-<id>") the new master holds; nothing else but "sync". */
+typedef struct history_s {
+    char *seen;
+    int next;
+} history_t;
+
+static void note_record(void *arg, const char *text) {
+    history_t *h = arg;
+    int id = -1;
+    if (strncmp(text, "f-", 2) == 0) id = atoi(text + 2);
+    else if (strcmp(text, "sync") == 0) id = -2;
+    assert_true(id == -2 || (id >= 0 && id < h->next)); /* nothing invented */
+    if (id >= 0) h->seen[id] = 1;
 }
 
 static int query_offset(int port) {
@@ -127,18 +109,7 @@ static int sync_send_code_to(int port) {
 static int64_t total_max(int port) {
     bc_t c;
     if (bc_connect(&c, port) != 0) return -1;
-    int64_t t = 0;
-    for (int q = 0; q < 4; q++) {
-        char qs[8];
-        snprintf(qs, sizeof(qs), "%d", q);
-        const char *ext[] = {"topic", TOPIC, "queueId", qs, NULL};
-        rm_cmd_t r;
-        if (bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS) {
-            t = -1;
-            break;
-        }
-        t += bc_ext_i64(&r, "offset");
-    }
+    int64_t t = bc_total_max(&c, TOPIC, 4);
     bc_close(&c);
     return t;
 }
@@ -146,27 +117,14 @@ static int64_t total_max(int port) {
 static void test_failover(void **state) {
     (void)state;
     dir = tu_tmpdir("petrel-it-fail");
-    char peers[200];
-    int rp[3];
-    for (int i = 0; i < 3; i++) {
-        rp[i] = tu_free_port();
-        cports[i] = tu_free_port();
-    }
-    snprintf(peers, sizeof(peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0], rp[1],
-             rp[2]);
-    snprintf(ctlarg, sizeof(ctlarg), "--controllerAddr=127.0.0.1:%d;127.0.0.1:%d;127.0.0.1:%d",
-             cports[0], cports[1], cports[2]);
+    bc_ctls_init(&ctls, "127.0.0.1");
     pid_t ctl[3];
     for (int i = 0; i < 3; i++) {
-        ctl[i] = spawn_controller(i, peers);
+        ctl[i] = spawn_controller(i);
         assert_true(ctl[i] > 0);
     }
     ns_port = tu_free_port();
-    char p[64], kv[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", ns_port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
-    char *nargv[] = {NULL, "namesrv", p, kv, NULL};
-    pid_t ns = spawn(nargv, "ns", ns_port);
+    pid_t ns = bc_spawn_namesrv(dir, ns_port, NULL);
     assert_true(ns > 0);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=127.0.0.1:%d", ns_port);
     mport = tu_free_port();
@@ -245,29 +203,9 @@ static void test_failover(void **state) {
     static char seen[MAXMSG];
     memset(seen, 0, sizeof(seen));
     assert_int_equal(bc_connect(&c, sport), 0);
-    for (int q = 0; q < 4; q++) {
-        int64_t off = 0;
-        for (int guard = 0; guard < 10000; guard++) {
-            assert_int_equal(bc_pull(&c, "GCheck", TOPIC, q, off, 32, 4, "*", 0, &r, 5000), 0);
-            if (r.code != SUCCESS) break;
-            size_t pos = 0;
-            while (pos < r.body_len) {
-                record_view_t v;
-                assert_int_equal(record_decode(r.body + pos, r.body_len - pos, &v, RECORD_CHECK_CRC),
-                                 RECORD_OK);
-                char b[32];
-                snprintf(b, sizeof(b), "%.*s", (int)(v.body_len < 31 ? v.body_len : 31),
-                         (const char *)v.body);
-                int id = -1;
-                if (strncmp(b, "f-", 2) == 0) id = atoi(b + 2);
-                else if (strcmp(b, "sync") == 0) id = -2;
-                assert_true(id == -2 || (id >= 0 && id < next)); /* nothing invented */
-                if (id >= 0) seen[id] = 1;
-                pos += v.total_size;
-            }
-            off = bc_ext_i64(&r, "nextBeginOffset");
-        }
-    }
+    history_t h = {seen, next};
+    for (int q = 0; q < 4; q++)
+        assert_int_equal(bc_read_queue(&c, "GCheck", TOPIC, q, note_record, &h), 0);
     bc_close(&c);
     int st, lost = 0;
     for (int i = 0; i < next; i++)
@@ -285,14 +223,14 @@ static void test_failover(void **state) {
     assert_true(TU_WAIT_FOR(total_max(mport) == total_max(sport), 20000));
     assert_int_equal(route_master(), sport);
     st = bc_stop(master, SIGTERM, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
 
     st = bc_stop(slave, SIGTERM, 20000);
-    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(tu_exited_ok(st));
     bc_stop(ns, SIGTERM, 10000);
     for (int i = 0; i < 3; i++) {
         st = bc_stop(ctl[i], SIGTERM, 10000);
-        assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_true(tu_exited_ok(st));
     }
     tu_rmrf(dir);
     free(dir);

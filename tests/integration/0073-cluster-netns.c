@@ -33,8 +33,9 @@
 #define MAXMSG 100000
 
 static int tag, net_a, net_b, have_net;
-static char *dir, nsarg[64], ctlarg[200], ip_host[32], ip_br[2][32];
-static int ns_port, cports[3], bport[2];
+static char *dir, nsarg[64], ip_host[32], ip_br[2][32];
+static bc_ctls_t ctls;
+static int ns_port, bport[2];
 static pid_t ctl[3], nsrv, br[2];
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -142,7 +143,7 @@ static pid_t spawn_broker(int i) {
     snprintf(ip, sizeof(ip), "--brokerIP1=%s", ip_br[i]);
     snprintf(ns, sizeof(ns), "pn%c%d", 'a' + i, tag);
     char *argv[] = {"/usr/sbin/ip", "netns", "exec", ns, (char *)tu_bin(), "broker", root, port, ip,
-                    nsarg, ctlarg, "--brokerName=broker-n", "--mappedFileSizeCommitLog=1048576",
+                    nsarg, ctls.arg, "--brokerName=broker-n", "--mappedFileSizeCommitLog=1048576",
                     "--syncFlushTimeout=2000", "--controllerLeaseMillis=1500",
                     i ? "--brokerRole=SLAVE" : "--brokerRole=SYNC_MASTER",
                     i ? "--brokerId=1" : "--brokerId=0", NULL};
@@ -184,52 +185,33 @@ static int send_code(int i, const char *body) {
 static int64_t total_max(int i) {
     bc_t c;
     if (connect_ip(&c, ip_br[i], bport[i]) != 0) return -1;
-    int64_t t = 0;
-    for (int q = 0; q < 4; q++) {
-        char qs[8];
-        snprintf(qs, sizeof(qs), "%d", q);
-        const char *ext[] = {"topic", TOPIC, "queueId", qs, NULL};
-        rm_cmd_t r;
-        if (bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 3000) != 0 || r.code != SUCCESS) {
-            t = -1;
-            break;
-        }
-        t += bc_ext_i64(&r, "offset");
-    }
+    int64_t t = bc_total_max(&c, TOPIC, 4);
     bc_close(&c);
     return t;
+}
+
+/* The read-back: which sent ids ("n-<id>") the new master holds; nothing else but "sync". */
+typedef struct history_s {
+    char *seen;
+    int next;
+} history_t;
+
+static void note_record(void *arg, const char *text) {
+    history_t *h = arg;
+    int id = strncmp(text, "n-", 2) == 0 ? atoi(text + 2) : -2;
+    assert_true(id == -2 ? strcmp(text, "sync") == 0 : id < h->next);
+    if (id >= 0) h->seen[id] = 1;
 }
 
 static void test_partition(void **state) {
     (void)state;
     if (!have_net) return;
     dir = tu_tmpdir("petrel-it-netns");
-    char peers[200];
-    int rp[3];
-    for (int i = 0; i < 3; i++) rp[i] = tu_free_port(), cports[i] = tu_free_port();
-    snprintf(peers, sizeof(peers), "1@127.0.0.1:%d;2@127.0.0.1:%d;3@127.0.0.1:%d", rp[0], rp[1],
-             rp[2]);
-    snprintf(ctlarg, sizeof(ctlarg), "--controllerAddr=%s:%d;%s:%d;%s:%d", ip_host, cports[0],
-             ip_host, cports[1], ip_host, cports[2]);
-    for (int i = 0; i < 3; i++) {
-        char id[32], pa[300], lp[64], sp[700], log[700];
-        snprintf(id, sizeof(id), "--controllerId=%d", i + 1);
-        snprintf(pa, sizeof(pa), "--controllerPeers=%s", peers);
-        snprintf(lp, sizeof(lp), "--listenPort=%d", cports[i]);
-        snprintf(sp, sizeof(sp), "--storePath=%s/ctl%d", dir, i + 1);
-        snprintf(log, sizeof(log), "%s/ctl%d.log", dir, i + 1);
-        char *argv[] = {NULL, "controller", id, pa, lp, sp, "--brokerTimeout=2000", NULL};
-        ctl[i] = tu_spawn(argv, log);
-        assert_int_equal(tu_wait_port(cports[i], 10000), 0);
-    }
+    bc_ctls_init(&ctls, ip_host);
+    for (int i = 0; i < 3; i++) assert_int_equal(bc_ctl_spawn(&ctls, i, dir, &ctl[i]), 0);
     ns_port = tu_free_port();
-    char p[64], kv[700], log[700];
-    snprintf(p, sizeof(p), "--listenPort=%d", ns_port);
-    snprintf(kv, sizeof(kv), "--kvConfigPath=%s/kv.json", dir);
-    snprintf(log, sizeof(log), "%s/ns.log", dir);
-    char *nargv[] = {NULL, "namesrv", p, kv, NULL};
-    nsrv = tu_spawn(nargv, log);
-    assert_int_equal(tu_wait_port(ns_port, 5000), 0);
+    nsrv = bc_spawn_namesrv(dir, ns_port, NULL);
+    assert_true(nsrv > 0);
     snprintf(nsarg, sizeof(nsarg), "--namesrvAddr=%s:%d", ip_host, ns_port);
     for (int i = 0; i < 2; i++) {
         bport[i] = tu_free_port();
@@ -309,34 +291,16 @@ static void test_partition(void **state) {
     static char seen[MAXMSG];
     memset(seen, 0, sizeof(seen));
     assert_int_equal(connect_ip(&c, ip_br[1], bport[1]), 0);
-    for (int q = 0; q < 4; q++) {
-        int64_t off = 0;
-        for (int guard = 0; guard < 10000; guard++) {
-            assert_int_equal(bc_pull(&c, "GNet", TOPIC, q, off, 32, 4, "*", 0, &r, 5000), 0);
-            if (r.code != SUCCESS) break;
-            size_t pos = 0;
-            while (pos < r.body_len) {
-                record_view_t v;
-                assert_int_equal(record_decode(r.body + pos, r.body_len - pos, &v, RECORD_CHECK_CRC),
-                                 RECORD_OK);
-                char b[32];
-                snprintf(b, sizeof(b), "%.*s", (int)(v.body_len < 31 ? v.body_len : 31),
-                         (const char *)v.body);
-                int id = strncmp(b, "n-", 2) == 0 ? atoi(b + 2) : -2;
-                assert_true(id == -2 ? strcmp(b, "sync") == 0 : id < next);
-                if (id >= 0) seen[id] = 1;
-                pos += v.total_size;
-            }
-            off = bc_ext_i64(&r, "nextBeginOffset");
-        }
-    }
+    history_t h = {seen, next};
+    for (int q = 0; q < 4; q++)
+        assert_int_equal(bc_read_queue(&c, "GNet", TOPIC, q, note_record, &h), 0);
     bc_close(&c);
     for (int i = 0; i < next; i++)
         if (acked[i]) assert_true(seen[i]);
     for (int i = 0; i < 2; i++) {
         int st = bc_stop(br[i], SIGTERM, 20000);
         br[i] = 0;
-        assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_true(tu_exited_ok(st));
     }
     tu_rmrf(dir);
     free(dir);

@@ -8,78 +8,29 @@
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../testutil.h"
 
-static int failures;
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);           \
-            failures++;                                                            \
-        }                                                                          \
-    } while (0)
+#define CHECK(c) TU_CHECK(c)
 
-static char ns_addr[64], broker_addr[64], tmp[512];
+static tu_pair_t pair; /* the servers (or $PETREL_TEST_NAMESRV), the data dir */
+static char broker_addr[64];
 static char out[1 << 20], err[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f) fclose(f);
-}
 
 /* Runs `petrel admin <args>` (space-separated, '~' stands for a space inside an
  * argument) with -n added; returns the exit code, output in out/err. */
 static int admin(const char *fmt, ...) {
-    char line[2048], *argv[64];
+    tu_cmd_t c = {pair.dir, pair.ns_addr, out, err, sizeof out, sizeof err};
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int rc = tu_cmd_vrun(&c, "admin", fmt, ap);
     va_end(ap);
-    int n = 0;
-    argv[n++] = (char *)tu_bin();
-    argv[n++] = "admin";
-    char *save = NULL;
-    for (char *t = strtok_r(line, " ", &save); t && n < 60; t = strtok_r(NULL, " ", &save)) {
-        for (char *p = t; *p; p++)
-            if (*p == '~') *p = ' ';
-        argv[n++] = t;
-    }
-    int has_n = 0;
-    for (int i = 2; i < n; i++) has_n |= !strcmp(argv[i], "-n");
-    if (!has_n) {
-        argv[n++] = "-n";
-        argv[n++] = ns_addr;
-    }
-    argv[n] = NULL;
-    char op[600], ep[600];
-    snprintf(op, sizeof op, "%s/out", tmp);
-    snprintf(ep, sizeof ep, "%s/err", tmp);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = tu_stop(pid, 0, 60000);
-    slurp(op, out, sizeof out);
-    slurp(ep, err, sizeof err);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    if (getenv("PETREL_TEST_VERBOSE"))
-        fprintf(stderr, "$ admin %s -> %d\n%s%s", argv[2], rc, out, err);
     return rc;
 }
 
@@ -113,42 +64,7 @@ static int key_found(const char *topic, const char *key, const char *msg_id) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
-    char *td = tu_tmpdir("petrel-admin");
-    snprintf(tmp, sizeof tmp, "%s", td);
-    free(td); /* malloc'd by testutil */
-    pid_t ns_pid = 0, br_pid = 0;
-    const char *ext = getenv("PETREL_TEST_NAMESRV");
-    if (ext) {
-        snprintf(ns_addr, sizeof ns_addr, "%s", ext);
-    } else {
-        int np = tu_free_port(), bp = tu_free_port();
-        char a1[64], a2[600], a3[64], a4[128], a5[600], log[600];
-        snprintf(ns_addr, sizeof ns_addr, "127.0.0.1:%d", np);
-        snprintf(a1, sizeof a1, "--listenPort=%d", np);
-        snprintf(a2, sizeof a2, "--kvConfigPath=%s/kvConfig.json", tmp);
-        snprintf(log, sizeof log, "%s/namesrv.log", tmp);
-        char *nargv[] = {NULL, "namesrv", a1, a2, NULL};
-        ns_pid = tu_spawn(nargv, log);
-        /* the broker registers once at start, then every 30 s: let the NameServer listen first */
-        if (tu_wait_port(np, 10000)) {
-            fprintf(stderr, "FAIL: petrel namesrv did not start (log in %s)\n", tmp);
-            tu_stop(ns_pid, SIGKILL, 5000);
-            return 1;
-        }
-        snprintf(a3, sizeof a3, "--listenPort=%d", bp);
-        snprintf(a4, sizeof a4, "--namesrvAddr=%s", ns_addr);
-        snprintf(a5, sizeof a5, "--storePathRootDir=%s/store", tmp);
-        snprintf(log, sizeof log, "%s/broker.log", tmp);
-        char *bargv[] = {NULL, "broker", a3, a4, a5, "--brokerName=broker-a",
-                         "--brokerIP1=127.0.0.1", NULL};
-        br_pid = tu_spawn(bargv, log);
-        if (tu_wait_port(bp, 10000)) {
-            fprintf(stderr, "FAIL: petrel namesrv/broker did not start (logs in %s)\n", tmp);
-            if (ns_pid) tu_stop(ns_pid, SIGKILL, 5000);
-            if (br_pid) tu_stop(br_pid, SIGKILL, 5000);
-            return 1;
-        }
-    }
+    if (tu_pair_start_or_external(&pair, "petrel-admin") != 0) return 1;
     char topic[64], group[64];
     snprintf(topic, sizeof topic, "AdmT%d", (int)getpid());
     snprintf(group, sizeof group, "AdmG%d", (int)getpid());
@@ -282,9 +198,5 @@ int main(void) {
     CHECK(admin("topicList -n 127.0.0.1:%d", dead) == 3 && strstr(err, "connect to NameServer") &&
           strchr(err, '\n') == strrchr(err, '\n'));
 
-    if (br_pid) tu_stop(br_pid, SIGTERM, 10000);
-    if (ns_pid) tu_stop(ns_pid, SIGTERM, 10000);
-    if (!failures) tu_rmrf(tmp);
-    else fprintf(stderr, "%d checks failed (files in %s)\n", failures, tmp);
-    return failures ? 1 : 0;
+    return tu_pair_finish(&pair);
 }

@@ -24,28 +24,18 @@ static pid_t pid;
 
 static int setup(void **state) {
     (void)state;
-    dir = tu_tmpdir("petrel-it-metrics");
-    char log[600], mp[64];
-    snprintf(log, sizeof(log), "%s/broker.log", dir);
-    port = tu_free_port();
+    char mp[64];
     mport = tu_free_port();
     snprintf(mp, sizeof(mp), "--metricsPort=%d", mport);
     const char *extra[] = {mp, "--metricsPromExporterHost=127.0.0.1", NULL};
-    pid = bc_spawn_broker(dir, port, extra, log);
+    pid = bc_solo_start("petrel-it-metrics", extra, &dir, &port);
     if (pid <= 0 || tu_wait_port(mport, 10000) != 0) return -1;
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    int st = bc_stop(pid, 15, 15000);
-    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        fprintf(stderr, "broker did not exit cleanly (status %d), log in %s\n", st, dir);
-        return -1;
-    }
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    return bc_solo_stop(pid, dir);
 }
 
 static void commit(bc_t *c, const char *group, const char *topic, int qid, int64_t off) {

@@ -10,18 +10,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "../testutil.h"
+
 static int mport;   /* the /metrics port under test */
 static char *dir;   /* the test's temp dir (scrape.txt goes there) */
 
 /* GET path over HTTP/1.0; returns the status and the body in out (malloc'd). */
 static int http_get(int p, const char *path, char **out, char *ctype, size_t ctlen) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = tu_connect(p);
+    if (fd < 0) return -1;
     char req[256];
     snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
     if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "remoting/remoting.h"
+#include "../testutil.h"
 
 typedef struct tsock_s {
     int fd;
@@ -26,15 +27,8 @@ typedef struct tsock_s {
 } tsock_t;
 
 static inline tsock_t *ts_connect(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return NULL;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int fd = tu_connect(port);
+    if (fd < 0) return NULL;
     tsock_t *s = calloc(1, sizeof(*s));
     s->fd = fd;
     s->cap = 1 << 16;

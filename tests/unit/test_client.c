@@ -287,7 +287,7 @@ static const char *ROUTE =
     "{\"brokerName\":\"broker-c\",\"perm\":6,\"readQueueNums\":1,\"writeQueueNums\":1}]}";
 
 static void test_route(void **state) {
-    char *q = petrel__json_quote_keys("{0:\"a\", \"x\":{12 :\"{3:4}\"}}", 27);
+    char *q = json_quote_int_keys("{0:\"a\", \"x\":{12 :\"{3:4}\"}}", 27);
     assert_string_equal(q, "{\"0\":\"a\", \"x\":{\"12\" :\"{3:4}\"}}");
     free(q);
     petrel__route_t *r = petrel__route_parse(ROUTE, strlen(ROUTE));

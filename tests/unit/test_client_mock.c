@@ -19,75 +19,22 @@
 
 #include <cmocka.h>
 
+#include "../client_fixture.h"
 #include "../testutil.h"
 #include "petrel/petrel.h"
 #include "test_client_mockbroker.h"
 
 static petrel_conf_t *conf_for(mb_t *mb, const char *group) {
-    petrel_conf_t *c = petrel_conf_new();
-    assert_int_equal(petrel_conf_set(c, "namesrvAddr", mb->addr, NULL, 0), PETREL_OK);
-    assert_int_equal(petrel_conf_set(c, "groupName", group, NULL, 0), PETREL_OK);
-    petrel_conf_set(c, "rebalanceInterval", "1000", NULL, 0);
-    petrel_conf_set(c, "persistConsumerOffsetInterval", "200", NULL, 0);
+    petrel_conf_t *c = tc_conf(mb->addr, group, "200");
     petrel_conf_set(c, "suspendTimeoutMillis", "1000", NULL, 0);
-    petrel_conf_set(c, "consumeFromWhere", "CONSUME_FROM_FIRST_OFFSET", NULL, 0);
     return c;
 }
 
-static petrel_producer_t *producer(mb_t *mb) {
-    petrel_conf_t *c = conf_for(mb, "PG");
-    petrel_producer_t *p = NULL;
-    char err[256];
-    assert_int_equal(petrel_producer_create(c, &p, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_producer_start(p), PETREL_OK);
-    return p;
-}
-
-/* ---- what listeners saw ----------------------------------------------------------- */
-
-#define SEEN_MAX 4096
-typedef struct seen_s {
-    pthread_mutex_t mu;
-    int n;
-    char keys[SEEN_MAX][32];
-    int queue[SEEN_MAX];
-    int64_t qoff[SEEN_MAX];
-    int fail_first; /* RECONSUME_LATER on the first delivery of key "retry-me" */
-    int retried;
-    int reconsume_seen;
-    int bad; /* content checks failed */
-    char topic_seen[64];
-} seen_t;
-
-static void seen_init(seen_t *s) {
-    memset(s, 0, sizeof(*s));
-    pthread_mutex_init(&s->mu, NULL);
-}
-
-static int seen_count(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int n = s->n;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static int seen_unique(seen_t *s) {
-    pthread_mutex_lock(&s->mu);
-    int u = 0;
-    for (int i = 0; i < s->n; i++) {
-        int dup = 0;
-        for (int k = 0; k < i && !dup; k++)
-            dup = strcmp(s->keys[i], s->keys[k]) == 0;
-        u += !dup;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return u;
-}
+static petrel_producer_t *producer(mb_t *mb) { return tc_producer(conf_for(mb, "PG")); }
 
 static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_msg_t *m,
                                       void *opaque) {
-    seen_t *s = opaque;
+    tc_seen_t *s = opaque;
     const char *k = petrel_msg_keys(m);
     size_t len;
     const uint8_t *body = petrel_msg_body(m, &len);
@@ -113,7 +60,7 @@ static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_ms
         const char *v = petrel_msg_property(m, "color");
         if (!v || strcmp(v, "red") != 0) s->bad++;
     }
-    if (s->n < SEEN_MAX) {
+    if (s->n < TC_SEEN_MAX) {
         snprintf(s->keys[s->n], 32, "%s", k ? k : "");
         s->queue[s->n] = petrel_msg_queue_id(m);
         s->qoff[s->n] = petrel_msg_queue_offset(m);
@@ -123,31 +70,9 @@ static petrel_consume_status_t on_msg(petrel_push_consumer_t *c, const petrel_ms
     return PETREL_CONSUME_SUCCESS;
 }
 
-static petrel_msg_t *mk(const char *topic, const char *key, const char *tag, size_t size) {
-    petrel_msg_t *m = petrel_msg_new(topic);
-    uint8_t *b = malloc(size + 32);
-    size_t kl = strlen(key);
-    memcpy(b, key, kl);
-    for (size_t i = kl; i < kl + size; i++)
-        b[i] = (uint8_t)(i * 7);
-    petrel_msg_set_body(m, b, kl + size);
-    free(b);
-    petrel_msg_set_keys(m, key);
-    if (tag) petrel_msg_set_tags(m, tag);
-    return m;
-}
-
 static petrel_push_consumer_t *consumer(mb_t *mb, const char *group, const char *topic,
-                                        const char *expr, seen_t *s, petrel_conf_t *extra) {
-    petrel_conf_t *c = extra ? extra : conf_for(mb, group);
-    petrel_push_consumer_t *pc = NULL;
-    char err[256];
-    assert_int_equal(petrel_push_consumer_create(c, &pc, err, sizeof(err)), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_push_consumer_subscribe(pc, topic, expr), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_set_listener(pc, on_msg, s), PETREL_OK);
-    assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
-    return pc;
+                                        const char *expr, tc_seen_t *s, petrel_conf_t *extra) {
+    return tc_push_consumer(extra ? extra : conf_for(mb, group), topic, expr, on_msg, s);
 }
 
 static _Atomic int async_ok, async_err;
@@ -167,7 +92,7 @@ static void test_send_modes(void **state) {
     char key[32];
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "%s%d", i % 2 ? "prop" : "sync", i);
-        petrel_msg_t *m = mk("TopicA", key, i % 2 ? "B" : "A", i == 3 ? 9000 : 50);
+        petrel_msg_t *m = tc_msg("TopicA", key, i % 2 ? "B" : "A", i == 3 ? 9000 : 50);
         if (i % 2) petrel_msg_set_property(m, "color", "red");
         assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
         assert_int_equal(r.status, PETREL_SEND_OK);
@@ -182,7 +107,7 @@ static void test_send_modes(void **state) {
     async_ok = async_err = 0;
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "async%d", i);
-        petrel_msg_t *m = mk("TopicA", key, "A", 100);
+        petrel_msg_t *m = tc_msg("TopicA", key, "A", 100);
         assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -190,21 +115,21 @@ static void test_send_modes(void **state) {
     assert_int_equal(async_err, 0);
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "oneway%d", i);
-        petrel_msg_t *m = mk("TopicA", key, "A", 10);
+        petrel_msg_t *m = tc_msg("TopicA", key, "A", 10);
         assert_int_equal(petrel_producer_send_oneway(p, m), PETREL_OK);
         petrel_msg_destroy(m);
     }
     petrel_msg_t *batch[10];
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "batch%d", i);
-        batch[i] = mk("TopicA", key, "B", 20);
+        batch[i] = tc_msg("TopicA", key, "B", 20);
     }
     assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
     assert_int_equal(r.count, 10);
     for (int i = 0; i < 10; i++)
         petrel_msg_destroy(batch[i]);
     /* A new topic goes through TBW102 and is auto-created with 4 queues. */
-    petrel_msg_t *m = mk("FreshTopic", "fresh", NULL, 5);
+    petrel_msg_t *m = tc_msg("FreshTopic", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
     petrel_msg_destroy(m);
     assert_int_equal(mb_queue_len(mb, "FreshTopic", r.mq.queue_id), 1);
@@ -213,11 +138,11 @@ static void test_send_modes(void **state) {
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_EINVAL); /* empty body */
     petrel_msg_destroy(m);
 
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *c = consumer(mb, "CG1", "TopicA", "*", &s, NULL);
-    assert_true(TU_WAIT_FOR(seen_count(&s) >= 60, 10000));
-    assert_int_equal(seen_unique(&s), 60);
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) >= 60, 10000));
+    assert_int_equal(tc_seen_unique(&s), 60);
     assert_int_equal(s.bad, 0);
     /* Offsets reach the broker (periodic persistence). */
     int64_t total = 0;
@@ -243,16 +168,16 @@ static void test_tags_and_retry(void **state) {
     const char *keys[] = {"a1", "b1", "retry-me", "b2", "c1"};
     const char *tags[] = {"A", "B", "A", "B", "C"};
     for (int i = 0; i < 5; i++) {
-        petrel_msg_t *m = mk("TopicT", keys[i], tags[i], 10);
+        petrel_msg_t *m = tc_msg("TopicT", keys[i], tags[i], 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     s.fail_first = 1;
     petrel_push_consumer_t *c = consumer(mb, "CGT", "TopicT", "A || C", &s, NULL);
     /* a1, c1, then retry-me once more from %RETRY%CGT. */
-    assert_true(TU_WAIT_FOR(seen_count(&s) >= 3, 10000));
+    assert_true(TU_WAIT_FOR(tc_seen_count(&s) >= 3, 10000));
     assert_int_equal(mb_count(mb, CONSUMER_SEND_MSG_BACK), 1);
     assert_int_equal(s.reconsume_seen, 1);
     assert_string_equal(s.topic_seen, "TopicT");
@@ -281,8 +206,8 @@ static void test_rebalance(void **state) {
     const char *topics[] = {"TopicR:8", NULL};
     mb_t *mb = mb_start(topics);
     petrel_producer_t *p = producer(mb);
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_push_consumer_t *cs[3];
     cs[0] = consumer(mb, "CGR", "TopicR", "*", &s, NULL);
     cs[1] = consumer(mb, "CGR", "TopicR", "*", &s, NULL);
@@ -291,7 +216,7 @@ static void test_rebalance(void **state) {
     int sent = 0;
     for (; sent < 100; sent++) {
         snprintf(key, sizeof(key), "k%d", sent);
-        petrel_msg_t *m = mk("TopicR", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicR", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -304,7 +229,7 @@ static void test_rebalance(void **state) {
                             10000));
     for (; sent < 200; sent++) {
         snprintf(key, sizeof(key), "k%d", sent);
-        petrel_msg_t *m = mk("TopicR", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicR", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -313,12 +238,12 @@ static void test_rebalance(void **state) {
     assert_true(TU_WAIT_FOR(mb_members(mb, "CGR") == 2 && partitioned(left, 2, 8), 10000));
     for (; sent < 300; sent++) {
         snprintf(key, sizeof(key), "k%d", sent);
-        petrel_msg_t *m = mk("TopicR", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicR", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
     /* Every message consumed (at least once; duplicates are allowed around a handover). */
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 300, 15000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 300, 15000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(cs[0]);
     petrel_push_consumer_destroy(cs[2]);
@@ -334,30 +259,30 @@ static void test_broadcast_restart(void **state) {
     char key[32];
     for (int i = 0; i < 12; i++) {
         snprintf(key, sizeof(key), "first%d", i);
-        petrel_msg_t *m = mk("TopicB", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicB", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
     for (int round = 0; round < 2; round++) {
-        seen_t s;
-        seen_init(&s);
+        tc_seen_t s;
+        tc_seen_init(&s);
         petrel_conf_t *c = conf_for(mb, "CGB");
         petrel_conf_set(c, "messageModel", "BROADCASTING", NULL, 0);
         petrel_conf_set(c, "instanceName", "bcast-1", NULL, 0);
         petrel_conf_set(c, "offsetStoreDir", dir, NULL, 0);
         petrel_push_consumer_t *pc = consumer(mb, "CGB", "TopicB", "*", &s, c);
         if (round == 0) {
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 12, 10000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 12, 10000));
         } else {
             for (int i = 0; i < 5; i++) {
                 snprintf(key, sizeof(key), "second%d", i);
-                petrel_msg_t *m = mk("TopicB", key, NULL, 10);
+                petrel_msg_t *m = tc_msg("TopicB", key, NULL, 10);
                 assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
                 petrel_msg_destroy(m);
             }
-            assert_true(TU_WAIT_FOR(seen_count(&s) == 5, 10000));
+            assert_true(TU_WAIT_FOR(tc_seen_count(&s) == 5, 10000));
             tu_sleep_ms(300); /* nothing old comes back */
-            assert_int_equal(seen_count(&s), 5);
+            assert_int_equal(tc_seen_count(&s), 5);
             for (int i = 0; i < s.n; i++)
                 assert_memory_equal(s.keys[i], "second", 6);
         }
@@ -383,30 +308,6 @@ static void test_broadcast_restart(void **state) {
 }
 
 /* Orderly: per queue, offsets strictly increasing, one thread at a time. */
-typedef struct ord_s {
-    pthread_mutex_t mu;
-    int64_t last[8];
-    int inside[8];
-    int n, violations;
-} ord_t;
-
-static petrel_consume_status_t on_ordered(petrel_push_consumer_t *c, const petrel_msg_t *m,
-                                          void *opaque) {
-    ord_t *o = opaque;
-    int q = petrel_msg_queue_id(m);
-    pthread_mutex_lock(&o->mu);
-    if (o->inside[q]++) o->violations++;
-    if (petrel_msg_queue_offset(m) <= o->last[q]) o->violations++;
-    o->last[q] = petrel_msg_queue_offset(m);
-    pthread_mutex_unlock(&o->mu);
-    tu_sleep_ms(1);
-    pthread_mutex_lock(&o->mu);
-    o->inside[q]--;
-    o->n++;
-    pthread_mutex_unlock(&o->mu);
-    return PETREL_CONSUME_SUCCESS;
-}
-
 static void test_orderly(void **state) {
     const char *topics[] = {"TopicO:4", NULL};
     mb_t *mb = mb_start(topics);
@@ -417,13 +318,13 @@ static void test_orderly(void **state) {
         char key[32], shard[16];
         snprintf(key, sizeof(key), "o%d", i);
         snprintf(shard, sizeof(shard), "order-%d", i % 4);
-        petrel_msg_t *m = mk("TopicO", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicO", key, NULL, 10);
         assert_int_equal(petrel_producer_send_orderly(p, m, shard, &r), PETREL_OK);
         if (qof[i % 4] < 0) qof[i % 4] = r.mq.queue_id;
         assert_int_equal(r.mq.queue_id, qof[i % 4]); /* same key, same queue */
         petrel_msg_destroy(m);
     }
-    ord_t o;
+    tc_ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
     for (int q = 0; q < 8; q++)
@@ -433,7 +334,7 @@ static void test_orderly(void **state) {
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
     petrel_conf_destroy(c);
     petrel_push_consumer_subscribe(pc, "TopicO", "*");
-    petrel_push_consumer_set_orderly_listener(pc, on_ordered, &o);
+    petrel_push_consumer_set_orderly_listener(pc, tc_on_ordered, &o);
     assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
     assert_true(TU_WAIT_FOR(o.n == 80, 10000));
     assert_int_equal(o.violations, 0);
@@ -444,13 +345,13 @@ static void test_orderly(void **state) {
     mb_stop(mb);
 }
 
-static petrel_push_consumer_t *orderly_consumer(mb_t *mb, const char *topic, ord_t *o) {
+static petrel_push_consumer_t *orderly_consumer(mb_t *mb, const char *topic, tc_ord_t *o) {
     petrel_conf_t *c = conf_for(mb, "CGO2");
     petrel_push_consumer_t *pc = NULL;
     assert_int_equal(petrel_push_consumer_create(c, &pc, NULL, 0), PETREL_OK);
     petrel_conf_destroy(c);
     petrel_push_consumer_subscribe(pc, topic, "*");
-    petrel_push_consumer_set_orderly_listener(pc, on_ordered, o);
+    petrel_push_consumer_set_orderly_listener(pc, tc_on_ordered, o);
     assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
     return pc;
 }
@@ -460,7 +361,7 @@ static void test_orderly_handover(void **state) {
     const char *topics[] = {"TopicOH:4", NULL};
     mb_t *mb = mb_start(topics);
     petrel_producer_t *p = producer(mb);
-    ord_t o;
+    tc_ord_t o;
     memset(&o, 0, sizeof(o));
     pthread_mutex_init(&o.mu, NULL);
     for (int q = 0; q < 8; q++)
@@ -470,7 +371,7 @@ static void test_orderly_handover(void **state) {
         char key[32], shard[16];
         snprintf(key, sizeof(key), "h%d", i);
         snprintf(shard, sizeof(shard), "s%d", i % 8);
-        petrel_msg_t *m = mk("TopicOH", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicOH", key, NULL, 10);
         assert_int_equal(petrel_producer_send_orderly(p, m, shard, NULL), PETREL_OK);
         petrel_msg_destroy(m);
         if (i == 100) {
@@ -495,20 +396,13 @@ static void test_pull_consumer(void **state) {
     for (int i = 0; i < 30; i++) {
         char key[32];
         snprintf(key, sizeof(key), "p%d", i);
-        petrel_msg_t *m = mk("TopicP", key, NULL, 10);
+        petrel_msg_t *m = tc_msg("TopicP", key, NULL, 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
-    petrel_conf_t *c = conf_for(mb, "CGP");
-    petrel_pull_consumer_t *pc = NULL;
-    assert_int_equal(petrel_pull_consumer_create(c, &pc, NULL, 0), PETREL_OK);
-    petrel_conf_destroy(c);
-    assert_int_equal(petrel_pull_consumer_start(pc), PETREL_OK);
     petrel_mq_t *mqs = NULL;
-    size_t nq = 0;
-    assert_int_equal(petrel_pull_consumer_fetch_queues(pc, "TopicP", &mqs, &nq), PETREL_OK);
-    assert_int_equal(nq, 3);
-    assert_int_equal(petrel_pull_consumer_assign(pc, mqs, nq), PETREL_OK);
+    size_t nq = 3;
+    petrel_pull_consumer_t *pc = tc_pull_all(conf_for(mb, "CGP"), "TopicP", nq, &mqs);
     int got = 0;
     petrel_msg_t *batch[16];
     while (got < 30) {
@@ -549,7 +443,7 @@ static void test_pull_subscribe(void **state) {
     for (int i = 0; i < 40; i++) {
         char key[32];
         snprintf(key, sizeof(key), "ps%d", i);
-        petrel_msg_t *m = mk("TopicPS", key, i % 2 ? "odd" : "even", 10);
+        petrel_msg_t *m = tc_msg("TopicPS", key, i % 2 ? "odd" : "even", 10);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
@@ -630,19 +524,19 @@ static void test_transactions(void **state) {
     assert_int_equal(petrel_producer_start(p), PETREL_OK);
     assert_int_equal(petrel_producer_set_tx_checker(p, tx_check, NULL), PETREL_ESTATE);
     petrel_tx_state_t st, want = PETREL_TX_COMMIT;
-    petrel_msg_t *m = mk("TopicX", "tx-commit", NULL, 10);
+    petrel_msg_t *m = tc_msg("TopicX", "tx-commit", NULL, 10);
     assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
     assert_int_equal(st, PETREL_TX_COMMIT);
     petrel_msg_destroy(m);
     want = PETREL_TX_ROLLBACK;
-    m = mk("TopicX", "tx-rollback", NULL, 10);
+    m = tc_msg("TopicX", "tx-rollback", NULL, 10);
     assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
     petrel_msg_destroy(m);
     assert_true(TU_WAIT_FOR(mb->end_tx[0] == 1 && mb->end_tx[1] == 1, 5000));
     assert_int_equal(mb_queue_len(mb, "TopicX", 0), 1); /* only the committed one is visible */
     /* UNKNOWN, then the broker checks back and the checker commits. */
     want = PETREL_TX_UNKNOWN;
-    m = mk("TopicX", "tx-unknown", NULL, 10);
+    m = tc_msg("TopicX", "tx-unknown", NULL, 10);
     assert_int_equal(petrel_producer_send_tx(p, m, tx_exec, &want, NULL, &st), PETREL_OK);
     petrel_msg_destroy(m);
     assert_true(TU_WAIT_FOR(checks == 1 && mb_queue_len(mb, "TopicX", 0) == 2, 5000));
@@ -663,16 +557,16 @@ static void test_binary_headers(void **state) {
     for (int i = 0; i < 10; i++) {
         char key[16];
         snprintf(key, sizeof(key), "prop%d", i);
-        petrel_msg_t *m = mk("TopicBin", key, "T", i == 0 ? 6000 : 30);
+        petrel_msg_t *m = tc_msg("TopicBin", key, "T", i == 0 ? 6000 : 30);
         petrel_msg_set_property(m, "color", "red");
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         petrel_msg_destroy(m);
     }
-    seen_t s;
-    seen_init(&s);
+    tc_seen_t s;
+    tc_seen_init(&s);
     petrel_conf_set(c, "groupName", "CGBIN", NULL, 0);
     petrel_push_consumer_t *pc = consumer(mb, "CGBIN", "TopicBin", "*", &s, c);
-    assert_true(TU_WAIT_FOR(seen_unique(&s) == 10, 10000));
+    assert_true(TU_WAIT_FOR(tc_seen_unique(&s) == 10, 10000));
     assert_int_equal(s.bad, 0);
     petrel_push_consumer_destroy(pc);
     petrel_producer_destroy(p);
@@ -684,14 +578,14 @@ static void test_cycles(void **state) {
     mb_t *mb = mb_start(topics);
     for (int i = 0; i < 4; i++) {
         petrel_producer_t *p = producer(mb);
-        petrel_msg_t *m = mk("TopicC", "cyc", NULL, 5000);
+        petrel_msg_t *m = tc_msg("TopicC", "cyc", NULL, 5000);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
         assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
-        seen_t s;
-        seen_init(&s);
+        tc_seen_t s;
+        tc_seen_init(&s);
         petrel_push_consumer_t *c = consumer(mb, "CGC", "TopicC", "*", &s, NULL);
-        assert_true(TU_WAIT_FOR(seen_count(&s) >= 1, 5000));
+        assert_true(TU_WAIT_FOR(tc_seen_count(&s) >= 1, 5000));
         petrel_push_consumer_destroy(c);
         petrel_producer_destroy(p);
     }

@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "console/console.h"
 #include "metrics/metrics.h"
+#include "../testutil.h"
 
 static char *text(buf_t *b) {
     buf_put_u8(b, 0);
@@ -107,11 +108,12 @@ static void on_http(const http_req_t *r, http_resp_t *resp, void *arg) {
 }
 
 static int http(int port, const char *req, char *out, size_t n) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) return -1;
-    if (write(fd, req, strlen(req)) < 0) return -1;
+    int fd = tu_connect(port);
+    if (fd < 0) return -1;
+    if (write(fd, req, strlen(req)) < 0) {
+        close(fd);
+        return -1;
+    }
     size_t got = 0;
     ssize_t r;
     while (got + 1 < n && (r = read(fd, out + got, n - 1 - got)) > 0) got += (size_t)r;

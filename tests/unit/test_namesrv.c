@@ -15,7 +15,6 @@
 #include "common/util.h"
 #include "namesrv/kvconfig.h"
 #include "namesrv/namesrv.h"
-#include "namesrv/nsmap.h"
 #include "namesrv/routes.h"
 #include "../testutil.h"
 #include "../wireclient.h"
@@ -367,28 +366,6 @@ static void test_kv_persist(void **state) {
     free(dir);
 }
 
-static void test_nsmap(void **state) {
-    (void)state;
-    nsmap_t m;
-    nsmap_init(&m);
-    char k[32];
-    for (intptr_t i = 0; i < 1000; i++) {
-        snprintf(k, sizeof(k), "k%ld", (long)i);
-        assert_null(nsmap_put(&m, k, (void *)(i + 1)));
-    }
-    assert_int_equal(nsmap_len(&m), 1000);
-    for (intptr_t i = 0; i < 1000; i += 2) {
-        snprintf(k, sizeof(k), "k%ld", (long)i);
-        assert_int_equal((intptr_t)nsmap_del(&m, k), i + 1);
-    }
-    size_t n = 0;
-    for (nsmap_ent_t *e = nsmap_first(&m); e; e = nsmap_next(&m, e)) n++;
-    assert_int_equal(n, 500);
-    assert_int_equal((intptr_t)nsmap_get(&m, "k999"), 1000);
-    assert_null(nsmap_get(&m, "k998"));
-    nsmap_free(&m);
-}
-
 /* The embeddable NameServer on its own thread (what petrel dev can use). */
 static void test_spawn_thread(void **state) {
     (void)state;
@@ -523,7 +500,6 @@ int main(void) {
         cmocka_unit_test(test_expiry_and_dv),
         cmocka_unit_test(test_register_topic),
         cmocka_unit_test(test_kv_persist),
-        cmocka_unit_test(test_nsmap),
         cmocka_unit_test(test_spawn_thread),
         cmocka_unit_test(test_mutated_bodies),
     };
