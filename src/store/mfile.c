@@ -121,14 +121,14 @@ int mfile_sync_range(mfile_t *f, int64_t from, int64_t to) {
     return 0;
 }
 
-void mfile_prefault(mfile_t *f, int64_t from, int64_t to) {
+void mfile_prefault(mfile_t *f, int64_t from, int64_t to, int writable) {
     int64_t a = from & ~(int64_t)4095;
     if (to > f->size) to = f->size;
     /* 64 KiB per call: the mmap lock is not held across a long run of (in a VM slow)
      * first touches of fresh pages */
     for (int64_t x = a; x < to; x += 65536)
         (void)madvise(f->base + x, (size_t)(to - x < 65536 ? to - x : 65536),
-                      MADV_POPULATE_WRITE);
+                      writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 }
 
 int mfile_sync(mfile_t *f) {

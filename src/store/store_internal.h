@@ -48,13 +48,15 @@ int mfile_sync(mfile_t *f);
 /* Durably writes the bytes [from, to) of the file (msync MS_SYNC). 0 or -errno. */
 int mfile_sync_range(mfile_t *f, int64_t from, int64_t to);
 /*
- * Faults [from, to) in writable ahead of the writer (MADV_POPULATE_WRITE; no
- * data change): page allocation, zeroing and the write fault happen here, not
- * in a put. Measured against read-populating (readahead): 1 KiB pipelined
- * sends 184-213k -> 324-331k msgs/s; the cost is dearer write-back of mapped
- * pages (batch puts via pwrite lose some, p99 at full load doubles).
+ * Faults [from, to) in ahead of the writer, writable (MADV_POPULATE_WRITE) or
+ * read-only (MADV_POPULATE_READ); no data change: page allocation, zeroing and
+ * the fault happen here, not in a put. Writable, measured against
+ * read-populating (readahead): 1 KiB pipelined sends 184-213k -> 324-331k
+ * msgs/s; the cost is dearer write-back of mapped pages (batch puts via pwrite
+ * lose some, p99 at full load doubles). SYNC_FLUSH's zero fill has already
+ * allocated the pages and maps them read-only.
  */
-void mfile_prefault(mfile_t *f, int64_t from, int64_t to);
+void mfile_prefault(mfile_t *f, int64_t from, int64_t to, int writable);
 /* Zeroes [pos, size) so stale bytes never look like data after a truncation. */
 void mfile_zero_from(mfile_t *f, int64_t pos);
 
