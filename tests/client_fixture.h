@@ -10,6 +10,8 @@
 #define PETREL_TESTS_CLIENT_FIXTURE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,53 @@ static inline petrel_push_consumer_t *tc_push_consumer(petrel_conf_t *c, const c
     assert_int_equal(petrel_push_consumer_set_listener(pc, fn, opaque), PETREL_OK);
     assert_int_equal(petrel_push_consumer_start(pc), PETREL_OK);
     return pc;
+}
+
+/* ---- the send modes besides sync ------------------------------------------------- */
+
+typedef struct tc_async_s {
+    _Atomic int ok, err;
+} tc_async_t;
+
+/* A petrel_send_cb counting into the tc_async_t opaque (NULL: ignored); ok needs a msg id. */
+static inline void tc_on_sent(petrel_producer_t *p, petrel_err_t err,
+                              const petrel_send_result_t *r, void *opaque) {
+    tc_async_t *a = opaque;
+    if (!a) return;
+    if (err == PETREL_OK && r && strlen(r->msg_id) == 32) a->ok++;
+    else a->err++;
+}
+
+/* On topic: 20 async sends ("async<i>", tag A, 100 bytes; all answered), 10 oneway
+ * ("oneway<i>", A, 10 bytes) and a batch of 10 ("batch<i>", B, 20 bytes) whose result goes
+ * to *r. Returns how many async sends failed. */
+static inline int tc_send_other_modes(petrel_producer_t *p, const char *topic,
+                                      petrel_send_result_t *r) {
+    static tc_async_t a; /* static: late callbacks of a failed test write nowhere dead */
+    a.ok = a.err = 0;
+    char key[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "async%d", i);
+        petrel_msg_t *m = tc_msg(topic, key, "A", 100);
+        assert_int_equal(petrel_producer_send_async(p, m, tc_on_sent, &a), PETREL_OK);
+        petrel_msg_destroy(m);
+    }
+    assert_true(TU_WAIT_FOR(a.ok + a.err == 20, 10000));
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "oneway%d", i);
+        petrel_msg_t *m = tc_msg(topic, key, "A", 10);
+        assert_int_equal(petrel_producer_send_oneway(p, m), PETREL_OK);
+        petrel_msg_destroy(m);
+    }
+    petrel_msg_t *batch[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "batch%d", i);
+        batch[i] = tc_msg(topic, key, "B", 20);
+    }
+    assert_int_equal(petrel_producer_send_batch(p, batch, 10, r), PETREL_OK);
+    for (int i = 0; i < 10; i++)
+        petrel_msg_destroy(batch[i]);
+    return a.err;
 }
 
 /* ---- orderly listeners: one message of a queue at a time, offsets rising ---------- */

@@ -82,15 +82,6 @@ static petrel_push_consumer_t *consumer(petrel_conf_t *c, const char *topic, con
     return tc_push_consumer(c, topic, expr, on_msg, s);
 }
 
-static _Atomic int async_ok, async_err;
-static void on_sent(petrel_producer_t *p, petrel_err_t err, const petrel_send_result_t *r,
-                    void *opaque) {
-    if (err == PETREL_OK)
-        async_ok++;
-    else
-        async_err++;
-}
-
 static void test_send_modes(void **state) {
     create_topic("CliTopicA", 4);
     petrel_producer_t *p = producer("CliPG");
@@ -105,28 +96,7 @@ static void test_send_modes(void **state) {
         assert_int_equal(strlen(r.offset_msg_id), 32);
         petrel_msg_destroy(m);
     }
-    async_ok = async_err = 0;
-    for (int i = 0; i < 20; i++) {
-        snprintf(key, sizeof(key), "async%d", i);
-        petrel_msg_t *m = tc_msg("CliTopicA", key, "A", 100);
-        assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
-        petrel_msg_destroy(m);
-    }
-    assert_true(TU_WAIT_FOR(async_ok == 20, 10000));
-    for (int i = 0; i < 10; i++) {
-        snprintf(key, sizeof(key), "oneway%d", i);
-        petrel_msg_t *m = tc_msg("CliTopicA", key, "A", 10);
-        assert_int_equal(petrel_producer_send_oneway(p, m), PETREL_OK);
-        petrel_msg_destroy(m);
-    }
-    petrel_msg_t *batch[10];
-    for (int i = 0; i < 10; i++) {
-        snprintf(key, sizeof(key), "batch%d", i);
-        batch[i] = tc_msg("CliTopicA", key, "B", 20);
-    }
-    assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
-    for (int i = 0; i < 10; i++)
-        petrel_msg_destroy(batch[i]);
+    assert_int_equal(tc_send_other_modes(p, "CliTopicA", &r), 0);
     /* An unknown topic is created by the broker from TBW102. */
     petrel_msg_t *m = tc_msg("CliFresh", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);

@@ -75,15 +75,6 @@ static petrel_push_consumer_t *consumer(mb_t *mb, const char *group, const char 
     return tc_push_consumer(extra ? extra : conf_for(mb, group), topic, expr, on_msg, s);
 }
 
-static _Atomic int async_ok, async_err;
-static void on_sent(petrel_producer_t *p, petrel_err_t err, const petrel_send_result_t *r,
-                    void *opaque) {
-    if (err == PETREL_OK && r && strlen(r->msg_id) == 32)
-        async_ok++;
-    else
-        async_err++;
-}
-
 static void test_send_modes(void **state) {
     const char *topics[] = {"TopicA:4", NULL};
     mb_t *mb = mb_start(topics);
@@ -104,30 +95,8 @@ static void test_send_modes(void **state) {
     /* Round-robin: 20 sends over 4 queues, 5 each. */
     for (int q = 0; q < 4; q++)
         assert_int_equal(mb_queue_len(mb, "TopicA", q), 5);
-    async_ok = async_err = 0;
-    for (int i = 0; i < 20; i++) {
-        snprintf(key, sizeof(key), "async%d", i);
-        petrel_msg_t *m = tc_msg("TopicA", key, "A", 100);
-        assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
-        petrel_msg_destroy(m);
-    }
-    assert_true(TU_WAIT_FOR(async_ok == 20, 5000));
-    assert_int_equal(async_err, 0);
-    for (int i = 0; i < 10; i++) {
-        snprintf(key, sizeof(key), "oneway%d", i);
-        petrel_msg_t *m = tc_msg("TopicA", key, "A", 10);
-        assert_int_equal(petrel_producer_send_oneway(p, m), PETREL_OK);
-        petrel_msg_destroy(m);
-    }
-    petrel_msg_t *batch[10];
-    for (int i = 0; i < 10; i++) {
-        snprintf(key, sizeof(key), "batch%d", i);
-        batch[i] = tc_msg("TopicA", key, "B", 20);
-    }
-    assert_int_equal(petrel_producer_send_batch(p, batch, 10, &r), PETREL_OK);
+    assert_int_equal(tc_send_other_modes(p, "TopicA", &r), 0);
     assert_int_equal(r.count, 10);
-    for (int i = 0; i < 10; i++)
-        petrel_msg_destroy(batch[i]);
     /* A new topic goes through TBW102 and is auto-created with 4 queues. */
     petrel_msg_t *m = tc_msg("FreshTopic", "fresh", NULL, 5);
     assert_int_equal(petrel_producer_send(p, m, &r), PETREL_OK);
@@ -580,7 +549,7 @@ static void test_cycles(void **state) {
         petrel_producer_t *p = producer(mb);
         petrel_msg_t *m = tc_msg("TopicC", "cyc", NULL, 5000);
         assert_int_equal(petrel_producer_send(p, m, NULL), PETREL_OK);
-        assert_int_equal(petrel_producer_send_async(p, m, on_sent, NULL), PETREL_OK);
+        assert_int_equal(petrel_producer_send_async(p, m, tc_on_sent, NULL), PETREL_OK);
         petrel_msg_destroy(m);
         tc_seen_t s;
         tc_seen_init(&s);
