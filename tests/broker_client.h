@@ -147,6 +147,11 @@ static inline int bc_call(bc_t *c, int32_t code, const char *const *ext, const v
 }
 
 /* Reads server requests for up to timeout_ms (to count notifications). */
+/* bc_call without a body (5 s): the answer's code, with the answer in *resp, or -1. */
+static inline int bc_code(bc_t *c, int32_t code, const char *const *ext, rm_cmd_t *resp) {
+    return bc_call(c, code, ext, NULL, 0, resp, 5000) == 0 ? resp->code : -1;
+}
+
 static inline void bc_drain(bc_t *c, int timeout_ms) {
     rm_cmd_t cmd;
     while (bc_read(c, &cmd, timeout_ms) == 0)

@@ -47,8 +47,7 @@ static void create_topic(bc_t *c, const char *topic, int qn, int perm) {
                          "writeQueueNums", q, "perm", p, "topicFilterType", "SINGLE_TAG",
                          "topicSysFlag", "0", "order", "false", NULL};
     rm_cmd_t r;
-    assert_int_equal(bc_call(c, UPDATE_AND_CREATE_TOPIC, ext, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(c, UPDATE_AND_CREATE_TOPIC, ext, &r), SUCCESS);
 }
 
 static void test_send_and_pull(void **state) {
@@ -124,11 +123,9 @@ static void test_send_and_pull(void **state) {
                         "queueOffset", "5", "maxMsgNums", "1", "sysFlag", "5",
                         "commitOffset", "4", "suspendTimeoutMillis", "0",
                         "subscription", "*", "subVersion", "0", NULL};
-    assert_int_equal(bc_call(&c, PULL_MESSAGE, q1, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, PULL_MESSAGE, q1, &r), SUCCESS);
     const char *qo[] = {"consumerGroup", "G_SP", "topic", "TopicSP", "queueId", "0", NULL};
-    assert_int_equal(bc_call(&c, QUERY_CONSUMER_OFFSET, qo, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, QUERY_CONSUMER_OFFSET, qo, &r), SUCCESS);
     assert_int_equal(bc_ext_i64(&r, "offset"), 4);
     bc_close(&c);
 }
@@ -177,8 +174,7 @@ static void test_send_errors(void **state) {
     assert_int_equal(bc_call(&c, SEND_MESSAGE_V2, nt, "x", 1, &r, 5000), 0);
     assert_int_equal(r.code, SYSTEM_ERROR);
     /* unknown request code */
-    assert_int_equal(bc_call(&c, 9999, NULL, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, REQUEST_CODE_NOT_SUPPORTED);
+    assert_int_equal(bc_code(&c, 9999, NULL, &r), REQUEST_CODE_NOT_SUPPORTED);
     bc_close(&c);
 }
 
@@ -206,12 +202,10 @@ static void test_pull_errors(void **state) {
                         "queueOffset", "0", "maxMsgNums", "1", "sysFlag", "4",
                         "commitOffset", "0", "suspendTimeoutMillis", "0", "subscription", "a > 1",
                         "subVersion", "0", "expressionType", "SQL92", NULL};
-    assert_int_equal(bc_call(&c, PULL_MESSAGE, sq, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&c, PULL_MESSAGE, sq, &r), SYSTEM_ERROR);
     /* missing fields */
     const char *mf[] = {"consumerGroup", "G_PE", NULL};
-    assert_int_equal(bc_call(&c, PULL_MESSAGE, mf, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&c, PULL_MESSAGE, mf, &r), SYSTEM_ERROR);
     bc_close(&c);
 }
 
@@ -279,13 +273,11 @@ static void test_offsets(void **state) {
         assert_int_equal(r.code, SUCCESS);
     }
     const char *mx[] = {"topic", "TopicOff", "queueId", "0", NULL};
-    assert_int_equal(bc_call(&c, GET_MAX_OFFSET, mx, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_MAX_OFFSET, mx, &r), SUCCESS);
     assert_int_equal(bc_ext_i64(&r, "offset"), 5);
     assert_int_equal(bc_call(&c, GET_MIN_OFFSET, mx, NULL, 0, &r, 5000), 0);
     assert_int_equal(bc_ext_i64(&r, "offset"), 0);
-    assert_int_equal(bc_call(&c, GET_EARLIEST_MSG_STORETIME, mx, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_EARLIEST_MSG_STORETIME, mx, &r), SUCCESS);
     assert_true(bc_ext_i64(&r, "timestamp") > 1600000000000LL);
     const char *s0[] = {"topic", "TopicOff", "queueId", "0", "timestamp", "0", NULL};
     assert_int_equal(bc_call(&c, SEARCH_OFFSET_BY_TIMESTAMP, s0, NULL, 0, &r, 5000), 0);
@@ -298,36 +290,29 @@ static void test_offsets(void **state) {
     assert_int_equal(bc_ext_i64(&r, "offset"), 0);
     /* a new group on a young queue reads from 0 */
     const char *qo[] = {"consumerGroup", "G_NEW", "topic", "TopicOff", "queueId", "0", NULL};
-    assert_int_equal(bc_call(&c, QUERY_CONSUMER_OFFSET, qo, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, QUERY_CONSUMER_OFFSET, qo, &r), SUCCESS);
     assert_int_equal(bc_ext_i64(&r, "offset"), 0);
     const char *qz[] = {"consumerGroup", "G_NEW", "topic", "TopicOff", "queueId", "0",
                         "setZeroIfNotFound", "false", NULL};
-    assert_int_equal(bc_call(&c, QUERY_CONSUMER_OFFSET, qz, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, QUERY_NOT_FOUND);
+    assert_int_equal(bc_code(&c, QUERY_CONSUMER_OFFSET, qz, &r), QUERY_NOT_FOUND);
     const char *up[] = {"consumerGroup", "G_OFF", "topic", "TopicOff", "queueId", "0",
                         "commitOffset", "3", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_CONSUMER_OFFSET, up, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_CONSUMER_OFFSET, up, &r), SUCCESS);
     /* oneway form */
     const char *up1[] = {"consumerGroup", "G_OFF", "topic", "TopicOff", "queueId", "1",
                          "commitOffset", "0", NULL};
     bc_send(&c, UPDATE_CONSUMER_OFFSET, 1, up1, NULL, 0);
     const char *qg[] = {"consumerGroup", "G_OFF", "topic", "TopicOff", "queueId", "0", NULL};
-    assert_int_equal(bc_call(&c, QUERY_CONSUMER_OFFSET, qg, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, QUERY_CONSUMER_OFFSET, qg, &r), SUCCESS);
     assert_int_equal(bc_ext_i64(&r, "offset"), 3);
     const char *ut[] = {"consumerGroup", "G_OFF", "topic", "NoSuchTopic", "queueId", "0",
                         "commitOffset", "3", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_CONSUMER_OFFSET, ut, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, TOPIC_NOT_EXIST);
-    assert_int_equal(bc_call(&c, GET_ALL_CONSUMER_OFFSET, NULL, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_CONSUMER_OFFSET, ut, &r), TOPIC_NOT_EXIST);
+    assert_int_equal(bc_code(&c, GET_ALL_CONSUMER_OFFSET, NULL, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "TopicOff@G_OFF"));
     /* consume stats */
     const char *cs[] = {"consumerGroup", "G_OFF", NULL};
-    assert_int_equal(bc_call(&c, GET_CONSUME_STATS, cs, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_CONSUME_STATS, cs, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "\"brokerOffset\":5,\"consumerOffset\":3"));
     bc_close(&c);
 }
@@ -372,12 +357,10 @@ static void test_clients(void **state) {
     /* c1 is told the membership changed */
     assert_true(TU_WAIT_FOR((bc_drain(&c1, 50), c1.notifies >= 1), 5000));
     const char *gl[] = {"consumerGroup", "G_CL", NULL};
-    assert_int_equal(bc_call(&adm, GET_CONSUMER_LIST_BY_GROUP, gl, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&adm, GET_CONSUMER_LIST_BY_GROUP, gl, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "10.0.0.1@c1"));
     assert_non_null(strstr(bc_body(&r), "10.0.0.2@c2"));
-    assert_int_equal(bc_call(&adm, GET_CONSUMER_CONNECTION_LIST, gl, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&adm, GET_CONSUMER_CONNECTION_LIST, gl, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "\"messageModel\":\"CLUSTERING\""));
     assert_non_null(strstr(bc_body(&r), "\"clientId\":\"10.0.0.2@c2\""));
     /* pull using the heartbeat's subscription (no flag 4) */
@@ -385,12 +368,10 @@ static void test_clients(void **state) {
     assert_int_equal(r.code, PULL_NOT_FOUND);
     /* producer connections */
     const char *pg[] = {"producerGroup", "PG_10.0.0.1@c1", NULL};
-    assert_int_equal(bc_call(&adm, GET_PRODUCER_CONNECTION_LIST, pg, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&adm, GET_PRODUCER_CONNECTION_LIST, pg, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "connectionSet"));
     const char *pg2[] = {"producerGroup", "PG_NONE", NULL};
-    assert_int_equal(bc_call(&adm, GET_PRODUCER_CONNECTION_LIST, pg2, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&adm, GET_PRODUCER_CONNECTION_LIST, pg2, &r), SYSTEM_ERROR);
     assert_non_null(strstr(r.remark, "the producer group[PG_NONE] not exist"));
     /* QUERY_TOPIC_CONSUME_BY_WHO */
     const char *tw[] = {"topic", "TopicCl", NULL};
@@ -408,26 +389,20 @@ static void test_clients(void **state) {
     assert_int_equal(bc_call(&adm, UPDATE_CONSUMER_OFFSET, up, NULL, 0, &r, 5000), 0);
     const char *rs[] = {"group", "G_CL", "topic", "TopicCl", "timestamp", "0", "isForce", "true",
                         NULL};
-    assert_int_equal(bc_call(&adm, INVOKE_BROKER_TO_RESET_OFFSET, rs, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&adm, INVOKE_BROKER_TO_RESET_OFFSET, rs, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicCl\"}:0"));
     assert_true(TU_WAIT_FOR((bc_drain(&c1, 50), c1.resets >= 1), 5000));
     const char *rs2[] = {"group", "G_NOBODY", "topic", "TopicCl", "timestamp", "0", "isForce",
                          "true", NULL};
-    assert_int_equal(bc_call(&adm, INVOKE_BROKER_TO_RESET_OFFSET, rs2, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&adm, INVOKE_BROKER_TO_RESET_OFFSET, rs2, &r), SYSTEM_ERROR);
     assert_non_null(strstr(r.remark, "THe consumer group <G_NOBODY> not exist"));
     /* UNREGISTER_CLIENT: the group is gone */
     const char *un[] = {"clientID", "10.0.0.1@c1", "consumerGroup", "G_CL", NULL};
-    assert_int_equal(bc_call(&c1, UNREGISTER_CLIENT, un, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
-    assert_int_equal(bc_call(&adm, GET_CONSUMER_LIST_BY_GROUP, gl, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
-    assert_int_equal(bc_call(&adm, GET_CONSUMER_CONNECTION_LIST, gl, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, CONSUMER_NOT_ONLINE);
+    assert_int_equal(bc_code(&c1, UNREGISTER_CLIENT, un, &r), SUCCESS);
+    assert_int_equal(bc_code(&adm, GET_CONSUMER_LIST_BY_GROUP, gl, &r), SYSTEM_ERROR);
+    assert_int_equal(bc_code(&adm, GET_CONSUMER_CONNECTION_LIST, gl, &r), CONSUMER_NOT_ONLINE);
     /* now offsets exist but nobody is online */
-    assert_int_equal(bc_call(&adm, INVOKE_BROKER_TO_RESET_OFFSET, rs, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, CONSUMER_NOT_ONLINE);
+    assert_int_equal(bc_code(&adm, INVOKE_BROKER_TO_RESET_OFFSET, rs, &r), CONSUMER_NOT_ONLINE);
     /* CHECK_CLIENT_CONFIG */
     const char *cc = "{\"clientId\":\"x\",\"group\":\"G_CL\",\"subscriptionData\":{\"topic\":\"TopicCl\",\"subString\":\"a>1\",\"expressionType\":\"SQL92\"}}";
     assert_int_equal(bc_call(&adm, CHECK_CLIENT_CONFIG, NULL, cc, strlen(cc), &r, 5000), 0);
@@ -458,12 +433,10 @@ static void test_query_and_view(void **state) {
     char off[32];
     snprintf(off, sizeof(off), "%lld", (long long)phys);
     const char *vw[] = {"offset", off, NULL};
-    assert_int_equal(bc_call(&c, VIEW_MESSAGE_BY_ID, vw, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, VIEW_MESSAGE_BY_ID, vw, &r), SUCCESS);
     assert_int_equal(bc_count_records(&r), 1);
     const char *vb[] = {"offset", "1099511627776", NULL};
-    assert_int_equal(bc_call(&c, VIEW_MESSAGE_BY_ID, vb, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&c, VIEW_MESSAGE_BY_ID, vb, &r), SYSTEM_ERROR);
     assert_string_equal(r.remark, "can not find message by the offset, 1099511627776");
     const char *qm[] = {"topic", "TopicQ", "key", "order-42", "maxNum", "32",
                         "beginTimestamp", "0", "endTimestamp", "9999999999999", NULL};
@@ -474,8 +447,7 @@ static void test_query_and_view(void **state) {
     assert_non_null(rm_ext_get(&r, "indexLastUpdateTimestamp"));
     const char *qn[] = {"topic", "TopicQ", "key", "no-such-key", "maxNum", "32",
                         "beginTimestamp", "0", "endTimestamp", "9999999999999", NULL};
-    assert_int_equal(bc_call(&c, QUERY_MESSAGE, qn, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, QUERY_NOT_FOUND);
+    assert_int_equal(bc_code(&c, QUERY_MESSAGE, qn, &r), QUERY_NOT_FOUND);
     bc_close(&c);
 }
 
@@ -539,8 +511,7 @@ static void test_admin(void **state) {
     conn(&c);
     rm_cmd_t r;
     create_topic(&c, "TopicAdm", 3, 6);
-    assert_int_equal(bc_call(&c, GET_ALL_TOPIC_CONFIG, NULL, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_ALL_TOPIC_CONFIG, NULL, &r), SUCCESS);
     const char *all = bc_body(&r);
     assert_non_null(strstr(all, "\"TopicAdm\":{"));
     assert_non_null(strstr(all, "\"TBW102\":{"));
@@ -549,25 +520,19 @@ static void test_admin(void **state) {
     assert_non_null(strstr(all, "\"DefaultCluster\":{"));
     const char *bad[] = {"topic", "bad/topic", "readQueueNums", "1", "writeQueueNums", "1",
                          "perm", "6", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, bad, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&c, UPDATE_AND_CREATE_TOPIC, bad, &r), SYSTEM_ERROR);
     const char *ts[] = {"topic", "TopicAdm", NULL};
-    assert_int_equal(bc_call(&c, GET_TOPIC_STATS_INFO, ts, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_TOPIC_STATS_INFO, ts, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "{\"brokerName\":\"broker-a\",\"queueId\":2,\"topic\":\"TopicAdm\"}:"));
     const char *tn[] = {"topic", "NoSuchTopic", NULL};
-    assert_int_equal(bc_call(&c, GET_TOPIC_STATS_INFO, tn, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, TOPIC_NOT_EXIST);
-    assert_int_equal(bc_call(&c, DELETE_TOPIC_IN_BROKER, ts, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_TOPIC_STATS_INFO, tn, &r), TOPIC_NOT_EXIST);
+    assert_int_equal(bc_code(&c, DELETE_TOPIC_IN_BROKER, ts, &r), SUCCESS);
     assert_int_equal(bc_call(&c, GET_ALL_TOPIC_CONFIG, NULL, NULL, 0, &r, 5000), 0);
     assert_null(strstr(bc_body(&r), "\"TopicAdm\":{"));
     const char *sys[] = {"topic", "TBW102", NULL};
-    assert_int_equal(bc_call(&c, DELETE_TOPIC_IN_BROKER, sys, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&c, DELETE_TOPIC_IN_BROKER, sys, &r), SYSTEM_ERROR);
     /* runtime info: the keys mqadmin clusterList needs */
-    assert_int_equal(bc_call(&c, GET_BROKER_RUNTIME_INFO, NULL, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_BROKER_RUNTIME_INFO, NULL, &r), SUCCESS);
     const char *rt = bc_body(&r);
     const char *keys[] = {"putTps", "getTransferedTps", "sendThreadPoolQueueSize",
                           "pullThreadPoolQueueSize", "sendThreadPoolQueueHeadWaitTimeMills",
@@ -580,8 +545,7 @@ static void test_admin(void **state) {
         assert_non_null(strstr(rt, k));
     }
     /* config */
-    assert_int_equal(bc_call(&c, GET_BROKER_CONFIG, NULL, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_BROKER_CONFIG, NULL, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "brokerClusterName=DefaultCluster\n"));
     assert_non_null(strstr(bc_body(&r), "maxMessageSize=65536\n"));
     const char *upd = "longPollingEnable=true\nfileReservedTime=48\n";
@@ -607,14 +571,12 @@ static void test_admin(void **state) {
     assert_int_equal(bc_pull(&c, "G_ADM", "TopicAdm2", 0, 0, 32, 4, "*", 0, &r, 5000), 0);
     assert_int_equal(r.code, NO_PERMISSION);
     const char *dg[] = {"groupName", "G_ADM", NULL};
-    assert_int_equal(bc_call(&c, DELETE_SUBSCRIPTIONGROUP, dg, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, DELETE_SUBSCRIPTIONGROUP, dg, &r), SUCCESS);
     assert_int_equal(bc_call(&c, GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL, NULL, 0, &r, 5000), 0);
     assert_null(strstr(bc_body(&r), "\"G_ADM\":{"));
     assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, NULL, "[]", 2, &r, 5000), 0);
     assert_int_equal(r.code, SYSTEM_ERROR);
-    assert_int_equal(bc_call(&c, GET_ALL_DELAY_OFFSET, NULL, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_ALL_DELAY_OFFSET, NULL, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "offsetTable"));
     assert_int_equal(bc_call(&c, GET_SYSTEM_TOPIC_LIST_FROM_BROKER, NULL, NULL, 0, &r, 5000), 0);
     assert_non_null(strstr(bc_body(&r), "TBW102"));
@@ -630,27 +592,21 @@ static void test_admin(void **state) {
                         "commitOffset", "1", NULL};
     assert_int_equal(bc_call(&c, UPDATE_CONSUMER_OFFSET, up, NULL, 0, &r, 5000), 0);
     const char *cl[] = {"srcGroup", "G_SRC", "destGroup", "G_DST", "offline", "false", NULL};
-    assert_int_equal(bc_call(&c, CLONE_GROUP_OFFSET, cl, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, CLONE_GROUP_OFFSET, cl, &r), SUCCESS);
     const char *qg[] = {"consumerGroup", "G_DST", "topic", "TopicL1", "queueId", "0",
                         "setZeroIfNotFound", "false", NULL};
-    assert_int_equal(bc_call(&c, QUERY_CONSUMER_OFFSET, qg, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, QUERY_CONSUMER_OFFSET, qg, &r), SUCCESS);
     assert_int_equal(bc_ext_i64(&r, "offset"), 1);
     const char *tb[] = {"group", "G_DST", NULL};
-    assert_int_equal(bc_call(&c, 343, tb, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, 343, tb, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "\"TopicL1\""));
     const char *sb[] = {"group", "G_DST", "topic", "TopicL1", NULL};
-    assert_int_equal(bc_call(&c, 345, sb, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, 345, sb, &r), SUCCESS);
     const char *ts2[] = {"topic", "TopicL1", "group", "G_SRC", NULL};
-    assert_int_equal(bc_call(&c, QUERY_CONSUME_TIME_SPAN, ts2, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, QUERY_CONSUME_TIME_SPAN, ts2, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "consumeTimeSpanSet"));
     const char *bcs[] = {"isOrder", "false", "timeoutMillis", "3000", NULL};
-    assert_int_equal(bc_call(&c, GET_BROKER_CONSUME_STATS, bcs, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, GET_BROKER_CONSUME_STATS, bcs, &r), SUCCESS);
     assert_non_null(strstr(bc_body(&r), "{\"G_SRC\":[{\"consumeTps\":0.0,\"offsetTable\":{"));
     assert_non_null(strstr(bc_body(&r), "\"totalDiff\":"));
     bc_close(&c);
@@ -715,11 +671,9 @@ static void test_forward(void **state) {
     assert_int_equal(r.code, SUCCESS);
     assert_string_equal(bc_body(&r), "{\"consumerTable\":{\"10.0.0.9@fw\":{{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicFw\"}:5}}}");
     const char *cs2[] = {"topic", "TopicFw", "group", "G_NOBODY", NULL};
-    assert_int_equal(bc_call(&adm, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, cs2, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&adm, INVOKE_BROKER_TO_GET_CONSUMER_STATUS, cs2, &r), SYSTEM_ERROR);
     const char *nx[] = {"consumerGroup", "G_FW", "clientId", "nobody", NULL};
-    assert_int_equal(bc_call(&adm, GET_CONSUMER_RUNNING_INFO, nx, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&adm, GET_CONSUMER_RUNNING_INFO, nx, &r), SYSTEM_ERROR);
     assert_non_null(strstr(r.remark, "not online"));
     bc_close(&cons);
     bc_close(&adm);

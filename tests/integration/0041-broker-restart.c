@@ -29,8 +29,7 @@ static int64_t max_offset(bc_t *c, const char *topic, int q) {
     snprintf(qs, sizeof(qs), "%d", q);
     const char *ext[] = {"topic", topic, "queueId", qs, NULL};
     rm_cmd_t r;
-    assert_int_equal(bc_call(c, GET_MAX_OFFSET, ext, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(c, GET_MAX_OFFSET, ext, &r), SUCCESS);
     return bc_ext_i64(&r, "offset");
 }
 
@@ -51,8 +50,7 @@ static void commit(bc_t *c, const char *group, const char *topic, int q, int64_t
     const char *ext[] = {"consumerGroup", group, "topic", topic, "queueId", qs,
                          "commitOffset", os, NULL};
     rm_cmd_t r;
-    assert_int_equal(bc_call(c, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(c, UPDATE_CONSUMER_OFFSET, ext, &r), SUCCESS);
 }
 
 /* Pulls the whole queue; returns the number of records (all must decode). */
@@ -81,8 +79,7 @@ static void test_graceful_restart(void **state) {
     rm_cmd_t r;
     const char *ct[] = {"topic", "TopicKeep", "readQueueNums", "2", "writeQueueNums", "2",
                         "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, ct, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_AND_CREATE_TOPIC, ct, &r), SUCCESS);
     for (int i = 0; i < 100; i++) {
         assert_int_equal(bc_send_msg(&c, "TopicKeep", i % 2, "TAGS\001A\002", "data", 4, &r), 0);
         assert_int_equal(r.code, SUCCESS);

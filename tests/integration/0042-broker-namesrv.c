@@ -50,8 +50,7 @@ static void test_register(void **state) {
     rm_cmd_t r;
     const char *ct[] = {"topic", "TopicNs", "readQueueNums", "3", "writeQueueNums", "3",
                         "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, ct, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_AND_CREATE_TOPIC, ct, &r), SUCCESS);
     assert_true(TU_WAIT_FOR(bc_route_code(ns1, "TopicNs", body, sizeof(body)) == SUCCESS, 5000));
     assert_non_null(strstr(body, "\"writeQueueNums\":3"));
     assert_true(TU_WAIT_FOR(bc_route_code(ns2, "TopicNs", NULL, 0) == SUCCESS, 5000));
@@ -62,8 +61,7 @@ static void test_register(void **state) {
     assert_non_null(strstr(body, "\"writeQueueNums\":4"));
     /* deletion is re-registered */
     const char *dt[] = {"topic", "TopicNs", NULL};
-    assert_int_equal(bc_call(&c, DELETE_TOPIC_IN_BROKER, dt, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, DELETE_TOPIC_IN_BROKER, dt, &r), SUCCESS);
     bc_close(&c);
     /* clean shutdown unregisters: the routes go at once */
     int st = bc_stop(b, 15, 20000);

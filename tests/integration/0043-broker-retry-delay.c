@@ -145,8 +145,7 @@ static void test_send_back(void **state) {
     snprintf(off, sizeof(off), "%lld", (long long)phys);
     const char *sb[] = {"offset", off, "group", "G_R", "delayLevel", "0", "originMsgId", id,
                         "originTopic", "TopicRetry", "maxReconsumeTimes", "16", NULL};
-    assert_int_equal(bc_call(&c, CONSUMER_SEND_MSG_BACK, sb, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, CONSUMER_SEND_MSG_BACK, sb, &r), SUCCESS);
     assert_true(TU_WAIT_FOR(pulled(&c, "%RETRY%G_R", 0, &r), 10000));
     assert_int_equal(bc_count_records(&r), 1);
     record_view_t v;
@@ -165,14 +164,12 @@ static void test_send_back(void **state) {
     /* max reached -> DLQ at once */
     const char *dl[] = {"offset", off, "group", "G_R", "delayLevel", "0",
                         "maxReconsumeTimes", "0", NULL};
-    assert_int_equal(bc_call(&c, CONSUMER_SEND_MSG_BACK, dl, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, CONSUMER_SEND_MSG_BACK, dl, &r), SUCCESS);
     assert_true(TU_WAIT_FOR(pulled(&c, "%DLQ%G_R", 0, &r), 5000));
     assert_int_equal(bc_count_records(&r), 1);
     /* unknown offset */
     const char *bad[] = {"offset", "1099511627776", "group", "G_R", "delayLevel", "0", NULL};
-    assert_int_equal(bc_call(&c, CONSUMER_SEND_MSG_BACK, bad, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SYSTEM_ERROR);
+    assert_int_equal(bc_code(&c, CONSUMER_SEND_MSG_BACK, bad, &r), SYSTEM_ERROR);
     assert_non_null(strstr(r.remark, "look message by offset failed"));
     /* a producer resend to the retry topic beyond max goes to the DLQ too */
     const char *rs[] = {"a", "PG", "b", "%RETRY%G_R", "c", "TBW102", "d", "4", "e", "0",

@@ -52,8 +52,7 @@ static void create_topic(int port, const char *topic) {
     rm_cmd_t r;
     const char *ct[] = {"topic", topic, "readQueueNums", "4", "writeQueueNums", "4",
                         "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, ct, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_AND_CREATE_TOPIC, ct, &r), SUCCESS);
     bc_close(&c);
 }
 
@@ -118,8 +117,7 @@ static void test_groups(void **state) {
         char qs[8];
         snprintf(qs, sizeof(qs), "%d", q);
         const char *ext[] = {"topic", "TopicGrp", "queueId", qs, NULL};
-        assert_int_equal(bc_call(&c, GET_MAX_OFFSET, ext, NULL, 0, &r, 5000), 0);
-        assert_int_equal(r.code, SUCCESS);
+        assert_int_equal(bc_code(&c, GET_MAX_OFFSET, ext, &r), SUCCESS);
         total += bc_ext_i64(&r, "offset");
     }
     assert_int_equal(total, 40);

@@ -184,16 +184,13 @@ static void create_topic(int port) {
     rm_cmd_t r;
     const char *ct[] = {"topic", TOPIC, "readQueueNums", "4", "writeQueueNums", "4",
                         "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, ct, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_AND_CREATE_TOPIC, ct, &r), SUCCESS);
     const char *cg[] = {"topic", "TopicGone", "readQueueNums", "1", "writeQueueNums", "1",
                         "perm", "6", "topicFilterType", "SINGLE_TAG", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_AND_CREATE_TOPIC, cg, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_AND_CREATE_TOPIC, cg, &r), SUCCESS);
     const char *uo[] = {"consumerGroup", "GReplica", "topic", TOPIC, "queueId", "2",
                         "commitOffset", "7", NULL};
-    assert_int_equal(bc_call(&c, UPDATE_CONSUMER_OFFSET, uo, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&c, UPDATE_CONSUMER_OFFSET, uo, &r), SUCCESS);
     bc_close(&c);
 }
 
@@ -272,8 +269,7 @@ static void test_catch_up(void **state) {
     bc_t m;
     assert_int_equal(bc_connect(&m, c.mport), 0);
     const char *dt[] = {"topic", "TopicGone", NULL};
-    assert_int_equal(bc_call(&m, DELETE_TOPIC_IN_BROKER, dt, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(&m, DELETE_TOPIC_IN_BROKER, dt, &r), SUCCESS);
     bc_close(&m);
     assert_true(TU_WAIT_FOR(slave_has_topic(c.sport, "TopicGone") == 0, 25000));
     /* the master dies: the slave serves every message */

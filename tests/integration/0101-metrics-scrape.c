@@ -45,8 +45,7 @@ static void commit(bc_t *c, const char *group, const char *topic, int qid, int64
     const char *ext[] = {"consumerGroup", group, "topic", topic, "queueId", q, "commitOffset", o,
                          NULL};
     rm_cmd_t r;
-    assert_int_equal(bc_call(c, UPDATE_CONSUMER_OFFSET, ext, NULL, 0, &r, 5000), 0);
-    assert_int_equal(r.code, SUCCESS);
+    assert_int_equal(bc_code(c, UPDATE_CONSUMER_OFFSET, ext, &r), SUCCESS);
 }
 
 static int pull_n(bc_t *c, const char *group, const char *topic, int qid, int64_t off, int max) {
