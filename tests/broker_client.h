@@ -2,7 +2,8 @@
  * broker_client: a small blocking remoting client for the broker's tests
  * (header-only so it needs no CMake change): frames built with rm_enc_*,
  * replies decoded with rm_decode over a plain socket, plus helpers to start
- * a real `petrel broker` process and to read its replies.
+ * a real `petrel broker` process (alone, or as a controller-managed group
+ * with its NameServer and controllers) and to read its replies.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

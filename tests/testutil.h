@@ -1,6 +1,7 @@
 /*
  * testutil: what integration tests share: temp dirs, free ports, starting
- * the real petrel binary and waiting (with a bound) for conditions.
+ * the real petrel binary (servers, or a command whose output is kept) and
+ * waiting (with a bound) for conditions, loopback connections, counted checks.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

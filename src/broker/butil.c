@@ -1,7 +1,8 @@
 /*
  * butil: small helpers the broker's handlers share: request field access
- * with RocketMQ's error replies, name validation, message ids, JSON helpers
- * and off-loop persistence of the config files.
+ * and replies (RocketMQ's error remarks, JSON bodies, handler tables), name
+ * validation, message ids, JSON helpers, re-put messages from stored records,
+ * and the config files: loading (with the .bak fallback) and off-loop saving.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
