@@ -56,21 +56,6 @@ static int64_t total_max(int port) {
     return t;
 }
 
-/* The read-back: which sent ids the master holds, and what it holds that was never sent. */
-typedef struct history_s {
-    char *seen;
-    int next;
-    long invented, consumed;
-} history_t;
-
-static void note_record(void *arg, const char *text) {
-    history_t *h = arg;
-    int id = strncmp(text, "x-", 2) == 0 ? atoi(text + 2) : -1;
-    if (id < 0 || id >= h->next) h->invented++;
-    else h->seen[id] = 1;
-    h->consumed++;
-}
-
 static int which(int port) { return port == bport[0] ? 0 : port == bport[1] ? 1 : -1; }
 
 int main(int argc, char **argv) {
@@ -184,10 +169,10 @@ int main(int argc, char **argv) {
     printf("final master: broker %d; replicas in sync: %s\n", which(m),
            total_max(bport[0]) == total_max(bport[1]) ? "yes" : "NO");
     static char seen[MAXMSG];
-    history_t h = {seen, next, 0, 0};
+    bc_history_t h = {seen, next, "x-", 0, 0};
     if (m > 0 && bc_connect(&c, m) == 0) {
         for (int qq = 0; qq < 4; qq++) {
-            int bad = bc_read_queue(&c, "GFault", TOPIC, qq, note_record, &h);
+            int bad = bc_read_queue(&c, "GFault", TOPIC, qq, bc_note_record, &h);
             if (bad > 0) h.invented += bad; /* answers with a record that does not decode */
         }
         bc_close(&c);

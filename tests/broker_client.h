@@ -356,6 +356,28 @@ static inline int bc_read_queue(bc_t *c, const char *group, const char *topic, i
     return bad;
 }
 
+/* A failover run's read-back (bc_read_queue's fn): records "<prefix><id>" mark seen[id]; any
+ * other record but "sync" (the SYNC_MASTER probes), or an id never sent, is invented. */
+typedef struct bc_history_s {
+    char *seen;         /* one flag per id sent */
+    int next;           /* ids sent: 0..next-1 */
+    const char *prefix; /* "x-" */
+    long invented, consumed;
+} bc_history_t;
+
+static inline void bc_note_record(void *arg, const char *text) {
+    bc_history_t *h = arg;
+    size_t pl = strlen(h->prefix);
+    h->consumed++;
+    if (strncmp(text, h->prefix, pl) == 0) {
+        int id = atoi(text + pl);
+        if (id >= 0 && id < h->next) h->seen[id] = 1;
+        else h->invented++;
+    } else if (strcmp(text, "sync") != 0) {
+        h->invented++;
+    }
+}
+
 /* Three `petrel controller`s (Raft among themselves on 127.0.0.1). */
 typedef struct bc_ctls_s {
     int ports[3];    /* their remoting ports */

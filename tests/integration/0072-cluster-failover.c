@@ -69,21 +69,6 @@ static int64_t ctl_epoch(char *master, size_t n) {
 /* Port of brokerId 0 of broker-f in the NameServer's route, or -1. */
 static int route_master(void) { return bc_route_master_port(ns_port, TOPIC); }
 
-/* The read-back: which sent ids ("f-<id>") the new master holds; nothing else but "sync". */
-typedef struct history_s {
-    char *seen;
-    int next;
-} history_t;
-
-static void note_record(void *arg, const char *text) {
-    history_t *h = arg;
-    int id = -1;
-    if (strncmp(text, "f-", 2) == 0) id = atoi(text + 2);
-    else if (strcmp(text, "sync") == 0) id = -2;
-    assert_true(id == -2 || (id >= 0 && id < h->next)); /* nothing invented */
-    if (id >= 0) h->seen[id] = 1;
-}
-
 static int query_offset(int port) {
     bc_t c;
     if (bc_connect(&c, port) != 0) return -1;
@@ -196,9 +181,10 @@ static void test_failover(void **state) {
     static char seen[MAXMSG];
     memset(seen, 0, sizeof(seen));
     assert_int_equal(bc_connect(&c, sport), 0);
-    history_t h = {seen, next};
+    bc_history_t h = {seen, next, "f-", 0, 0};
     for (int q = 0; q < 4; q++)
-        assert_int_equal(bc_read_queue(&c, "GCheck", TOPIC, q, note_record, &h), 0);
+        assert_int_equal(bc_read_queue(&c, "GCheck", TOPIC, q, bc_note_record, &h), 0);
+    assert_int_equal(h.invented, 0); /* nothing consumed that was never sent */
     bc_close(&c);
     int st, lost = 0;
     for (int i = 0; i < next; i++)
