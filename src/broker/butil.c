@@ -381,7 +381,7 @@ void tag_filter_from_string(tag_filter_t *f, const char *sub) {
         while (s < e && isspace((unsigned char)*s)) s++;
         while (e > s && isspace((unsigned char)e[-1])) e--;
         if (e > s && f->n < (int)(sizeof(f->codes) / sizeof(f->codes[0])))
-            f->codes[f->n++] = msgprops_java_hash(s, (size_t)(e - s));
+            f->codes[f->n++] = java_string_hash(s, (size_t)(e - s));
         if (!sep) break;
         p = sep + 2;
     }

@@ -154,7 +154,7 @@ static void parse_sub(sub_data_t *s, const cJSON *o) {
     cJSON_ArrayForEach(t, tags) {
         if (!cJSON_IsString(t) || !t->valuestring) continue;
         s->tags[s->ntags] = xstrdup(t->valuestring);
-        s->codes[s->ntags] = msgprops_java_hash(t->valuestring, strlen(t->valuestring));
+        s->codes[s->ntags] = java_string_hash(t->valuestring, strlen(t->valuestring));
         s->ntags++;
     }
     const char *ss = s->sub_string;

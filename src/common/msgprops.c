@@ -5,6 +5,8 @@
  */
 #include "common/msgprops.h"
 
+#include "common/util.h"
+
 #include <string.h>
 
 int msgprops_next(msgprops_iter_t *it, const char **key, size_t *klen, const char **val,
@@ -159,58 +161,9 @@ size_t msgprops_remove(char *props, size_t len, const char *key) {
     return w;
 }
 
-int32_t msgprops_java_hash(const char *s, size_t len) {
-    uint32_t h = 0;
-    const uint8_t *p = (const uint8_t *)s;
-    size_t i = 0;
-    /* ASCII runs 8 bytes at a time: h = h*31^8 + sum c_j*31^(7-j) (mod 2^32) */
-    while (i + 8 <= len) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w & 0x8080808080808080ull) break;
-        h = h * 2487512833u /* 31^8 mod 2^32 */ + p[i] * 1742810335u + p[i + 1] * 887503681u +
-            p[i + 2] * 28629151u + p[i + 3] * 923521u + p[i + 4] * 29791u + p[i + 5] * 961u +
-            p[i + 6] * 31u + p[i + 7];
-        i += 8;
-    }
-    while (i < len) {
-        uint32_t c = p[i];
-        if (c < 0x80) {
-            h = 31 * h + c;
-            i++;
-            continue;
-        }
-        /* UTF-8 to a code point, then UTF-16 units; invalid bytes count as U+FFFD (Java). */
-        uint32_t cp = 0xfffd;
-        size_t n = 1;
-        if ((c & 0xe0) == 0xc0 && i + 1 < len && (p[i + 1] & 0xc0) == 0x80) {
-            cp = ((c & 0x1f) << 6) | (p[i + 1] & 0x3f);
-            n = 2;
-        } else if ((c & 0xf0) == 0xe0 && i + 2 < len && (p[i + 1] & 0xc0) == 0x80 &&
-                   (p[i + 2] & 0xc0) == 0x80) {
-            cp = ((c & 0x0f) << 12) | ((p[i + 1] & 0x3f) << 6) | (p[i + 2] & 0x3f);
-            n = 3;
-        } else if ((c & 0xf8) == 0xf0 && i + 3 < len && (p[i + 1] & 0xc0) == 0x80 &&
-                   (p[i + 2] & 0xc0) == 0x80 && (p[i + 3] & 0xc0) == 0x80) {
-            cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3f) << 12) | ((p[i + 2] & 0x3f) << 6) |
-                 (p[i + 3] & 0x3f);
-            n = 4;
-        }
-        i += n;
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            h = 31 * h + (0xd800 + (cp >> 10));
-            h = 31 * h + (0xdc00 + (cp & 0x3ff));
-        } else {
-            h = 31 * h + cp;
-        }
-    }
-    return (int32_t)h;
-}
-
 int64_t msgprops_tags_code(const char *props, size_t len) {
     const char *v;
     size_t vl;
     if (!msgprops_find_n(props, len, MSGPROP_TAGS, 4, &v, &vl)) return 0;
-    return (int64_t)msgprops_java_hash(v, vl);
+    return (int64_t)java_string_hash(v, vl);
 }

@@ -118,8 +118,6 @@ void msgprops_copy_without(buf_t *b, const char *props, size_t len, const char *
  */
 size_t msgprops_remove(char *props, size_t len, const char *key);
 
-/* Java String.hashCode over the UTF-16 units of UTF-8 text (tags and index keys). */
-int32_t msgprops_java_hash(const char *s, size_t len);
 /*
  * Consume-queue tagsCode of an ordinary message: hashCode(TAGS) sign-extended
  * to int64, 0 when there is no TAGS property (storage-and-semantics.md §3.5).

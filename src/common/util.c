@@ -165,39 +165,76 @@ int mkdir_p(const char *path, int mode) {
     return 0;
 }
 
+/*
+ * One code point of UTF-8 with Java's decoder rules (StandardCharsets.UTF_8,
+ * REPLACE): a malformed sequence becomes one U+FFFD per "maximal subpart"
+ * (an overlong or out-of-range second byte ends it after the lead byte; a
+ * truncated sequence is one U+FFFD), except that an encoded surrogate
+ * (ED A0-BF 80-BF) is one U+FFFD for all three bytes, as Java does.
+ */
+static uint32_t utf8_next_java(const uint8_t *s, size_t len, size_t *i) {
+    uint8_t b = s[*i];
+    int need;
+    uint32_t cp;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+        need = 1;
+        cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        need = 2;
+        cp = b & 0x0F;
+        if (b == 0xE0) lo = 0xA0;
+        if (b == 0xED) {
+            if (*i + 2 < len && s[*i + 1] >= 0xA0 && s[*i + 1] <= 0xBF &&
+                (s[*i + 2] & 0xC0) == 0x80) {
+                *i += 3;
+                return 0xFFFD;
+            }
+            hi = 0x9F;
+        }
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 3;
+        cp = b & 0x07;
+        if (b == 0xF0) lo = 0x90;
+        if (b == 0xF4) hi = 0x8F;
+    } else {
+        (*i)++;
+        return 0xFFFD;
+    }
+    (*i)++;
+    for (int k = 0; k < need; k++) {
+        if (*i >= len || s[*i] < lo || s[*i] > hi) return 0xFFFD;
+        cp = (cp << 6) | (s[*i] & 0x3F);
+        (*i)++;
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return cp;
+}
+
 int32_t java_string_hash(const char *s, size_t len) {
-    /* Java hashes UTF-16 code units: decode UTF-8, split supplementary code
-     * points into surrogate pairs, and hash malformed bytes as U+FFFD like
-     * Java's decoder, so non-ASCII tags get the codes Java clients compute. */
-    const uint8_t *p = (const uint8_t *)s, *end = p + len;
+    const uint8_t *p = (const uint8_t *)s;
     uint32_t h = 0;
-    while (p < end) {
-        uint32_t cp = *p, need = 0, min = 0;
-        if (cp < 0x80) {
-            p++;
-            h = 31 * h + cp;
-            continue;
-        } else if ((cp & 0xE0) == 0xC0) {
-            cp &= 0x1F, need = 1, min = 0x80;
-        } else if ((cp & 0xF0) == 0xE0) {
-            cp &= 0x0F, need = 2, min = 0x800;
-        } else if ((cp & 0xF8) == 0xF0) {
-            cp &= 0x07, need = 3, min = 0x10000;
-        } else {
-            p++;
-            h = 31 * h + 0xFFFD;
+    size_t i = 0;
+    while (i < len) {
+        /* ASCII 8 bytes at a time: h = h*31^8 + sum c_j*31^(7-j) (mod 2^32) */
+        if (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                h = h * 2487512833u /* 31^8 mod 2^32 */ + p[i] * 1742810335u +
+                    p[i + 1] * 887503681u + p[i + 2] * 28629151u + p[i + 3] * 923521u +
+                    p[i + 4] * 29791u + p[i + 5] * 961u + p[i + 6] * 31u + p[i + 7];
+                i += 8;
+                continue;
+            }
+        }
+        if (p[i] < 0x80) {
+            h = 31 * h + p[i++];
             continue;
         }
-        const uint8_t *q = p + 1;
-        uint32_t i = 0;
-        for (; i < need && q < end && (*q & 0xC0) == 0x80; i++, q++) cp = (cp << 6) | (*q & 0x3F);
-        if (i < need || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            p++;
-            h = 31 * h + 0xFFFD;
-            continue;
-        }
-        p = q;
-        if (cp >= 0x10000) {
+        uint32_t cp = utf8_next_java(p, len, &i);
+        if (cp >= 0x10000) { /* a surrogate pair in UTF-16 */
             cp -= 0x10000;
             h = 31 * h + (0xD800 + (cp >> 10));
             h = 31 * h + (0xDC00 + (cp & 0x3FF));

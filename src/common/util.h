@@ -76,7 +76,12 @@ int file_read_all(const char *path, char **out, size_t *len);
 /* mkdir -p. Returns 0 or -errno. */
 int mkdir_p(const char *path, int mode);
 
-/* Java's String.hashCode over bytes (tags hash codes in consume queues use it). */
+/*
+ * Java's String.hashCode of UTF-8 text: decoded to UTF-16 as Java's decoder
+ * does (malformed bytes become U+FFFD), h = 31*h + unit. Tag codes in
+ * consume queues, subscriptions and index keys all use it, so a client, the
+ * broker and the filter agree on any bytes.
+ */
 int32_t java_string_hash(const char *s, size_t len);
 
 /* fastjson writes bare integer keys ({0:1}); quotes them ({"0":1}) so cJSON reads the text.

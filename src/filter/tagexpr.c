@@ -1,5 +1,5 @@
 /*
- * tagexpr: TAG subscription expressions and Java-compatible tag hash codes.
+ * tagexpr: TAG subscription expressions (hash codes: common/util.h java_string_hash).
  * See tagexpr.h for the exact rules (they follow FilterAPI.buildSubscriptionData).
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -11,73 +11,6 @@
 #include <string.h>
 
 #include "common/util.h"
-
-/* Decodes one code point with Unicode "maximal subpart" replacement, as Java's UTF-8 decoder. */
-static uint32_t utf8_next(const uint8_t *s, size_t len, size_t *i) {
-    uint8_t b = s[*i];
-    if (b < 0x80) {
-        (*i)++;
-        return b;
-    }
-    int need;
-    uint32_t cp;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 1;
-        cp = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 2;
-        cp = b & 0x0F;
-        if (b == 0xE0) lo = 0xA0;
-        if (b == 0xED) {
-            /* An encoded surrogate: Java's decoder replaces all three bytes with one U+FFFD. */
-            if (*i + 2 < len && s[*i + 1] >= 0xA0 && s[*i + 1] <= 0xBF &&
-                (s[*i + 2] & 0xC0) == 0x80) {
-                *i += 3;
-                return 0xFFFD;
-            }
-            hi = 0x9F;
-        }
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 3;
-        cp = b & 0x07;
-        if (b == 0xF0) lo = 0x90;
-        if (b == 0xF4) hi = 0x8F;
-    } else {
-        (*i)++;
-        return 0xFFFD;
-    }
-    (*i)++;
-    for (int k = 0; k < need; k++) {
-        if (*i >= len || s[*i] < lo || s[*i] > hi) return 0xFFFD;
-        cp = (cp << 6) | (s[*i] & 0x3F);
-        (*i)++;
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return cp;
-}
-
-int32_t tag_hash_code(const char *s, size_t len) {
-    const uint8_t *u = (const uint8_t *)s;
-    uint32_t h = 0;
-    size_t i = 0;
-    while (i < len) {
-        if (u[i] < 0x80) { /* fast path */
-            h = 31 * h + u[i++];
-            continue;
-        }
-        uint32_t cp = utf8_next(u, len, &i);
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            h = 31 * h + (0xD800 + (cp >> 10));
-            h = 31 * h + (0xDC00 + (cp & 0x3FF));
-        } else {
-            h = 31 * h + cp;
-        }
-    }
-    return (int32_t)h;
-}
 
 static void set_err(char *err, size_t errlen, const char *msg) {
     if (err && errlen) snprintf(err, errlen, "%s", msg);
@@ -131,7 +64,7 @@ int tag_expr_parse(const char *sub, tag_expr_t **out, char *err, size_t errlen) 
                     t[len] = '\0';
                     tags[te->ntags] = t;
                     lens[te->ntags++] = len;
-                    int32_t code = tag_hash_code(t, len);
+                    int32_t code = java_string_hash(t, len);
                     size_t c;
                     for (c = 0; c < te->ncodes; c++)
                         if (codes[c] == code) break;

@@ -45,11 +45,5 @@ int tag_expr_match_code(const tag_expr_t *te, int64_t tags_code);
 /* Exact check of a message's TAGS value (what the Java client re-checks). */
 int tag_expr_match_tag(const tag_expr_t *te, const char *tag, size_t len);
 
-/*
- * Java String.hashCode() of a UTF-8 string: decoded to UTF-16 (malformed
- * sequences become U+FFFD as in Java's decoder), h = 31*h + unit. Equal to
- * common/util.h java_string_hash() for ASCII only; use this one for tags.
- */
-int32_t tag_hash_code(const char *s, size_t len);
 
 #endif

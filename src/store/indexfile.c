@@ -169,7 +169,7 @@ static uint32_t key_hash(const char *topic, size_t tl, const char *key, size_t k
     memcpy(b, topic, tl);
     b[tl] = '#';
     memcpy(b + tl + 1, key, kl);
-    int32_t h = msgprops_java_hash(b, n);
+    int32_t h = java_string_hash(b, n);
     if (b != small) free(b);
     if (h == INT32_MIN) return 0;
     return (uint32_t)(h < 0 ? -h : h);

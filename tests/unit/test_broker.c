@@ -106,9 +106,9 @@ static void test_tag_filter(void **state) {
     tag_filter_from_string(&f, " TagA || TagB ||");
     assert_false(f.all);
     assert_int_equal(f.n, 2);
-    assert_true(tag_filter_match(&f, msgprops_java_hash("TagA", 4)));
-    assert_true(tag_filter_match(&f, msgprops_java_hash("TagB", 4)));
-    assert_false(tag_filter_match(&f, msgprops_java_hash("TagC", 4)));
+    assert_true(tag_filter_match(&f, java_string_hash("TagA", 4)));
+    assert_true(tag_filter_match(&f, java_string_hash("TagB", 4)));
+    assert_false(tag_filter_match(&f, java_string_hash("TagC", 4)));
     assert_false(tag_filter_match(&f, 0));
 }
 

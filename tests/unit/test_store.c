@@ -68,7 +68,7 @@ static int put_msg(store_t *s, const char *topic, int qid, const char *body, con
     m.body_len = (uint32_t)strlen(body);
     m.props = (const char *)p.data;
     m.props_len = (uint32_t)p.len;
-    m.tags_code = tag ? msgprops_java_hash(tag, strlen(tag)) : 0;
+    m.tags_code = tag ? java_string_hash(tag, strlen(tag)) : 0;
     int st = store_put(s, &m, r);
     buf_free(&p);
     return st;
@@ -154,7 +154,7 @@ static void test_put_get(void **state) {
     assert_int_equal(store_get(s, "TopicA", 1, 0, 32, 300, NULL, NULL, &g), STORE_GET_FOUND);
     assert_true(g.msg_count >= 1 && g.total_bytes <= 300);
     store_get_release(&g);
-    int32_t want = msgprops_java_hash("TagA", 4);
+    int32_t want = java_string_hash("TagA", 4);
     store_filter_t flt = {tag_filter, NULL};
     assert_int_equal(store_get(s, "TopicA", 0, 0, 32, 0, &flt, &want, &g), STORE_GET_FOUND);
     for (uint32_t i = 0; i < g.msg_count; i++) {
