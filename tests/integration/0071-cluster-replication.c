@@ -4,7 +4,9 @@
  * and from behind, ends with a commit log byte-identical to the master's,
  * syncs topics (a deletion too) and consumer offsets, refuses sends (SERVICE_NOT_AVAILABLE)
  * and serves pulls while the master is down. SYNC_MASTER answers
- * SLAVE_NOT_AVAILABLE (11) without a slave and SUCCESS with one.
+ * SLAVE_NOT_AVAILABLE (11) without a slave and SUCCESS with one. The
+ * multi-file run also gives back both page caches 1 MiB behind the writer
+ * (commitLogCacheWindowMB=1), so replication and pulls read from disk.
  * Multi-host flavour without namespaces: the master advertises 127.0.0.2 and
  * the slave 127.0.0.3 (brokerIP1, so also their HA addresses); the slave
  * reaches its master through the address the NameServer hands out. Every
@@ -59,13 +61,15 @@ static void cluster_init(cluster_t *c) {
     c->sport = tu_free_port();
 }
 
+static char window_arg[64] = "--commitLogCacheWindowMB=0"; /* test_files: 1 */
+
 static pid_t start_master(cluster_t *c, const char *role) {
     char d[400], log[700], r[64];
     snprintf(d, sizeof(d), "%s/master", c->dir);
     snprintf(log, sizeof(log), "%s/master.log", c->dir);
     snprintf(r, sizeof(r), "--brokerRole=%s", role);
     const char *extra[] = {c->nsarg, "--brokerName=broker-r", r, "--syncFlushTimeout=3000",
-                           "--brokerIP1=127.0.0.2", NULL};
+                           "--brokerIP1=127.0.0.2", window_arg, NULL};
     c->master = bc_spawn_broker(d, c->mport, extra, log);
     assert_true(c->master > 0);
     return c->master;
@@ -76,7 +80,7 @@ static pid_t start_slave(cluster_t *c) {
     snprintf(d, sizeof(d), "%s/slave", c->dir);
     snprintf(log, sizeof(log), "%s/slave.log", c->dir);
     const char *extra[] = {c->nsarg, "--brokerName=broker-r", "--brokerId=1", "--brokerRole=SLAVE",
-                           "--brokerIP1=127.0.0.3", NULL};
+                           "--brokerIP1=127.0.0.3", window_arg, NULL};
     c->slave = bc_spawn_broker(d, c->sport, extra, log);
     for (int i = 0; i < 3 && c->slave <= 0; i++) { /* the port was taken meanwhile */
         c->sport = tu_free_port();
@@ -345,6 +349,9 @@ static void test_files(void **state) {
     (void)state;
     cluster_t c;
     cluster_init(&c);
+    /* both give back their page cache 1 MiB behind the writer: replication and pulls then read
+     * the older files back from disk */
+    snprintf(window_arg, sizeof(window_arg), "--commitLogCacheWindowMB=1");
     start_master(&c, "ASYNC_MASTER");
     create_topic(c.mport);
     start_slave(&c);
@@ -380,6 +387,7 @@ static void test_files(void **state) {
     assert_int_equal(total, 1200);
     bc_close(&s);
     body_pad = 0;
+    snprintf(window_arg, sizeof(window_arg), "--commitLogCacheWindowMB=0");
     cluster_free(&c);
 }
 
