@@ -175,10 +175,11 @@ int store_put(store_t *s, const store_msg_t *m, store_put_result_t *res);
 int store_put_batch(store_t *s, const store_msg_t *m, size_t n, store_put_result_t *res);
 
 /*
- * For an event-loop thread: its puts leave a parked dispatcher asleep until it
- * calls store_kick (once per loop iteration, after the replies are written).
- * Other threads' puts wake the dispatcher at once; a missed kick costs at most
- * the dispatcher's 1 ms poll.
+ * For an event-loop thread: the first put after each store_kick wakes a parked
+ * dispatcher at once (a lone message's latency); later ones leave the wake-up
+ * to the next store_kick, which the loop calls once per iteration after its
+ * replies are written. Other threads' puts wake the dispatcher at once; a
+ * missed kick costs at most the dispatcher's 1 ms poll.
  */
 void store_defer_wakeups(void);
 void store_kick(store_t *s);
