@@ -15,15 +15,14 @@
 
 #include "broker/broker.h"
 #include "broker/broker_int.h"
+#include "store/store.h"
 #include "common/config.h"
 #include "common/util.h"
 
 #define F(field) offsetof(broker_config_t, field)
 #define NB 1, 0 /* no bounds */
 
-static const char *const flush_types[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
 static const char *const roles[] = {"ASYNC_MASTER", "SYNC_MASTER", "SLAVE", NULL};
-static const char *const write_modes[] = {"auto", "mmap", "pwrite", NULL};
 
 const cfg_def_t broker_cfg_defs[] = {
     {"brokerClusterName", CFG_STR, F(brokerClusterName), "DefaultCluster", NB, NULL, 0, "cluster this broker belongs to"},
@@ -40,7 +39,7 @@ const cfg_def_t broker_cfg_defs[] = {
     {"namesrvAddr", CFG_STR, F(namesrvAddr), "", NB, NULL, 0, "NameServers host:port;host:port (default $NAMESRV_ADDR)"},
     {"storePathRootDir", CFG_STR, F(storePathRootDir), "", NB, NULL, 0, "store root (default $HOME/store)"},
     {"storePathCommitLog", CFG_STR, F(storePathCommitLog), "", NB, NULL, 0, "commit log dir (default <root>/commitlog)"},
-    {"flushDiskType", CFG_ENUM, F(flushDiskType), "ASYNC_FLUSH", NB, flush_types, 0, "ASYNC_FLUSH or SYNC_FLUSH"},
+    {"flushDiskType", CFG_ENUM, F(flushDiskType), "ASYNC_FLUSH", NB, store_flush_type_names, 0, "ASYNC_FLUSH or SYNC_FLUSH"},
     {"brokerRole", CFG_ENUM, F(brokerRole), "ASYNC_MASTER", NB, roles, 0, "ASYNC_MASTER, SYNC_MASTER or SLAVE"},
     {"autoCreateTopicEnable", CFG_BOOL, F(autoCreateTopicEnable), "true", NB, NULL, 1, "create unknown topics on send (from TBW102)"},
     {"autoCreateSubscriptionGroup", CFG_BOOL, F(autoCreateSubscriptionGroup), "true", NB, NULL, 1, "create unknown groups on use"},
@@ -77,7 +76,7 @@ const cfg_def_t broker_cfg_defs[] = {
     {"maxTransferCountOnMessageInMemory", CFG_INT, F(maxTransferCountOnMessageInMemory), "32", 1, 100000, NULL, 1, "pull count cap"},
     {"maxTransferBytesOnMessageInDisk", CFG_INT, F(maxTransferBytesOnMessageInDisk), "65536", 1, 1073741824, NULL, 1, "pull byte cap (cold)"},
     {"maxTransferCountOnMessageInDisk", CFG_INT, F(maxTransferCountOnMessageInDisk), "8", 1, 100000, NULL, 1, "pull count cap (cold)"},
-    {"commitLogWriteMode", CFG_ENUM, F(commitLogWriteMode), "auto", NB, write_modes, 0, "auto (batches by pwrite, single messages through the mapping), mmap or pwrite"},
+    {"commitLogWriteMode", CFG_ENUM, F(commitLogWriteMode), "auto", NB, store_write_mode_names, 0, "auto (batches by pwrite, single messages through the mapping), mmap or pwrite"},
     {"commitLogCacheWindowMB", CFG_INT, F(commitLogCacheWindowMB), "0", 0, 1 << 30, NULL, 0, "give back the commit log's page cache this far behind the writer (0 = never)"},
     {"maxMsgsNumBatch", CFG_INT, F(maxMsgsNumBatch), "64", 1, 10000, NULL, 1, "QUERY_MESSAGE cap"},
     {"defaultQueryMaxNum", CFG_INT, F(defaultQueryMaxNum), "32", 1, 10000, NULL, 1, "QUERY_MESSAGE default for unique keys"},

@@ -45,10 +45,10 @@
 
 /* ---- configuration ------------------------------------------------------------ */
 
-static const char *const FLUSH_TYPES[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
+const char *const store_flush_type_names[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
 
 #define F(field) CFG_FIELD(store_config_t, field)
-static const char *const k_write_modes[] = {"auto", "mmap", "pwrite", NULL};
+const char *const store_write_mode_names[] = {"auto", "mmap", "pwrite", NULL};
 
 const cfg_def_t store_cfg_defs[] = {
     {"storePathRootDir", CFG_STR, F(storePathRootDir), "", 0, -1, NULL, 0,
@@ -59,7 +59,7 @@ const cfg_def_t store_cfg_defs[] = {
      NULL, 0, "commit log segment size"},
     {"mappedFileSizeConsumeQueue", CFG_LONG, F(mappedFileSizeConsumeQueue), "6000000", 40,
      INT32_MAX, NULL, 0, "consume queue file size (multiple of 20)"},
-    {"flushDiskType", CFG_ENUM, F(flushDiskType), "ASYNC_FLUSH", 0, -1, FLUSH_TYPES, 0,
+    {"flushDiskType", CFG_ENUM, F(flushDiskType), "ASYNC_FLUSH", 0, -1, store_flush_type_names, 0,
      "ASYNC_FLUSH or SYNC_FLUSH"},
     {"flushIntervalCommitLog", CFG_INT, F(flushIntervalCommitLog), "500", 1, 60000, NULL, 1,
      "async flush interval (ms)"},
@@ -111,7 +111,7 @@ const cfg_def_t store_cfg_defs[] = {
      NULL, 1, "pull count limit, data on disk"},
     {"accessMessageInMemoryMaxRatio", CFG_INT, F(accessMessageInMemoryMaxRatio), "40", 0, 100, NULL,
      1, "share of RAM considered in memory (%)"},
-    {"commitLogWriteMode", CFG_ENUM, F(commitLogWriteMode), "auto", 1, 0, k_write_modes, 0,
+    {"commitLogWriteMode", CFG_ENUM, F(commitLogWriteMode), "auto", 1, 0, store_write_mode_names, 0,
      "auto (batches by pwrite, single messages through the mapping), mmap or pwrite"},
     {"commitLogCacheWindowMB", CFG_INT, F(commitLogCacheWindowMB), "0", 0, 1 << 30, NULL, 0,
      "drop the commit log's page cache this far behind the writer (0 = never)"},

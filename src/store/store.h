@@ -107,6 +107,9 @@ typedef struct store_config_s {
 
 /* The broker.conf keys above, for cfg_load_file / cfg_apply_args. */
 extern const cfg_def_t store_cfg_defs[];
+/* Names of flushDiskType and commitLogWriteMode values, by index (NULL-terminated). */
+extern const char *const store_flush_type_names[];
+extern const char *const store_write_mode_names[];
 /* Defaults (strings malloc'd); store_config_free releases them. */
 void store_config_init(store_config_t *c);
 void store_config_free(store_config_t *c);
