@@ -3,7 +3,7 @@
  * routable), re-registration at once when a topic is created by admin or
  * auto-created by a send, and UNREGISTER_BROKER on a clean shutdown; two
  * NameServers in namesrvAddr both get it. Skipped (with a message) when the
- * NameServer is not built.
+ * NameServer is not built. bindAddress limits the listeners; threads are named.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "../broker_client.h"
 #include "../testutil.h"
@@ -91,6 +92,28 @@ static int listening(const char *hexaddr, int port) {
     return found;
 }
 
+/* 1 when process pid has a thread named name (/proc/<pid>/task/<tid>/comm) */
+static int has_thread(pid_t pid, const char *name) {
+    char path[128];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char cpath[400], comm[32] = "";
+        snprintf(cpath, sizeof(cpath), "%s/%s/comm", path, e->d_name);
+        FILE *f = fopen(cpath, "r");
+        if (!f) continue;
+        if (fgets(comm, sizeof(comm), f)) comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+        found = strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
 /* bindAddress (RocketMQ 5's NettyServerConfig key): the remoting, VIP and HA ports listen there
  * only; by default on every address */
 static void test_bind_address(void **state) {
@@ -104,6 +127,10 @@ static void test_bind_address(void **state) {
     assert_int_equal(listening("0100007F", port - 2), 1); /* VIP */
     assert_true(TU_WAIT_FOR(listening("0100007F", port + 1) == 1, 10000)); /* HA */
     assert_int_equal(listening("00000000", port), 0);
+    /* the broker's threads carry names (top -H, perf) */
+    assert_true(has_thread(b, "broker-loop"));
+    assert_true(has_thread(b, "store-flush"));
+    assert_true(has_thread(b, "store-dispatch"));
     bc_t c;
     assert_int_equal(bc_connect(&c, port), 0);
     rm_cmd_t r;

@@ -406,6 +406,13 @@ static void test_cache_window(void **state) {
         if (left) usleep(10 * 1000);
     }
     assert_int_equal(left, 0);
+    /* messages behind the window count as on disk: the on-disk transfer limit (8) and a hint
+     * to pull from a slave */
+    store_get_result_t g;
+    assert_int_equal(store_get(s, "W", 0, 0, 32, 0, NULL, NULL, &g), STORE_GET_FOUND);
+    assert_int_equal(g.msg_count, 8);
+    assert_true(g.suggest_pulling_from_slave);
+    store_get_release(&g);
     verify_queue(s, "W", 0, N, BODY); /* faulted back in from the file */
     store_close(s);
     store_config_free(&c);
